@@ -1,0 +1,126 @@
+"""The driver's view of one trial: what schedulers, searchers and callbacks see."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+__all__ = ["Trial", "TrialStatus"]
+
+
+class TrialStatus(str, enum.Enum):
+    """Where a trial is in its life: ``PENDING -> RUNNING -> (PAUSED <-> RUNNING) -> TERMINATED | ERROR``.
+
+    The members compare equal to Ray Tune's status strings (``trial.status == "RUNNING"``).
+    """
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    TERMINATED = "TERMINATED"
+    ERROR = "ERROR"
+
+    def is_finished(self) -> bool:
+        return self in (TrialStatus.TERMINATED, TrialStatus.ERROR)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Trial:
+    """One configuration being evaluated, possibly over several attempts.
+
+    Schedulers, searchers, stoppers and callbacks receive ``Trial`` objects. Only the
+    controller changes their state; a scheduler may prepare the trial's *next* attempt by
+    setting ``config``, ``resources`` or ``restore_checkpoint`` before it returns
+    ``Decision.PAUSE`` (PBT's exploit, resource changes). Attribute names follow Ray Tune's
+    ``Trial``.
+
+    Attributes:
+        trial_id: Unique id within the experiment, e.g. ``"a1b2c_00000"``.
+        config: The resolved configuration the trainable receives.
+        experiment_tag: ``"<index>_<k=v,...>"`` describing the sampled values.
+        trainable_name: Name of the trainable (function or class name).
+        status: A :class:`TrialStatus`.
+        last_result: The latest (unflattened) result, ``{}`` before the first one.
+        resources: Resource request, e.g. ``{"cpu": 1.0, "gpu": 0.5}``.
+        path: The trial's folder in storage (set when the trial is first started).
+        num_failures: Failed attempts so far.
+        checkpoint: The latest persisted :class:`tunesmith.Checkpoint`, or None.
+        error: The exception of the last failed attempt, or None.
+        restore_checkpoint: When set, the next attempt starts from this checkpoint
+            instead of ``checkpoint`` (then it is cleared).
+    """
+
+    PENDING = TrialStatus.PENDING
+    RUNNING = TrialStatus.RUNNING
+    PAUSED = TrialStatus.PAUSED
+    TERMINATED = TrialStatus.TERMINATED
+    ERROR = TrialStatus.ERROR
+
+    def __init__(
+        self,
+        trainable_name: str,
+        *,
+        trial_id: str,
+        config: dict[str, Any],
+        experiment_tag: str = "",
+        evaluated_params: dict[str, Any] | None = None,
+        resources: dict[str, float] | None = None,
+        placement_group_factory: Any = None,
+    ) -> None:
+        self.trainable_name = trainable_name
+        self.trial_id = trial_id
+        self.config = config
+        self.experiment_tag = experiment_tag
+        self.evaluated_params = evaluated_params or {}
+        self.resources = dict(resources or {"cpu": 1.0})
+        self.placement_group_factory = placement_group_factory
+        self.status = TrialStatus.PENDING
+        self.last_result: dict[str, Any] = {}
+        self.metric_analysis: dict[str, dict[str, float]] = {}
+        self.path: str | None = None
+        self.dirname: str | None = None
+        self.custom_trial_name: str | None = None
+        self.num_failures = 0
+        self.attempt = -1
+        self.checkpoint: Any = None
+        self.restore_checkpoint: Any = None
+        self.error: BaseException | None = None
+        self.error_text: str | None = None
+
+    @property
+    def local_path(self) -> str | None:
+        return self.path
+
+    @property
+    def storage_path(self) -> str | None:
+        return self.path
+
+    def is_finished(self) -> bool:
+        return self.status.is_finished()
+
+    def update_metric_analysis(self, flat_result: dict[str, Any]) -> None:
+        """Keep min/max/last of each numeric metric, as Ray's ``metric_analysis``."""
+        for key, value in flat_result.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            stats = self.metric_analysis.get(key)
+            if stats is None:
+                self.metric_analysis[key] = {"max": value, "min": value, "avg": value, "last": value}
+                continue
+            stats["max"] = max(stats["max"], value)
+            stats["min"] = min(stats["min"], value)
+            stats["last"] = value
+
+    def __str__(self) -> str:
+        if self.custom_trial_name:
+            return self.custom_trial_name
+        name = self.trainable_name
+        env = self.config.get("env") if isinstance(self.config, dict) else None
+        if isinstance(env, str):
+            name = f"{name}_{env}"
+        return f"{name}_{self.trial_id}".replace("/", "_")
+
+    def __repr__(self) -> str:
+        return f"Trial({self}, status={self.status.value})"
