@@ -1,3 +1,152 @@
-"""tunesmith: experiments and hyperparameter tuning, with Ray Tune's API and no Ray."""
+"""tunesmith: experiments and hyperparameter tuning, with Ray Tune's API and no Ray.
+
+A Ray Tune program switches by changing its import::
+
+    import tunesmith as tune
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tunesmith._checkpoint import Checkpoint
+    from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, SyncConfig, TuneConfig
+    from tunesmith._init import init, is_initialized, shutdown
+    from tunesmith._result import Result, ResultGrid
+    from tunesmith.callback import Callback
+    from tunesmith.error import TuneError
+    from tunesmith.search import BasicVariantGenerator, SearchAlgorithm, Searcher
+    from tunesmith.search.sample import (
+        choice,
+        grid_search,
+        lograndint,
+        loguniform,
+        qlograndint,
+        qloguniform,
+        qrandint,
+        qrandn,
+        quniform,
+        randint,
+        randn,
+        sample_from,
+        uniform,
+    )
+    from tunesmith.stopper import Stopper
+    from tunesmith.trainable import (
+        PlacementGroupFactory,
+        Trainable,
+        TuneContext,
+        get_checkpoint,
+        get_context,
+        register_env,
+        register_trainable,
+        report,
+        with_parameters,
+        with_resources,
+    )
+    from tunesmith.tuner import Tuner
 
 __version__ = "0.1.0"
+
+# Names load on first use, so ``import tunesmith`` stays cheap (trial processes import it too).
+_EXPORTS = {
+    "BasicVariantGenerator": "tunesmith.search",
+    "Callback": "tunesmith.callback",
+    "Checkpoint": "tunesmith._checkpoint",
+    "CheckpointConfig": "tunesmith._config",
+    "choice": "tunesmith.search.sample",
+    "FailureConfig": "tunesmith._config",
+    "get_checkpoint": "tunesmith.trainable",
+    "get_context": "tunesmith.trainable",
+    "grid_search": "tunesmith.search.sample",
+    "init": "tunesmith._init",
+    "is_initialized": "tunesmith._init",
+    "lograndint": "tunesmith.search.sample",
+    "loguniform": "tunesmith.search.sample",
+    "PlacementGroupFactory": "tunesmith.trainable",
+    "qlograndint": "tunesmith.search.sample",
+    "qloguniform": "tunesmith.search.sample",
+    "qrandint": "tunesmith.search.sample",
+    "qrandn": "tunesmith.search.sample",
+    "quniform": "tunesmith.search.sample",
+    "randint": "tunesmith.search.sample",
+    "randn": "tunesmith.search.sample",
+    "register_env": "tunesmith.trainable",
+    "register_trainable": "tunesmith.trainable",
+    "report": "tunesmith.trainable",
+    "Result": "tunesmith._result",
+    "ResultGrid": "tunesmith._result",
+    "RunConfig": "tunesmith._config",
+    "sample_from": "tunesmith.search.sample",
+    "SearchAlgorithm": "tunesmith.search",
+    "Searcher": "tunesmith.search",
+    "shutdown": "tunesmith._init",
+    "Stopper": "tunesmith.stopper",
+    "SyncConfig": "tunesmith._config",
+    "Trainable": "tunesmith.trainable",
+    "TuneConfig": "tunesmith._config",
+    "TuneContext": "tunesmith.trainable",
+    "TuneError": "tunesmith.error",
+    "Tuner": "tunesmith.tuner",
+    "uniform": "tunesmith.search.sample",
+    "with_parameters": "tunesmith.trainable",
+    "with_resources": "tunesmith.trainable",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+__all__ = [
+    "BasicVariantGenerator",
+    "Callback",
+    "Checkpoint",
+    "CheckpointConfig",
+    "FailureConfig",
+    "PlacementGroupFactory",
+    "Result",
+    "ResultGrid",
+    "RunConfig",
+    "SearchAlgorithm",
+    "Searcher",
+    "Stopper",
+    "SyncConfig",
+    "Trainable",
+    "TuneConfig",
+    "TuneContext",
+    "TuneError",
+    "Tuner",
+    "choice",
+    "get_checkpoint",
+    "get_context",
+    "grid_search",
+    "init",
+    "is_initialized",
+    "lograndint",
+    "loguniform",
+    "qlograndint",
+    "qloguniform",
+    "qrandint",
+    "qrandn",
+    "quniform",
+    "randint",
+    "randn",
+    "register_env",
+    "register_trainable",
+    "report",
+    "sample_from",
+    "shutdown",
+    "uniform",
+    "with_parameters",
+    "with_resources",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from typing import Any
 
@@ -27,7 +28,7 @@ class TrialSuggestion:
     evaluated_params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-class SearchAlgorithm:
+class SearchAlgorithm(abc.ABC):
     """Produces trials one at a time. ``BasicVariantGenerator`` and ``SearchGenerator`` are the two built-ins.
 
     The controller calls, in order: :meth:`set_search_properties`, :meth:`add_configurations`,
@@ -44,13 +45,13 @@ class SearchAlgorithm:
         """Receive the experiment's metric, mode and param space. False if already set."""
         return True
 
+    @abc.abstractmethod
     def add_configurations(self, param_space: dict[str, Any], num_samples: int) -> None:
         """Register the param space to expand, ``num_samples`` times (-1: without end)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def next_trial(self) -> TrialSuggestion | None:
         """Return the next trial to create, or None if there is none right now."""
-        raise NotImplementedError
 
     @property
     def total_samples(self) -> int | None:

@@ -1,0 +1,240 @@
+"""``Result`` and ``ResultGrid``: read-only views of what an experiment produced."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import TYPE_CHECKING, Any, Iterator
+
+from tunesmith._checkpoint import Checkpoint
+from tunesmith._flatten import flatten_dict
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Result", "ResultGrid"]
+
+_SCOPES = ("last", "avg", "last-5-avg", "last-10-avg", "all")
+_HIDDEN_IN_REPR = frozenset(
+    ("timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
+     "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore", "iterations_since_restore",
+     "experiment_tag", "should_checkpoint")
+)
+
+
+def _read_rows(trial_path: str) -> list[dict[str, Any]]:
+    path = os.path.join(trial_path, "result.json")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@dataclasses.dataclass
+class Result:
+    """The outcome of one trial.
+
+    Attributes:
+        metrics: The trial's last result (nested), including ``config``.
+        checkpoint: The latest checkpoint, or None.
+        error: The trial's exception (the user's own type) if it failed, else None.
+        path: The trial's folder.
+        best_checkpoints: Retained ``(checkpoint, metrics)`` pairs.
+    """
+
+    metrics: dict[str, Any] | None
+    checkpoint: Checkpoint | None
+    error: BaseException | None
+    path: str
+    best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = dataclasses.field(default_factory=list)
+    _metrics_dataframe: Any = dataclasses.field(default=None, repr=False)
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        return self.metrics.get("config") if self.metrics else None
+
+    @property
+    def filesystem(self) -> Any:
+        import fsspec
+
+        return fsspec.filesystem("file")
+
+    @property
+    def metrics_dataframe(self) -> pd.DataFrame:
+        """Every reported row, flattened with ``/`` (needs pandas)."""
+        import pandas as pd
+
+        if self._metrics_dataframe is None:
+            rows = [flatten_dict(row) for row in _read_rows(self.path)]
+            self._metrics_dataframe = pd.DataFrame(rows)
+        return self._metrics_dataframe
+
+    @classmethod
+    def from_path(cls, path: str) -> Result:
+        """Rebuild a Result from a trial folder (``result.json``, checkpoints, ``error.pkl``)."""
+        rows = _read_rows(path)
+        checkpoints = sorted(d for d in os.listdir(path) if d.startswith("checkpoint_"))
+        error = None
+        if os.path.exists(os.path.join(path, "error.pkl")):
+            import cloudpickle
+
+            with open(os.path.join(path, "error.pkl"), "rb") as f:
+                error = cloudpickle.load(f)
+        by_name = {row.get("checkpoint_dir_name"): row for row in rows}
+        best = [(Checkpoint(os.path.join(path, d)), by_name.get(d, {})) for d in checkpoints]
+        return cls(
+            metrics=rows[-1] if rows else {},
+            checkpoint=best[-1][0] if best else None,
+            error=error,
+            path=path,
+            best_checkpoints=best,
+        )
+
+    def get_best_checkpoint(self, metric: str, mode: str) -> Checkpoint | None:
+        """The retained checkpoint whose metrics are best by ``metric`` under ``mode``."""
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if not self.best_checkpoints:
+            raise RuntimeError(f"the trial at {self.path} has no checkpoints")
+        scored = [(c, flatten_dict(m).get(metric)) for c, m in self.best_checkpoints]
+        scored = [(c, v) for c, v in scored if isinstance(v, (int, float)) and not math.isnan(v)]
+        if not scored:
+            raise RuntimeError(f"no checkpoint of the trial at {self.path} has a numeric {metric!r}")
+        pick = max if mode == "max" else min
+        return pick(scored, key=lambda cv: cv[1])[0]
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in (self.metrics or {}).items() if k not in _HIDDEN_IN_REPR}
+        parts = [f"metrics={shown}", f"path={self.path!r}"]
+        if self.error is not None:
+            parts.append(f"error={type(self.error).__name__}({self.error})")
+        if self.checkpoint is not None:
+            parts.append(f"checkpoint={self.checkpoint!r}")
+        return f"Result({', '.join(parts)})"
+
+
+def _scope_value(values: list[float], scope: str, mode: str) -> float:
+    if scope == "last":
+        return values[-1]
+    if scope == "avg":
+        return sum(values) / len(values)
+    if scope == "all":
+        return max(values) if mode == "max" else min(values)
+    n = 5 if scope == "last-5-avg" else 10
+    tail = values[-n:]
+    return sum(tail) / len(tail)
+
+
+class ResultGrid:
+    """All trials' results; index it, iterate it, or ask for the best.
+
+    Example:
+        >>> # results = tuner.fit(); best = results.get_best_result("loss", "min")
+    """
+
+    def __init__(self, results: list[Result], trial_ids: list[str], experiment_path: str,
+                 metric: Any = None, mode: Any = None, statuses: list[str] | None = None) -> None:
+        self._results = results
+        self._trial_ids = trial_ids
+        self._statuses = statuses or []
+        self.experiment_path = experiment_path
+        self._metric = metric if isinstance(metric, str) else None
+        self._mode = mode if isinstance(mode, str) else None
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def __getitem__(self, index: int) -> Result:
+        return self._results[index]
+
+    def __iter__(self) -> Iterator[Result]:
+        return iter(self._results)
+
+    @property
+    def filesystem(self) -> Any:
+        import fsspec
+
+        return fsspec.filesystem("file")
+
+    @property
+    def errors(self) -> list[BaseException]:
+        return [r.error for r in self._results if r.error is not None]
+
+    @property
+    def num_errors(self) -> int:
+        return sum(1 for s in self._statuses if s == "ERROR")
+
+    @property
+    def num_terminated(self) -> int:
+        return sum(1 for s in self._statuses if s == "TERMINATED")
+
+    def get_best_result(self, metric: str | None = None, mode: str | None = None, scope: str = "last",
+                        filter_nan_and_inf: bool = True) -> Result:
+        """The best trial's Result by ``metric`` under ``mode`` (defaults: the TuneConfig's).
+
+        Raises:
+            ValueError: no metric/mode anywhere, or a bad mode/scope.
+            RuntimeError: no trial reported a usable value of the metric.
+        """
+        if len(self._results) == 1:
+            return self._results[0]
+        metric = metric or self._metric
+        mode = mode or self._mode
+        if not metric or not mode:
+            raise ValueError(
+                "get_best_result needs a metric and a mode: pass them here, e.g. "
+                "get_best_result(metric='loss', mode='min'), or set them in TuneConfig"
+            )
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if scope not in _SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(_SCOPES)}, got {scope!r}")
+        best, best_value = None, None
+        for result in self._results:
+            value = self._trial_value(result, metric, mode, scope)
+            if value is None or (filter_nan_and_inf and not math.isfinite(value)):
+                continue
+            if best_value is None or (value > best_value if mode == "max" else value < best_value):
+                best, best_value = result, value
+        if best is None:
+            raise RuntimeError(
+                f"no trial has a {'finite ' if filter_nan_and_inf else ''}value for {metric!r}; "
+                "check the metric name, or pass filter_nan_and_inf=False"
+            )
+        return best
+
+    @staticmethod
+    def _trial_value(result: Result, metric: str, mode: str, scope: str) -> float | None:
+        if scope == "last":
+            value = flatten_dict(result.metrics or {}).get(metric)
+            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        values = [flatten_dict(row).get(metric) for row in _read_rows(result.path)]
+        values = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return _scope_value(values, scope, mode) if values else None
+
+    def get_dataframe(self, filter_metric: str | None = None, filter_mode: str | None = None) -> pd.DataFrame:
+        """One row per trial: its last result, or its best row by ``filter_metric``/``filter_mode``."""
+        import pandas as pd
+
+        if (filter_metric is None) != (filter_mode is None):
+            raise ValueError("pass both filter_metric and filter_mode, or neither")
+        if filter_mode is not None and filter_mode not in ("min", "max"):
+            raise ValueError(f"filter_mode must be 'min' or 'max', got {filter_mode!r}")
+        rows = []
+        for result, trial_id in zip(self._results, self._trial_ids):
+            row = result.metrics or {}
+            if filter_metric is not None:
+                candidates = [r for r in _read_rows(result.path) if isinstance(flatten_dict(r).get(filter_metric), (int, float))]
+                if candidates:
+                    pick = max if filter_mode == "max" else min
+                    row = pick(candidates, key=lambda r: flatten_dict(r)[filter_metric])
+            flat = flatten_dict(row)
+            flat["logdir"] = trial_id
+            rows.append(flat)
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(r) for r in self._results)
+        return f"ResultGrid<[\n  {inner}\n]>"

@@ -1,0 +1,93 @@
+"""Environment variables tunesmith reads. This is the only module that reads them.
+
+Ray Tune's names are honoured where they exist, so a Ray user's environment keeps working.
+
+``TUNE_DISABLE_STRICT_METRIC_CHECKING``
+    ``1``: a result that lacks the experiment's metric is accepted instead of failing the run.
+``TUNE_DISABLE_DATED_SUBDIR``
+    ``1``: the default experiment name is the trainable's name, with no date.
+``TUNE_MAX_LEN_IDENTIFIER``
+    Longest trial folder name before the date suffix (default 130).
+``RAY_CHDIR_TO_TRIAL_DIR``
+    ``0``: trials keep the driver's working directory instead of moving into their folder.
+``TUNE_DISABLE_SIGINT_HANDLER``
+    ``1``: Ctrl-C is not turned into a graceful stop.
+``TUNESMITH_STORAGE_PATH``
+    Default storage root when ``RunConfig.storage_path`` is not given
+    (default ``~/tunesmith_results``).
+``TUNESMITH_DRIVER_HOST``
+    Address trial processes use to reach the driver (default ``127.0.0.1``).
+``TUNESMITH_HEARTBEAT_TIMEOUT_S``
+    Seconds without a word from a running trial before it is declared lost (default 30).
+``TUNESMITH_STOP_GRACE_S``
+    Seconds a stopped trial gets to unwind before its process is killed (default 5).
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "chdir_to_trial_dir",
+    "dated_subdir",
+    "default_storage_path",
+    "driver_host",
+    "heartbeat_timeout_s",
+    "max_len_identifier",
+    "sigint_handler_enabled",
+    "stop_grace_s",
+    "strict_metric_checking",
+]
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"environment variable {name} must be a number, got {value!r}") from None
+
+
+def strict_metric_checking() -> bool:
+    return not _flag("TUNE_DISABLE_STRICT_METRIC_CHECKING", False)
+
+
+def dated_subdir() -> bool:
+    return not _flag("TUNE_DISABLE_DATED_SUBDIR", False)
+
+
+def max_len_identifier() -> int:
+    return int(_number("TUNE_MAX_LEN_IDENTIFIER", 130))
+
+
+def chdir_to_trial_dir() -> bool:
+    return _flag("RAY_CHDIR_TO_TRIAL_DIR", True)
+
+
+def sigint_handler_enabled() -> bool:
+    return not _flag("TUNE_DISABLE_SIGINT_HANDLER", False)
+
+
+def default_storage_path() -> str:
+    return os.environ.get("TUNESMITH_STORAGE_PATH") or os.path.join("~", "tunesmith_results")
+
+
+def driver_host() -> str:
+    return os.environ.get("TUNESMITH_DRIVER_HOST") or "127.0.0.1"
+
+
+def heartbeat_timeout_s() -> float:
+    return _number("TUNESMITH_HEARTBEAT_TIMEOUT_S", 30.0)
+
+
+def stop_grace_s() -> float:
+    return _number("TUNESMITH_STOP_GRACE_S", 5.0)

@@ -1,0 +1,527 @@
+"""The controller: one thread, one loop, driving trials from suggestion to result.
+
+Each loop step is a named method: create trials, start trials, handle what the trials
+said, enforce stop deadlines, report progress. The controller is the only code that
+changes trial state; algorithms see trials and results, executors see attempts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import signal
+import threading
+import time
+import traceback
+from typing import Any
+
+import cloudpickle
+
+from tunesmith import _settings
+from tunesmith._checkpoint import Checkpoint
+from tunesmith._flatten import flatten_dict
+from tunesmith.callback import CallbackList
+from tunesmith.error import TrialError, TrialLostError, TuneError
+from tunesmith.execution._executor import AttemptHandle, Executor
+from tunesmith.execution._server import TrialEvent, TrialServer
+from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.schedulers import Decision, TrialScheduler
+from tunesmith.search import SearchAlgorithm
+from tunesmith.storage import ExperimentStorage
+from tunesmith.storage._checkpoints import CheckpointBook
+
+__all__ = ["Controller", "ExperimentSettings"]
+
+_SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
+_AUTO_KEYS = frozenset(
+    ("timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
+     "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore", "iterations_since_restore",
+     "should_checkpoint", "experiment_tag")
+)
+
+
+@dataclasses.dataclass(kw_only=True)
+class ExperimentSettings:
+    """Everything the controller needs besides its collaborators."""
+
+    experiment_name: str
+    trainable_name: str
+    trainable_key: str
+    is_class_trainable: bool
+    resources_for: Any
+    metric: str | list[str] | None = None
+    mode: str | list[str] | None = None
+    max_failures: int = 0
+    fail_fast: bool | str = False
+    max_concurrent_trials: int = 0
+    num_to_keep: int | None = None
+    checkpoint_score_attribute: str | None = None
+    checkpoint_score_order: str = "max"
+    checkpoint_frequency: int = 0
+    checkpoint_at_end: bool = False
+    reuse_actors: bool = False
+    trial_name_creator: Any = None
+    trial_dirname_creator: Any = None
+    strict_metric_checking: bool = True
+
+
+@dataclasses.dataclass
+class _Running:
+    handle: AttemptHandle
+    started: bool = False
+    restored: bool = False
+    ending: str | None = None  # "stop" or "pause" once decided
+    deadline: float = math.inf
+    last_seen: float = 0.0
+
+
+class Controller:
+    """Runs one experiment to the end. Use :meth:`run`."""
+
+    def __init__(
+        self,
+        settings: ExperimentSettings,
+        *,
+        search_alg: SearchAlgorithm,
+        scheduler: TrialScheduler,
+        stopper: Any,
+        executor: Executor,
+        server: TrialServer,
+        storage: ExperimentStorage,
+        callbacks: CallbackList,
+        progress: Any,
+    ) -> None:
+        self.settings = settings
+        self.search_alg = search_alg
+        self.scheduler = scheduler
+        self.stopper = stopper
+        self.executor = executor
+        self.server = server
+        self.storage = storage
+        self.callbacks = callbacks
+        self.progress = progress
+        self.trials: list[Trial] = []
+        self._by_id: dict[str, Trial] = {}
+        self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
+        self._running: dict[str, _Running] = {}
+        self._books: dict[str, CheckpointBook] = {}
+        self._iteration = 0
+        self._stop_requested = False
+        self._interrupted = False
+        self._raise: BaseException | None = None
+        self._warned_missing_stop_keys = False
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> list[Trial]:
+        """Run until every trial has ended; return all trials."""
+        restore_sigint = self._install_sigint()
+        try:
+            while not self._finished():
+                self._iteration += 1
+                self.callbacks.call("on_step_begin", iteration=self._iteration, trials=self.trials)
+                self._create_trials()
+                self._start_trials()
+                self._handle_events(self._poll_timeout())
+                self._enforce_deadlines()
+                self._check_stop_all()
+                self.callbacks.call("on_step_end", iteration=self._iteration, trials=self.trials)
+                self.progress.update(self.trials)
+        finally:
+            self._end_all()
+            restore_sigint()
+        self.callbacks.call("on_experiment_end", trials=self.trials)
+        self.progress.finish(self.trials, interrupted=self._interrupted)
+        if self._raise is not None:
+            raise self._raise
+        return self.trials
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    def checkpoint_book(self, trial_id: str) -> CheckpointBook:
+        """The retained checkpoints of ``trial_id``."""
+        return self._books[trial_id]
+
+    def _finished(self) -> bool:
+        if self._running:
+            return False
+        if self._stop_requested:
+            return True
+        return not self._waiting and self.search_alg.is_finished()
+
+    def _poll_timeout(self) -> float:
+        if self._waiting and self._has_room() and not self._stop_requested:
+            return 0.0
+        return 0.05
+
+    # -- creating and starting trials --------------------------------------------------------
+    def _has_room(self) -> bool:
+        limit = self.settings.max_concurrent_trials
+        return not limit or len(self._running) < limit
+
+    def _create_trials(self) -> None:
+        while not self._stop_requested and not any(t.status is TrialStatus.PENDING for t in self._waiting[:1]):
+            if self.search_alg.is_finished() or not self._has_room():
+                return
+            suggestion = self.search_alg.next_trial()
+            if suggestion is None:
+                return
+            self._add_trial(suggestion)
+
+    def _add_trial(self, suggestion: Any) -> Trial:
+        resources = self.settings.resources_for(suggestion.config)
+        reason = self.executor.infeasible_reason(resources)
+        if reason is not None:
+            raise TuneError(
+                f"trial {suggestion.trial_id} can never run: {reason}. Lower the request "
+                "(tune.with_resources) or declare more with tunesmith.init(num_cpus=..., num_gpus=...)"
+            )
+        trial = Trial(
+            self.settings.trainable_name,
+            trial_id=suggestion.trial_id,
+            config=suggestion.config,
+            experiment_tag=suggestion.experiment_tag,
+            evaluated_params=suggestion.evaluated_params,
+            resources=resources,
+        )
+        if self.settings.trial_name_creator is not None:
+            trial.custom_trial_name = str(self.settings.trial_name_creator(trial))
+        self.trials.append(trial)
+        self._by_id[trial.trial_id] = trial
+        self._waiting.append(trial)
+        self._books[trial.trial_id] = CheckpointBook(
+            self.settings.num_to_keep, self.settings.checkpoint_score_attribute, self.settings.checkpoint_score_order
+        )
+        self.scheduler.on_trial_add(trial)
+        self.storage.journal("trial_added", trial_id=trial.trial_id, tag=trial.experiment_tag, config=trial.config)
+        return trial
+
+    def _start_trials(self) -> None:
+        while self._waiting and self._has_room() and not self._stop_requested:
+            trial = self.scheduler.choose_trial_to_run(self._waiting)
+            if trial is None and not self._running and self.search_alg.is_finished():
+                trial = self._waiting[0]  # never wait forever on a scheduler holding everything back
+            if trial is None or not self._launch(trial):
+                return
+
+    def _launch(self, trial: Trial) -> bool:
+        attempt = trial.attempt + 1
+        handle = self.executor.launch(trial.trial_id, attempt, trial.resources)
+        if handle is None:
+            return False
+        self._waiting.remove(trial)
+        trial.attempt = attempt
+        if trial.path is None:
+            trial.path = self.storage.create_trial_dir(trial, self.settings.trial_dirname_creator)
+            trial.dirname = os.path.basename(trial.path)
+        restore = trial.restore_checkpoint or trial.checkpoint
+        trial.restore_checkpoint = None
+        self.server.expect(trial.trial_id, attempt, self._assignment(trial, attempt, restore))
+        trial.status = TrialStatus.RUNNING
+        self._running[trial.trial_id] = _Running(handle, restored=restore is not None, last_seen=time.monotonic())
+        self.storage.journal("trial_started", trial_id=trial.trial_id, attempt=attempt, path=trial.dirname,
+                             restore=restore.url if restore else None)
+        return True
+
+    def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> dict[str, Any]:
+        last = trial.last_result if restore is not None else {}
+        return {
+            "trial_id": trial.trial_id,
+            "trial_name": str(trial),
+            "trial_dir": trial.path,
+            "experiment_name": self.settings.experiment_name,
+            "resources": trial.resources,
+            "config": trial.config,
+            "attempt": attempt,
+            "trainable_key": self.settings.trainable_key,
+            "restore_checkpoint": restore.url if restore else None,
+            "iteration": _restored_value(restore, last, "training_iteration", 0),
+            "time_total_s": _restored_value(restore, last, "time_total_s", 0.0),
+            "checkpoint_index": self._books[trial.trial_id]._count,
+            "checkpoint_frequency": self.settings.checkpoint_frequency,
+            "checkpoint_at_end": self.settings.checkpoint_at_end,
+            "chdir": _settings.chdir_to_trial_dir(),
+            "reuse_actors": self.settings.reuse_actors,
+        }
+
+    # -- what trials said ----------------------------------------------------------------------
+    def _handle_events(self, timeout: float) -> None:
+        for event in self.server.poll(timeout):
+            running = self._running.get(event.trial_id)
+            if running is None or running.handle.attempt != event.attempt:
+                continue  # a fenced attempt
+            running.last_seen = time.monotonic()
+            getattr(self, f"_on_{event.kind}")(self._by_id[event.trial_id], running, event)
+        for handle, exit_code in self.executor.poll():
+            running = self._running.get(handle.trial_id)
+            if running is not None and running.handle is handle:
+                self._on_process_exit(self._by_id[handle.trial_id], running, exit_code)
+
+    def _on_started(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
+        running.started = True
+        self.callbacks.call("on_trial_start", iteration=self._iteration, trials=self.trials, trial=trial)
+        if running.restored:
+            self.callbacks.call("on_trial_restore", iteration=self._iteration, trials=self.trials, trial=trial)
+
+    def _on_result(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
+        seq, result, checkpoint_dir_name = event.payload
+        if running.ending is not None:
+            self.server.send_decision(trial.trial_id, seq, running.ending.upper())
+            return
+        result["config"] = trial.config
+        flat = flatten_dict(result)
+        problem = self._check_metric(flat)
+        if problem is not None:
+            self.server.send_decision(trial.trial_id, seq, "STOP")
+            self._end_attempt(trial, running, "stop")
+            self._fail(trial, problem, "")
+            return
+        trial.last_result = result
+        trial.update_metric_analysis(flat)
+        decision = self._decide(trial, flat)
+        if decision is not Decision.STOP:
+            self.search_alg.on_trial_result(trial.trial_id, flat)
+        self.callbacks.call("on_trial_result", iteration=self._iteration, trials=self.trials, trial=trial, result=result)
+        self.progress.trial_result(trial, result)
+        if checkpoint_dir_name:
+            self._register_checkpoint(trial, checkpoint_dir_name, flat)
+        self.server.send_decision(trial.trial_id, seq, decision.value)
+        if decision is Decision.STOP:
+            self._end_attempt(trial, running, "stop")
+            self._complete(trial)
+        elif decision is Decision.PAUSE:
+            self._end_attempt(trial, running, "pause")
+
+    def _check_metric(self, flat: dict[str, Any]) -> Exception | None:
+        metrics = self.settings.metric
+        if not metrics:
+            return None
+        for metric in metrics if isinstance(metrics, list) else [metrics]:
+            if metric not in flat:
+                if metric == "_metric" or not self.settings.strict_metric_checking:
+                    continue
+                reported = ", ".join(sorted(k for k in flat if k not in _AUTO_KEYS and not k.startswith("config/")))
+                self._raise = TuneError(
+                    f"the trainable reported no metric {metric!r}; it reported: {reported or 'no metrics'}. "
+                    "Report that key, or set TuneConfig(metric=...) to one of these"
+                )
+                self.request_stop()
+                return None
+            value = flat[metric]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+                return ValueError(f"metric {metric!r} must be a number, got {value!r} ({type(value).__name__})")
+        return None
+
+    def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
+        if self.stopper(trial.trial_id, flat):
+            return Decision.STOP
+        if not self._warned_missing_stop_keys and hasattr(self.stopper, "missing_keys"):
+            missing = self.stopper.missing_keys(flat)
+            if missing:
+                self._warned_missing_stop_keys = True
+                self.progress.warn(f"stop criteria {missing} are not among the reported metrics; they will never stop a trial")
+        decision = self.scheduler.on_trial_result(trial, flat)
+        return Decision(decision.value if isinstance(decision, Decision) else str(decision).upper())
+
+    def _on_checkpoint(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
+        self._register_checkpoint(trial, event.payload, flatten_dict(trial.last_result))
+
+    def _register_checkpoint(self, trial: Trial, dirname: str, flat: dict[str, Any]) -> None:
+        checkpoint = Checkpoint(os.path.join(trial.path, dirname))
+        book = self._books[trial.trial_id]
+        book.add(checkpoint, flat)
+        trial.checkpoint = checkpoint
+        self.storage.journal("checkpoint", trial_id=trial.trial_id, path=dirname,
+                             iteration=flat.get("training_iteration"), time_total_s=flat.get("time_total_s"))
+        self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
+        self.callbacks.call("on_trial_save", iteration=self._iteration, trials=self.trials, trial=trial)
+
+    def _on_done(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
+        reason = event.payload[0]
+        self._running.pop(trial.trial_id)
+        self.executor.finished(running.handle)
+        if reason == "pause" and running.ending == "pause":
+            trial.status = TrialStatus.PAUSED
+            self._waiting.append(trial)
+            self.storage.journal("trial_paused", trial_id=trial.trial_id)
+        elif running.ending is None:
+            if trial.last_result:
+                trial.last_result["done"] = True
+            self._complete(trial)
+
+    def _on_error(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
+        blob, traceback_text, summary = event.payload
+        self._running.pop(trial.trial_id)
+        self.executor.finished(running.handle)
+        if running.ending == "stop":
+            return
+        error = _rebuild_error(blob, summary, traceback_text, trial)
+        self._fail(trial, error, traceback_text)
+
+    def _on_lost(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
+        exit_code = self.executor.exit_code(running.handle, timeout=1.0)
+        self._on_process_exit(trial, running, exit_code)
+
+    def _on_process_exit(self, trial: Trial, running: _Running, exit_code: int | None) -> None:
+        self._running.pop(trial.trial_id, None)
+        self.server.fence(trial.trial_id)
+        self.executor.kill(running.handle)
+        if running.ending is not None:
+            if running.ending == "pause":
+                trial.status = TrialStatus.PAUSED
+                self._waiting.append(trial)
+            return
+        error = TrialLostError(f"the process of trial {trial} {_describe_exit(exit_code)} before the trial ended")
+        self._fail(trial, error, f"{type(error).__name__}: {error}\n")
+
+    # -- ending trials ----------------------------------------------------------------------------
+    def _end_attempt(self, trial: Trial, running: _Running, how: str) -> None:
+        running.ending = how
+        running.deadline = time.monotonic() + _settings.stop_grace_s()
+        if how == "stop":
+            trial.status = TrialStatus.TERMINATED
+
+    def _complete(self, trial: Trial) -> None:
+        trial.status = TrialStatus.TERMINATED
+        flat = flatten_dict(trial.last_result) if trial.last_result else {}
+        self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
+        self.scheduler.on_trial_complete(trial, flat)
+        self.storage.journal("trial_finished", trial_id=trial.trial_id, status="TERMINATED")
+        self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
+        self.progress.trial_complete(trial)
+
+    def _fail(self, trial: Trial, error: BaseException, traceback_text: str) -> None:
+        trial.num_failures += 1
+        _write_error(trial, error, traceback_text or "".join(traceback.format_exception_only(type(error), error)))
+        retry = self.settings.max_failures == -1 or trial.num_failures <= self.settings.max_failures
+        self.storage.journal("trial_failed", trial_id=trial.trial_id, attempt=trial.attempt, retry=retry,
+                             error=f"{type(error).__name__}: {error}")
+        if retry and not self._stop_requested:
+            trial.status = TrialStatus.PENDING
+            self._waiting.insert(0, trial)
+            self.callbacks.call("on_trial_recover", iteration=self._iteration, trials=self.trials, trial=trial)
+            return
+        trial.status = TrialStatus.ERROR
+        trial.error = error
+        self.scheduler.on_trial_error(trial)
+        flat = flatten_dict(trial.last_result) if trial.last_result else {}
+        self.search_alg.on_trial_complete(trial.trial_id, flat, error=True)
+        self.storage.journal("trial_finished", trial_id=trial.trial_id, status="ERROR")
+        self.callbacks.call("on_trial_error", iteration=self._iteration, trials=self.trials, trial=trial)
+        self.progress.trial_error(trial, traceback_text)
+        if self.settings.fail_fast:
+            if self.settings.fail_fast == "raise" and self._raise is None:
+                self._raise = error
+            self.request_stop()
+
+    def request_stop(self) -> None:
+        """End the experiment: no new trials; running ones are stopped."""
+        if self._stop_requested:
+            return
+        self._stop_requested = True
+        self.search_alg.set_finished()
+        for trial_id, running in list(self._running.items()):
+            if running.ending is None:
+                self._end_attempt(self._by_id[trial_id], running, "stop")
+                running.deadline = time.monotonic()  # kill at once: there is no decision to wait for
+
+    def _check_stop_all(self) -> None:
+        if not self._stop_requested and self.stopper.stop_all():
+            self._stop_requested = True
+            self.search_alg.set_finished()
+            for trial_id, running in list(self._running.items()):
+                if running.ending is None:
+                    self._end_attempt(self._by_id[trial_id], running, "stop")
+                    self._complete(self._by_id[trial_id])
+                    running.deadline = time.monotonic()
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        timeout = _settings.heartbeat_timeout_s()
+        for trial_id, running in list(self._running.items()):
+            if running.ending is not None and now >= running.deadline:
+                self._running.pop(trial_id)
+                self.server.fence(trial_id)
+                self.executor.kill(running.handle)
+                if running.ending == "pause":
+                    trial = self._by_id[trial_id]
+                    trial.status = TrialStatus.PAUSED
+                    self._waiting.append(trial)
+            elif not running.started and now - running.last_seen > timeout:
+                trial = self._by_id[trial_id]
+                self._on_process_exit(trial, running, None)
+
+    def _end_all(self) -> None:
+        """Kill whatever still runs (an error or Ctrl-C ended the loop early).
+
+        Trials cut short this way show as TERMINATED, as in Ray Tune; the journal has no
+        "trial_finished" record for them, so a restore resumes them.
+        """
+        for trial_id, running in list(self._running.items()):
+            self.server.fence(trial_id)
+            self.executor.kill(running.handle)
+        self._running.clear()
+        for trial in self.trials:
+            if not trial.status.is_finished():
+                trial.status = TrialStatus.TERMINATED
+        self._waiting.clear()
+
+    # -- Ctrl-C ---------------------------------------------------------------------------------
+    def _install_sigint(self) -> Any:
+        if threading.current_thread() is not threading.main_thread() or not _settings.sigint_handler_enabled():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            self._interrupted = True
+            self.progress.warn("Ctrl-C: stopping the experiment; press Ctrl-C again to abort at once")
+            signal.signal(signal.SIGINT, previous)
+            self.request_stop()
+
+        signal.signal(signal.SIGINT, on_sigint)
+        return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _restored_value(restore: Checkpoint | None, last: dict[str, Any], key: str, default: Any) -> Any:
+    return last.get(key, default) if restore is not None else default
+
+
+def _describe_exit(exit_code: int | None) -> str:
+    if exit_code is None:
+        return "stopped responding"
+    if exit_code < 0:
+        return f"was killed by signal {_SIGNAL_NAMES.get(exit_code, -exit_code)} (exit code {exit_code})"
+    return f"exited with code {exit_code}"
+
+
+def _rebuild_error(blob: bytes | None, summary: str, traceback_text: str, trial: Trial) -> BaseException:
+    """The user's own exception, with the trial's traceback attached as a note."""
+    error: BaseException | None = None
+    if blob is not None:
+        try:
+            error = cloudpickle.loads(blob)
+        except Exception:
+            error = None
+    if error is None:
+        error = TrialError(summary)
+    if hasattr(error, "add_note"):
+        error.add_note(f"\n(raised in trial {trial}; its traceback:)\n{traceback_text.rstrip()}")
+    return error
+
+
+def _write_error(trial: Trial, error: BaseException, traceback_text: str) -> None:
+    if trial.path is None:
+        return
+    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
+    with open(os.path.join(trial.path, "error.txt"), "a") as f:
+        f.write(f"Failure # {trial.num_failures} (occurred at {stamp})\n{traceback_text}\n")
+    try:
+        data = cloudpickle.dumps(error)
+    except Exception:
+        data = cloudpickle.dumps(TrialError(f"{type(error).__name__}: {error}"))
+    with open(os.path.join(trial.path, "error.pkl"), "wb") as f:
+        f.write(data)
+    trial.error_text = traceback_text
+

@@ -1,0 +1,122 @@
+"""The control plane: where trial attempts run. One ``Executor`` per engine."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import Any
+
+from tunesmith.execution._resources import Allocation, ResourceLedger
+
+__all__ = ["AttemptHandle", "Executor"]
+
+
+@dataclasses.dataclass(eq=False)
+class AttemptHandle:
+    """One launched attempt of a trial, as its executor knows it."""
+
+    trial_id: str
+    attempt: int
+    allocation: Allocation
+    engine_ref: Any = None
+
+
+class Executor(abc.ABC):
+    """Places, launches, kills and watches trial attempts.
+
+    The public methods keep the resource ledger; engines implement the private hooks
+    :meth:`_start`, :meth:`_launch`, :meth:`_kill`, :meth:`_finished`, :meth:`_exited`
+    and :meth:`_shutdown`. Results never pass through the executor: the attempt connects
+    to the driver's ``TrialServer`` itself, at ``driver_address`` with ``token``.
+    """
+
+    def __init__(self) -> None:
+        self._ledger: ResourceLedger | None = None
+        self._handles: dict[tuple[str, int], AttemptHandle] = {}
+        self.driver_address = ""
+        self.token = ""
+
+    # -- public bookkeeping ------------------------------------------------------------
+    def start(self, driver_address: str, token: str) -> None:
+        self.driver_address, self.token = driver_address, token
+        self._ledger = self._start()
+
+    def total_resources(self) -> dict[str, float]:
+        return dict(self._require_ledger().total)
+
+    def free_resources(self) -> dict[str, float]:
+        return dict(self._require_ledger().free)
+
+    def infeasible_reason(self, resources: dict[str, float]) -> str | None:
+        return self._require_ledger().infeasible_reason(resources)
+
+    def launch(self, trial_id: str, attempt: int, resources: dict[str, float]) -> AttemptHandle | None:
+        """Start an attempt if its resources are free now; None if it must wait."""
+        allocation = self._require_ledger().allocate(resources)
+        if allocation is None:
+            return None
+        handle = AttemptHandle(trial_id, attempt, allocation)
+        self._handles[(trial_id, attempt)] = handle
+        self._launch(handle)
+        return handle
+
+    def finished(self, handle: AttemptHandle) -> None:
+        """The attempt ended by itself (DONE or ERROR); free its resources."""
+        if self._handles.pop((handle.trial_id, handle.attempt), None) is not None:
+            self._ledger.release(handle.allocation)
+            self._finished(handle)
+
+    def kill(self, handle: AttemptHandle) -> int | None:
+        """Stop the attempt's process now; idempotent. Returns its exit code if known."""
+        if self._handles.pop((handle.trial_id, handle.attempt), None) is None:
+            return None
+        self._ledger.release(handle.allocation)
+        return self._kill(handle)
+
+    def poll(self) -> list[tuple[AttemptHandle, int | None]]:
+        """Attempts whose process ended on its own, with their exit codes."""
+        ended = []
+        for handle in list(self._handles.values()):
+            exit_code = self._exited(handle)
+            if exit_code is not None:
+                self._handles.pop((handle.trial_id, handle.attempt))
+                self._ledger.release(handle.allocation)
+                ended.append((handle, exit_code))
+        return ended
+
+    def exit_code(self, handle: AttemptHandle, timeout: float = 1.0) -> int | None:
+        """Wait up to ``timeout`` s for the attempt's process to end; its exit code if known."""
+        return None
+
+    def shutdown(self) -> None:
+        for handle in list(self._handles.values()):
+            self.kill(handle)
+        self._shutdown()
+
+    def _require_ledger(self) -> ResourceLedger:
+        if self._ledger is None:
+            raise RuntimeError("the executor has not been started")
+        return self._ledger
+
+    # -- engine hooks ------------------------------------------------------------------
+    @abc.abstractmethod
+    def _start(self) -> ResourceLedger:
+        """Connect to the engine; return a ledger of its resources."""
+
+    @abc.abstractmethod
+    def _launch(self, handle: AttemptHandle) -> None:
+        """Start the attempt's process (non-blocking)."""
+
+    @abc.abstractmethod
+    def _kill(self, handle: AttemptHandle) -> int | None:
+        """End the attempt's process now; return its exit code if known."""
+
+    def _finished(self, handle: AttemptHandle) -> None:
+        """The attempt's process may be reused."""
+
+    @abc.abstractmethod
+    def _exited(self, handle: AttemptHandle) -> int | None:
+        """The exit code if the attempt's process has ended, else None."""
+
+    def _shutdown(self) -> None:
+        """Release everything the executor started."""

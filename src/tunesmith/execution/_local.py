@@ -1,0 +1,165 @@
+"""``LocalExecutor``: trial attempts in worker processes on this machine (the default)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import IO
+
+from tunesmith.execution._executor import AttemptHandle, Executor
+from tunesmith.execution._resources import ResourceLedger
+
+__all__ = ["LocalExecutor"]
+
+_WORKER_COMMAND = "from tunesmith.execution._worker import main; main()"
+
+
+class _Worker:
+    """One trial process; it runs attempts one after another while it lives."""
+
+    def __init__(self, env_key: str, env: dict[str, str]) -> None:
+        self.env_key = env_key
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_COMMAND], stdin=subprocess.PIPE, env=env, cwd=os.getcwd(),
+            # Its own session: a Ctrl-C in the terminal reaches the driver, which stops trials in order.
+            start_new_session=True,
+        )
+        self.stdin: IO[bytes] = self.process.stdin  # type: ignore[assignment]
+
+    def run(self, trial_id: str, attempt: int) -> None:
+        self.stdin.write(json.dumps({"trial_id": trial_id, "attempt": attempt}).encode() + b"\n")
+        self.stdin.flush()
+
+    def stop(self) -> None:
+        try:
+            self.stdin.close()
+        except OSError:
+            pass
+
+    def kill(self) -> int | None:
+        self.process.kill()
+        return self.process.wait()
+
+
+class LocalExecutor(Executor):
+    """Runs each trial attempt in a local worker process.
+
+    Worker processes are kept warm and reused for later attempts that need the same
+    environment (the same ``CUDA_VISIBLE_DEVICES``), so starting a trial costs well under
+    a millisecond. A process that is killed, crashes, or runs a trial that is stopped
+    without unwinding is replaced by a fresh one. ``reuse_workers=False`` gives every
+    attempt a fresh process.
+
+    Args:
+        num_cpus: CPUs to hand out (default: all of this machine's).
+        num_gpus: GPUs to hand out; may exceed the real count to test GPU logic.
+        resources: Custom resources, e.g. ``{"license": 2}``.
+        reuse_workers: Keep worker processes for later attempts.
+    """
+
+    def __init__(
+        self,
+        num_cpus: float | None = None,
+        num_gpus: int | None = None,
+        resources: dict[str, float] | None = None,
+        *,
+        reuse_workers: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_cpus is not None and num_cpus <= 0:
+            raise ValueError(f"num_cpus must be > 0, got {num_cpus}")
+        if num_gpus is not None and (num_gpus < 0 or int(num_gpus) != num_gpus):
+            raise ValueError(f"num_gpus must be a whole number >= 0, got {num_gpus}")
+        self.num_cpus = float(num_cpus) if num_cpus is not None else float(os.cpu_count() or 1)
+        self.num_gpus = int(num_gpus) if num_gpus is not None else _detect_gpus()
+        self.custom = dict(resources or {})
+        self.reuse_workers = reuse_workers
+        visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+        # Ledger ids index into the devices this process may use (a driver restricted to
+        # CUDA_VISIBLE_DEVICES=2,3 hands out "2" and "3"); fake GPUs beyond them keep their index.
+        self._device_names = visible + [str(i) for i in range(len(visible), self.num_gpus)]
+        self._idle: list[_Worker] = []
+        self._busy: dict[tuple[str, int], _Worker] = {}
+
+    def _start(self) -> ResourceLedger:
+        return ResourceLedger(self.num_cpus, self.num_gpus, self.custom)
+
+    def _env(self, cuda: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            TUNESMITH_DRIVER=self.driver_address,
+            TUNESMITH_TOKEN=self.token,
+            CUDA_VISIBLE_DEVICES=cuda,
+            PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+        )
+        return env
+
+    def _launch(self, handle: AttemptHandle) -> None:
+        cuda = ",".join(self._device_names[i] for i in handle.allocation.gpu_ids)
+        worker = self._take_idle(cuda) or _Worker(cuda, self._env(cuda))
+        self._busy[(handle.trial_id, handle.attempt)] = worker
+        worker.run(handle.trial_id, handle.attempt)
+
+    def _take_idle(self, env_key: str) -> _Worker | None:
+        for i, worker in enumerate(self._idle):
+            if worker.env_key == env_key and worker.process.poll() is None:
+                return self._idle.pop(i)
+        return None
+
+    def _finished(self, handle: AttemptHandle) -> None:
+        worker = self._busy.pop((handle.trial_id, handle.attempt), None)
+        if worker is None:
+            return
+        if not self.reuse_workers:
+            worker.stop()
+            return
+        self._idle.append(worker)
+        # Keep at most one idle process per CPU; the oldest go first.
+        while len(self._idle) > max(1, int(self.num_cpus)):
+            self._idle.pop(0).stop()
+
+    def _kill(self, handle: AttemptHandle) -> int | None:
+        worker = self._busy.pop((handle.trial_id, handle.attempt), None)
+        return worker.kill() if worker is not None else None
+
+    def _exited(self, handle: AttemptHandle) -> int | None:
+        worker = self._busy.get((handle.trial_id, handle.attempt))
+        if worker is None:
+            return None
+        code = worker.process.poll()
+        if code is not None:
+            del self._busy[(handle.trial_id, handle.attempt)]
+        return code
+
+    def exit_code(self, handle: AttemptHandle, timeout: float = 1.0) -> int | None:
+        """Wait up to ``timeout`` for the attempt's process to end; its exit code, or None."""
+        worker = self._busy.get((handle.trial_id, handle.attempt))
+        if worker is None:
+            return None
+        try:
+            return worker.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _shutdown(self) -> None:
+        for worker in self._idle:
+            worker.stop()
+        for worker in self._idle:
+            try:
+                worker.process.wait(2)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        self._idle.clear()
+
+
+def _detect_gpus() -> int:
+    """GPUs visible to this process, from ``CUDA_VISIBLE_DEVICES`` or ``nvidia-smi``'s device files."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    try:
+        return len([n for n in os.listdir("/dev") if n.startswith("nvidia") and n[6:].isdigit()])
+    except OSError:
+        return 0

@@ -1,0 +1,89 @@
+"""A trial process: connects to the driver's TrialServer and runs attempts it is given.
+
+Started by an executor as ``python -c "from tunesmith.execution._worker import main; main()"``
+with ``TUNESMITH_DRIVER`` (``host:port``) and ``TUNESMITH_TOKEN`` in its environment.
+Attempts arrive as JSON lines on stdin (``{"trial_id": ..., "attempt": ...}``); the process
+exits when stdin closes, when the driver goes away, or when its parent dies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+import cloudpickle
+
+from tunesmith.execution import _wire
+from tunesmith.execution._runner import run_attempt
+
+__all__ = ["main"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (no orphans)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def connect(address: str, token: str) -> socket.socket:
+    host, port = address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _wire.send_json(sock, {"token": token, "pid": os.getpid()})
+    return sock
+
+
+class _Attempts:
+    """Runs attempts on one connection, keeping unpickled trainables for reuse."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.trainables: dict[str, Any] = {}
+        self.kept_instances: dict[str, Any] = {}
+
+    def run(self, trial_id: str, attempt: int) -> None:
+        info = {"pid": os.getpid(), "ppid": os.getppid(), "host": socket.gethostname(),
+                "cached": list(self.trainables), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}
+        _wire.send_frame(self.sock, ("hello", trial_id, attempt, info))
+        reply = _wire.recv_frame(self.sock)
+        if reply[0] != "assign":
+            return
+        assignment, blob = reply[1], reply[2]
+        key = assignment["trainable_key"]
+        if key not in self.trainables:
+            self.trainables[key] = cloudpickle.loads(blob)
+        run_attempt(self.sock, assignment, self.trainables[key], self.kept_instances)
+
+    def close(self) -> None:
+        for instance in self.kept_instances.values():
+            instance.stop()
+        self.kept_instances.clear()
+
+
+def main() -> None:
+    _die_with_parent()
+    sock = connect(os.environ["TUNESMITH_DRIVER"], os.environ["TUNESMITH_TOKEN"])
+    attempts = _Attempts(sock)
+    try:
+        while True:
+            line = sys.stdin.readline()
+            if not line:
+                return
+            spec = json.loads(line)
+            attempts.run(spec["trial_id"], spec["attempt"])
+    except _wire.ConnectionClosed:
+        return
+    finally:
+        attempts.close()
+        sock.close()

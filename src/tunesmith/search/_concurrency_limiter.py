@@ -1,0 +1,153 @@
+"""``ConcurrencyLimiter``: at most N trials of a searcher alive at once."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from tunesmith.search._searcher import Searcher
+
+__all__ = ["ConcurrencyLimiter"]
+
+logger = logging.getLogger("tunesmith.search")
+
+
+class ConcurrencyLimiter(Searcher):
+    """Wrap a searcher so that no more than ``max_concurrent`` of its trials run at once.
+
+    Once ``max_concurrent`` suggested trials are unfinished, :meth:`suggest` returns None
+    ("not now") without asking the inner searcher. With ``batch=True`` the inner searcher
+    hears of completions only when the whole batch of ``max_concurrent`` trials has ended,
+    and no new trial starts before that. If the inner searcher limits concurrency itself
+    (its ``set_max_concurrency`` returns True), this wrapper only passes calls through.
+
+    Args:
+        searcher: The searcher to limit.
+        max_concurrent: Most trials alive at once; an int > 0.
+        batch: Hold completions back until the whole batch is done.
+
+    Raises:
+        ValueError: ``max_concurrent`` is not an int > 0.
+        TypeError: ``searcher`` is not a :class:`Searcher`.
+
+    Example:
+        >>> from tunesmith.search import ConcurrencyLimiter, Searcher
+        >>> class Const(Searcher):
+        ...     def suggest(self, trial_id):
+        ...         return {"x": 1}
+        ...     def on_trial_complete(self, trial_id, result=None, error=False):
+        ...         pass
+        >>> limiter = ConcurrencyLimiter(Const(metric="m", mode="max"), max_concurrent=1)
+        >>> limiter.suggest("t1"), limiter.suggest("t2")
+        ({'x': 1}, None)
+        >>> limiter.on_trial_complete("t1", {"m": 1.0})
+        >>> limiter.suggest("t3")
+        {'x': 1}
+    """
+
+    def __init__(self, searcher: Searcher, max_concurrent: int, batch: bool = False) -> None:
+        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be an int > 0; got {max_concurrent!r}")
+        if not isinstance(searcher, Searcher):
+            raise TypeError(f"ConcurrencyLimiter needs a tunesmith.search.Searcher; got {type(searcher).__name__}")
+        super().__init__()
+        self.searcher = searcher
+        self.max_concurrent = max_concurrent
+        self.batch = batch
+        self.live_trials: set[str] = set()
+        self.num_unfinished_live_trials = 0
+        self.cached_results: dict[str, tuple[dict[str, Any] | None, bool]] = {}
+        self._limit_concurrency = not searcher.set_max_concurrency(max_concurrent)
+
+    @property
+    def metric(self) -> str | list[str] | None:
+        return self.searcher.metric
+
+    @property
+    def mode(self) -> str | list[str] | None:
+        return self.searcher.mode
+
+    def set_search_properties(
+        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
+    ) -> bool:
+        """Pass through to the inner searcher."""
+        self._limit_concurrency = not self.searcher.set_max_concurrency(self.max_concurrent)
+        return self.searcher.set_search_properties(metric, mode, config, **spec)
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        """Change the limit (this wrapper enforces it, so True)."""
+        self.max_concurrent = max_concurrent
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        """Ask the inner searcher, unless ``max_concurrent`` trials are alive already."""
+        if not self._limit_concurrency:
+            return self.searcher.suggest(trial_id)
+        if len(self.live_trials) >= self.max_concurrent:
+            logger.debug("%d trials alive (limit %d); not suggesting now", len(self.live_trials), self.max_concurrent)
+            return None
+        suggestion = self.searcher.suggest(trial_id)
+        if suggestion is not None and suggestion != Searcher.FINISHED:
+            self.live_trials.add(trial_id)
+            self.num_unfinished_live_trials += 1
+        return suggestion
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        self.searcher.on_trial_result(trial_id, result)
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False
+    ) -> None:
+        """Free the trial's slot and tell the inner searcher (at batch end with ``batch=True``)."""
+        if not self._limit_concurrency:
+            self.searcher.on_trial_complete(trial_id, result=result, error=error)
+            return
+        if trial_id not in self.live_trials or trial_id in self.cached_results:
+            return
+        self.num_unfinished_live_trials -= 1
+        if not self.batch:
+            self.live_trials.discard(trial_id)
+            self.searcher.on_trial_complete(trial_id, result=result, error=error)
+            return
+        self.cached_results[trial_id] = (result, error)
+        if self.num_unfinished_live_trials <= 0:
+            self._release_batch()
+
+    def _release_batch(self) -> None:
+        cached, self.cached_results = self.cached_results, {}
+        self.num_unfinished_live_trials = 0
+        for trial_id, (result, error) in cached.items():
+            self.live_trials.discard(trial_id)
+            self.searcher.on_trial_complete(trial_id, result=result, error=error)
+
+    def on_pause(self, trial_id: str) -> None:
+        self.searcher.on_pause(trial_id)
+
+    def on_unpause(self, trial_id: str) -> None:
+        self.searcher.on_unpause(trial_id)
+
+    def add_evaluated_point(
+        self,
+        parameters: dict[str, Any],
+        value: float | list[float] | None,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list[float] | None = None,
+    ) -> None:
+        self.searcher.add_evaluated_point(parameters, value, error, pruned, intermediate_values)
+
+    def get_state(self) -> dict[str, Any]:
+        """This wrapper's bookkeeping, without the inner searcher (saved on its own)."""
+        state = {k: v for k, v in self.__dict__.items() if k != "searcher"}
+        return copy.deepcopy(state)
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def save(self, checkpoint_path: str) -> None:
+        """Save the inner searcher (this wrapper's state travels with ``SearchGenerator``)."""
+        self.searcher.save(checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.searcher.restore(checkpoint_path)

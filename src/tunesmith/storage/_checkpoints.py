@@ -1,0 +1,79 @@
+"""Which checkpoints of a trial to keep: the best ``num_to_keep`` and always the latest."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from typing import Any
+
+from tunesmith._checkpoint import Checkpoint
+
+__all__ = ["CheckpointBook"]
+
+
+def _score(metrics: dict[str, Any], attribute: str | None, order: str, index: int) -> tuple[int, float]:
+    """Sort key, higher is better; checkpoints without the score rank lowest, NaN too."""
+    if attribute is None:
+        return (1, float(index))
+    value = metrics.get(attribute)
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
+        return (0, 0.0)
+    return (1, float(value) if order == "max" else -float(value))
+
+
+class CheckpointBook:
+    """The retained checkpoints of one trial, in the order they were reported.
+
+    Args:
+        num_to_keep: Best checkpoints to keep (None: all). The latest is never deleted.
+        score_attribute: Flattened metric that ranks checkpoints (None: recency).
+        score_order: ``"max"`` or ``"min"``.
+    """
+
+    def __init__(self, num_to_keep: int | None = None, score_attribute: str | None = None, score_order: str = "max") -> None:
+        self.num_to_keep = num_to_keep
+        self.score_attribute = score_attribute
+        self.score_order = score_order
+        self.entries: list[tuple[Checkpoint, dict[str, Any], int]] = []
+        self._count = 0
+
+    @property
+    def latest(self) -> Checkpoint | None:
+        return self.entries[-1][0] if self.entries else None
+
+    def add(self, checkpoint: Checkpoint, metrics: dict[str, Any]) -> list[Checkpoint]:
+        """Register a new checkpoint; return the ones dropped (their folders are deleted)."""
+        self.entries.append((checkpoint, metrics, self._count))
+        self._count += 1
+        if self.num_to_keep is None or len(self.entries) <= self.num_to_keep + 1:
+            return []
+        latest = self.entries[-1]
+        ranked = sorted(
+            self.entries[:-1],
+            key=lambda e: _score(e[1], self.score_attribute, self.score_order, e[2]),
+            reverse=True,
+        )
+        # The latest counts towards num_to_keep when it is among the best.
+        keep_count = self.num_to_keep
+        if _score(latest[1], self.score_attribute, self.score_order, latest[2]) >= _score(
+            ranked[keep_count - 1][1], self.score_attribute, self.score_order, ranked[keep_count - 1][2]
+        ):
+            keep_count -= 1
+        kept = {id(e) for e in ranked[:keep_count]}
+        dropped = [e for e in self.entries[:-1] if id(e) not in kept]
+        self.entries = [e for e in self.entries if id(e) not in {id(d) for d in dropped}]
+        for checkpoint, _, _ in dropped:
+            _delete(checkpoint)
+        return [d[0] for d in dropped]
+
+    def best_checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
+        """The retained ``(checkpoint, metrics)`` pairs, worst to best by the retention key."""
+        ranked = sorted(self.entries, key=lambda e: _score(e[1], self.score_attribute, self.score_order, e[2]))
+        return [(c, m) for c, m, _ in ranked]
+
+
+def _delete(checkpoint: Checkpoint) -> None:
+    if checkpoint._is_local():
+        shutil.rmtree(checkpoint.path, ignore_errors=True)
+    else:
+        checkpoint.filesystem.rm(checkpoint.path, recursive=True)

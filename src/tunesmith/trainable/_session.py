@@ -1,0 +1,220 @@
+"""The trial's side of the run: ``report``, ``get_checkpoint`` and ``get_context``.
+
+Inside a trial process one ``_Session`` is active. ``report`` sends the result to the
+driver and blocks until the driver's decision comes back; STOP and PAUSE unwind the
+user's code with a ``BaseException`` that ``except Exception:`` does not catch.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import shutil
+import socket
+import time
+import warnings
+from typing import Any
+
+from tunesmith._checkpoint import Checkpoint
+from tunesmith.execution import _wire
+
+__all__ = ["TuneContext", "get_checkpoint", "get_context", "report"]
+
+_HOSTNAME = socket.gethostname()
+try:
+    _NODE_IP = socket.gethostbyname(_HOSTNAME)
+except OSError:
+    _NODE_IP = "127.0.0.1"
+
+
+class TrialInterrupt(BaseException):
+    """Raised inside ``report`` when the driver decided to stop or pause the trial."""
+
+    def __init__(self, decision: str) -> None:
+        super().__init__(decision)
+        self.decision = decision
+
+
+class _Session:
+    """State of the attempt running in this process."""
+
+    def __init__(self, conn: socket.socket | None, assignment: dict[str, Any]) -> None:
+        self.conn = conn
+        self.trial_id: str = assignment["trial_id"]
+        self.trial_name: str = assignment["trial_name"]
+        self.trial_dir: str = assignment["trial_dir"]
+        self.experiment_name: str = assignment["experiment_name"]
+        self.resources: dict[str, float] = assignment["resources"]
+        restore = assignment.get("restore_checkpoint")
+        self.checkpoint: Checkpoint | None = Checkpoint(restore) if restore else None
+        self.iteration: int = assignment.get("iteration", 0)
+        self.time_total: float = assignment.get("time_total_s", 0.0)
+        self.checkpoint_index: int = assignment.get("checkpoint_index", 0)
+        self.attempt: int = assignment.get("attempt", 0)
+        self.seq = 0
+        self.iterations_since_restore = 0
+        self.restore_time = time.time()
+        self.last_report_time = self.restore_time
+
+    def auto_fill(self, metrics: dict[str, Any], now: float, checkpoint_dir_name: str | None) -> dict[str, Any]:
+        """Add Ray Tune's auto-filled fields, in Ray's column order."""
+        self.iteration += 1
+        self.iterations_since_restore += 1
+        time_this_iter = metrics.get("time_this_iter_s", now - self.last_report_time)
+        self.last_report_time = now
+        self.time_total += time_this_iter
+        result = dict(metrics)
+        result.update(
+            timestamp=int(now),
+            checkpoint_dir_name=checkpoint_dir_name,
+            done=False,
+            training_iteration=self.iteration,
+            trial_id=self.trial_id,
+            date=datetime.datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S"),
+            time_this_iter_s=time_this_iter,
+            time_total_s=self.time_total,
+            pid=os.getpid(),
+            hostname=_HOSTNAME,
+            node_ip=_NODE_IP,
+            time_since_restore=now - self.restore_time,
+            iterations_since_restore=self.iterations_since_restore,
+        )
+        return result
+
+    def persist_checkpoint(self, checkpoint: Checkpoint) -> str:
+        """Copy ``checkpoint`` into the trial folder as ``checkpoint_NNNNNN``; return that name."""
+        name = f"checkpoint_{self.checkpoint_index:06d}"
+        self.checkpoint_index += 1
+        target = f"{self.trial_dir.rstrip('/')}/{name}"
+        if "://" in self.trial_dir:
+            import fsspec.core
+
+            fs, remote = fsspec.core.url_to_fs(target)
+            with checkpoint.as_directory() as local:
+                fs.put(local.rstrip("/") + "/", remote, recursive=True)
+        elif os.path.abspath(checkpoint.path) != os.path.abspath(target):
+            with checkpoint.as_directory() as local:
+                shutil.copytree(local, target, dirs_exist_ok=True)
+        self.checkpoint = Checkpoint(target)
+        return name
+
+    def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None) -> None:
+        now = time.time()
+        checkpoint_dir_name = self.persist_checkpoint(checkpoint) if checkpoint is not None else None
+        result = self.auto_fill(metrics, now, checkpoint_dir_name)
+        if checkpoint is not None:
+            result["should_checkpoint"] = True
+        self.send_result(result, checkpoint_dir_name)
+
+    def send_result(self, result: dict[str, Any], checkpoint_dir_name: str | None) -> None:
+        self.seq += 1
+        _wire.send_frame(self.conn, ("result", self.seq, result, checkpoint_dir_name))
+        while True:
+            message = _wire.recv_frame(self.conn)
+            if message[0] == "decision" and message[1] == self.seq:
+                break
+        decision = message[2]
+        if decision in ("STOP", "PAUSE"):
+            raise TrialInterrupt(decision)
+
+
+_session: _Session | None = None
+_warned_outside = False
+
+
+def _set_session(session: _Session | None) -> None:
+    global _session
+    _session = session
+
+
+def _check_metrics(metrics: Any) -> None:
+    if not isinstance(metrics, dict):
+        raise TypeError(
+            f"tune.report takes a dict of metrics, e.g. tune.report({{'loss': 0.1}}); got {type(metrics).__name__}"
+        )
+    for key, value in metrics.items():
+        if not isinstance(key, str):
+            raise TypeError(f"metric names must be strings, got {key!r}")
+        if type(value).__module__.startswith("torch") and hasattr(value, "item"):
+            raise ValueError(
+                f"metric {key!r} is a torch tensor; report a plain number instead, e.g. {key}.item()"
+            )
+
+
+def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> None:
+    """Report one iteration's metrics (and optionally a checkpoint) to the driver.
+
+    Each call is one ``training_iteration``. A given checkpoint is copied into the trial's
+    folder before ``report`` returns. Outside a trial this does nothing and warns once.
+
+    Args:
+        metrics: A dict of metric names to values, e.g. ``{"loss": 0.1}``.
+        checkpoint: A :class:`tunesmith.Checkpoint` to persist with this result.
+
+    Example:
+        >>> from tunesmith import report
+        >>> def trainable(config):
+        ...     for step in range(3):
+        ...         report({"loss": 1.0 / (step + 1)})
+    """
+    global _warned_outside
+    _check_metrics(metrics)
+    if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
+        raise TypeError(
+            "checkpoint must be a tunesmith.Checkpoint, e.g. Checkpoint.from_directory(folder); "
+            f"got {type(checkpoint).__name__}"
+        )
+    if _session is None:
+        if not _warned_outside:
+            _warned_outside = True
+            warnings.warn("tune.report() was called outside a trial; the metrics are not recorded", stacklevel=2)
+        return
+    _session.report(metrics, checkpoint)
+
+
+def get_checkpoint() -> Checkpoint | None:
+    """The checkpoint to resume from (after a retry, a restore or a pause), else None."""
+    return _session.checkpoint if _session is not None else None
+
+
+class TuneContext:
+    """Facts about the running trial. Outside a trial every getter returns None."""
+
+    def get_trial_id(self) -> str | None:
+        return _session.trial_id if _session else None
+
+    def get_trial_name(self) -> str | None:
+        return _session.trial_name if _session else None
+
+    def get_trial_dir(self) -> str | None:
+        """The trial's folder in storage (where ``params.json`` and checkpoints live)."""
+        return _session.trial_dir if _session else None
+
+    def get_experiment_name(self) -> str | None:
+        return _session.experiment_name if _session else None
+
+    def get_trial_resources(self) -> Any:
+        """The trial's resources as a ``PlacementGroupFactory``."""
+        if _session is None:
+            return None
+        from tunesmith.trainable._resources import PlacementGroupFactory
+
+        bundle = {k.upper() if k in ("cpu", "gpu") else k: v for k, v in _session.resources.items() if v}
+        return PlacementGroupFactory([bundle])
+
+    def get_attempt(self) -> int | None:
+        """0 for the first attempt, then 1, 2, ... after retries, pauses and restores."""
+        return _session.attempt if _session else None
+
+
+_CONTEXT = TuneContext()
+
+
+def get_context() -> TuneContext:
+    """The :class:`TuneContext` of the running trial."""
+    return _CONTEXT
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

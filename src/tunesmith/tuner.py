@@ -1,0 +1,326 @@
+"""``Tuner``: the entry point. Builds an experiment from the configs and runs it."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import inspect
+import os
+from typing import Any
+
+import cloudpickle
+
+from tunesmith import _init, _settings
+from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, TuneConfig
+from tunesmith._progress import Progress
+from tunesmith._result import Result, ResultGrid
+from tunesmith.callback import CallbackList
+from tunesmith.execution import _pickling
+from tunesmith.execution._controller import Controller, ExperimentSettings
+from tunesmith.execution._server import TrialServer
+from tunesmith.experiment import Trial
+from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback
+from tunesmith.schedulers import FIFOScheduler, TrialScheduler
+from tunesmith.search import SearchAlgorithm
+from tunesmith.storage import ExperimentStorage
+from tunesmith.storage._storage import date_str
+from tunesmith.trainable._trainable import Trainable
+from tunesmith.trainable._wrap import check_trainable, resources_for, trainable_name
+
+__all__ = ["Tuner"]
+
+
+class Tuner:
+    """Tune a trainable over a search space.
+
+    Args:
+        trainable: A function ``f(config)`` or a :class:`tunesmith.Trainable` subclass.
+        param_space: The search space: a dict of constants, domains (``tune.uniform``...)
+            and grids (``tune.grid_search``), nested as you like.
+        tune_config: What to optimise and how to search.
+        run_config: Where results go, when trials stop, failure handling, output.
+
+    Example:
+        >>> import tunesmith as tune
+        >>> def objective(config):
+        ...     return {"score": config["a"] ** 2 + config["b"]}
+        >>> tuner = tune.Tuner(objective, param_space={"a": tune.grid_search([1, 2]), "b": 1},
+        ...                    run_config=tune.RunConfig(verbose=0, storage_path="/tmp/tunesmith_doctest"))
+        >>> tuner.fit().get_best_result(metric="score", mode="min").config["a"]
+        1
+    """
+
+    def __init__(
+        self,
+        trainable: Any = None,
+        *,
+        param_space: dict[str, Any] | None = None,
+        tune_config: TuneConfig | None = None,
+        run_config: RunConfig | None = None,
+    ) -> None:
+        if isinstance(trainable, str):
+            trainable = _registered(trainable)
+        check_trainable(trainable)
+        if param_space is not None and hasattr(param_space, "to_dict") and not isinstance(param_space, dict):
+            param_space = param_space.to_dict()
+        if param_space is not None and not isinstance(param_space, dict):
+            raise ValueError(f"param_space must be a dict, got {type(param_space).__name__}")
+        if tune_config is not None and not isinstance(tune_config, TuneConfig):
+            raise TypeError(f"tune_config must be a tunesmith.TuneConfig, got {type(tune_config).__name__}")
+        if run_config is not None and not isinstance(run_config, RunConfig):
+            raise TypeError(f"run_config must be a tunesmith.RunConfig, got {type(run_config).__name__}")
+        self.trainable = trainable
+        self.param_space = param_space or {}
+        self.tune_config = tune_config or TuneConfig()
+        self.run_config = run_config or RunConfig()
+        self._blob = _pickle_trainable(trainable)
+        self._results: ResultGrid | None = None
+
+    def fit(self) -> ResultGrid:
+        """Run the experiment and return its results. Trial errors do not raise; see ``ResultGrid.errors``."""
+        experiment = _Experiment(self)
+        try:
+            self._results = experiment.run()
+        finally:
+            experiment.close()
+        return self._results
+
+    def get_results(self) -> ResultGrid:
+        if self._results is None:
+            raise RuntimeError("no results yet: call Tuner.fit() first")
+        return self._results
+
+
+class _Experiment:
+    """One run of a Tuner: builds the collaborators, runs the controller, collects results."""
+
+    def __init__(self, tuner: Tuner) -> None:
+        self.tuner = tuner
+        tc, rc = tuner.tune_config, tuner.run_config
+        self.metric, self.mode = tc.metric, tc.mode
+        if self.mode is not None and self.metric is None:
+            self.metric = "_metric"
+        self.name = rc.name or _default_name(trainable_name(tuner.trainable))
+        self.storage = ExperimentStorage(rc.storage_path or _settings.default_storage_path(), self.name)
+        self.search_alg = _build_search_alg(tc, tuner.param_space, self.metric, self.mode)
+        self.scheduler = _build_scheduler(tc, self.metric, self.mode, self.storage.experiment_path)
+        self.stopper = _build_stopper(rc.stop, tc.time_budget_s)
+        self.callbacks = CallbackList(_with_default_loggers(list(rc.callbacks or [])))
+        self.executor = tc.executor or _init.default_executor()
+        self.server: TrialServer | None = None
+
+    def run(self) -> ResultGrid:
+        tuner, tc, rc = self.tuner, self.tuner.tune_config, self.tuner.run_config
+        self.storage.prepare()
+        self.server = TrialServer(_settings.driver_host())
+        self.executor.start(self.server.address, self.server.token)
+        key = hashlib.sha1(tuner._blob).hexdigest()[:16]
+        self.server.add_trainable(key, tuner._blob)
+        settings = _settings_for(tuner, self.name, key, self.metric, self.mode)
+        progress = Progress(1 if rc.verbose is None else rc.verbose, metric=self.metric, mode=self.mode)
+        progress.begin(self.storage.experiment_path)
+        self.storage.journal("experiment_started", name=self.name, metric=self.metric, mode=self.mode,
+                             trainable=settings.trainable_name, num_samples=tc.num_samples)
+        self.callbacks.call("setup", stop=rc.stop, num_samples=tc.num_samples,
+                            total_num_samples=self.search_alg.total_samples, time_budget_s=tc.time_budget_s)
+        controller = Controller(
+            settings, search_alg=self.search_alg, scheduler=self.scheduler, stopper=self.stopper,
+            executor=self.executor, server=self.server, storage=self.storage, callbacks=self.callbacks,
+            progress=progress,
+        )
+        trials = controller.run()
+        self.storage.journal("experiment_finished", interrupted=controller.interrupted)
+        return _result_grid(trials, controller, self.storage.experiment_path, self.metric, self.mode)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        if self.server is not None:
+            self.server.close()
+        self.storage.close()
+
+
+def _default_name(trainable: str) -> str:
+    return f"{trainable}_{date_str()}" if _settings.dated_subdir() else trainable
+
+
+def _registered(name: str) -> Any:
+    from tunesmith.trainable import _registry
+
+    return _registry.get_trainable(name)
+
+
+def _pickle_trainable(trainable: Any) -> bytes:
+    try:
+        return _pickling.dumps(trainable)
+    except Exception as exc:
+        culprit = _unpicklable_part(trainable)
+        where = f" {culprit}" if culprit else ""
+        raise TypeError(
+            f"the trainable {trainable_name(trainable)!r} cannot be pickled to send it to trial processes:{where} "
+            f"({type(exc).__name__}: {exc}). Create such objects inside the trainable, or pass picklable data "
+            "through tune.with_parameters()"
+        ) from exc
+
+
+def _unpicklable_part(trainable: Any) -> str:
+    """Name the captured variable or global that cannot be pickled, if one can be found."""
+    function = trainable
+    while hasattr(function, "__wrapped__"):
+        for name, value in _captured(function):
+            if not _picklable(value):
+                return f"it captures {name!r} (a {type(value).__name__}), which cannot be pickled;"
+        function = function.__wrapped__
+    for name, value in _captured(function):
+        if not _picklable(value):
+            return f"it captures {name!r} (a {type(value).__name__}), which cannot be pickled;"
+    return ""
+
+
+def _captured(function: Any) -> list[tuple[str, Any]]:
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return []
+    cells = [(n, c.cell_contents) for n, c in zip(code.co_freevars, function.__closure__ or ()) if _filled(c)]
+    globals_ = getattr(function, "__globals__", {})
+    used = [(n, globals_[n]) for n in code.co_names if n in globals_ and not inspect.ismodule(globals_[n])]
+    return cells + used
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        cloudpickle.dumps(value)
+    except Exception:
+        return False
+    return True
+
+
+def _build_search_alg(tc: TuneConfig, param_space: dict, metric: Any, mode: Any) -> SearchAlgorithm:
+    from tunesmith import search
+
+    alg = tc.search_alg
+    if isinstance(alg, str):
+        alg = search.create_searcher(alg)
+    limit = tc.max_concurrent_trials or 0
+    if alg is None:
+        alg = search.BasicVariantGenerator(max_concurrent=limit)
+    elif isinstance(alg, search.Searcher):
+        if limit:
+            alg = _limited(alg, limit)
+        alg = search.SearchGenerator(alg)
+    elif not isinstance(alg, SearchAlgorithm):
+        raise TypeError(
+            "search_alg must be a tunesmith Searcher (e.g. OptunaSearch()) or SearchAlgorithm, "
+            f"got {type(alg).__name__}"
+        )
+    if not alg.set_search_properties(metric, mode, param_space):
+        raise ValueError(
+            f"the search algorithm {type(alg).__name__} already has a metric/mode or space that conflicts with "
+            f"TuneConfig(metric={metric!r}, mode={mode!r}) or the param_space; set them in one place only"
+        )
+    alg.add_configurations(param_space, tc.num_samples)
+    return alg
+
+
+def _limited(searcher: Any, limit: int) -> Any:
+    from tunesmith.search import ConcurrencyLimiter
+
+    if isinstance(searcher, ConcurrencyLimiter):
+        if searcher.max_concurrent != limit:
+            raise ValueError(
+                f"max_concurrent_trials={limit} conflicts with ConcurrencyLimiter(max_concurrent="
+                f"{searcher.max_concurrent}); set the limit in one place"
+            )
+        return searcher
+    return ConcurrencyLimiter(searcher, max_concurrent=limit)
+
+
+def _build_scheduler(tc: TuneConfig, metric: Any, mode: Any, experiment_dir: str) -> TrialScheduler:
+    scheduler = tc.scheduler
+    if isinstance(scheduler, str):
+        from tunesmith.schedulers import create_scheduler
+
+        scheduler = create_scheduler(scheduler)
+    scheduler = scheduler or FIFOScheduler()
+    if not isinstance(scheduler, TrialScheduler):
+        raise TypeError(f"scheduler must be a tunesmith TrialScheduler, got {type(scheduler).__name__}")
+    single_metric = metric if isinstance(metric, str) else None
+    single_mode = mode if isinstance(mode, str) else None
+    if not scheduler.set_search_properties(single_metric, single_mode, experiment_dir=experiment_dir):
+        raise ValueError(
+            f"the scheduler {type(scheduler).__name__} has metric={scheduler.metric!r}, which conflicts with "
+            f"TuneConfig(metric={metric!r}, mode={mode!r}); set the metric in one place only"
+        )
+    return scheduler
+
+
+def _build_stopper(stop: Any, time_budget_s: Any) -> Any:
+    from tunesmith.stopper import CombinedStopper, TimeoutStopper, build_stopper
+
+    stopper = build_stopper(stop)
+    if time_budget_s is not None:
+        budget = time_budget_s.total_seconds() if isinstance(time_budget_s, datetime.timedelta) else time_budget_s
+        stopper = CombinedStopper(stopper, TimeoutStopper(budget))
+    return stopper
+
+
+def _with_default_loggers(callbacks: list[Any]) -> list[Any]:
+    for logger_class in (JsonLoggerCallback, CSVLoggerCallback):
+        if not any(isinstance(c, logger_class) for c in callbacks):
+            callbacks.append(logger_class())
+    return callbacks
+
+
+def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> ExperimentSettings:
+    tc, rc = tuner.tune_config, tuner.run_config
+    failure = rc.failure_config or FailureConfig()
+    checkpoint = rc.checkpoint_config or CheckpointConfig()
+    is_class = inspect.isclass(tuner.trainable) and issubclass(tuner.trainable, Trainable)
+    if not is_class and (checkpoint.checkpoint_frequency or checkpoint.checkpoint_at_end):
+        raise ValueError(
+            "checkpoint_frequency and checkpoint_at_end work only with class trainables; a function "
+            "trainable saves checkpoints with tune.report(metrics, checkpoint=...)"
+        )
+    at_end = checkpoint.checkpoint_at_end if checkpoint.checkpoint_at_end is not None else is_class
+    return ExperimentSettings(
+        experiment_name=name,
+        trainable_name=trainable_name(tuner.trainable),
+        trainable_key=key,
+        is_class_trainable=is_class,
+        resources_for=lambda config: resources_for(tuner.trainable, config),
+        metric=metric,
+        mode=mode,
+        max_failures=failure.max_failures,
+        fail_fast=failure.fail_fast,
+        max_concurrent_trials=tc.max_concurrent_trials or 0,
+        num_to_keep=checkpoint.num_to_keep,
+        checkpoint_score_attribute=checkpoint.checkpoint_score_attribute,
+        checkpoint_score_order=checkpoint.checkpoint_score_order,
+        checkpoint_frequency=checkpoint.checkpoint_frequency,
+        checkpoint_at_end=at_end,
+        reuse_actors=tc.reuse_actors,
+        trial_name_creator=tc.trial_name_creator,
+        trial_dirname_creator=tc.trial_dirname_creator,
+        strict_metric_checking=_settings.strict_metric_checking(),
+    )
+
+
+def _result_grid(trials: list[Trial], controller: Controller, path: str, metric: Any, mode: Any) -> ResultGrid:
+    results = []
+    for trial in trials:
+        metrics = dict(trial.last_result)
+        if metrics:
+            metrics["experiment_tag"] = trial.experiment_tag
+        book = controller.checkpoint_book(trial.trial_id)
+        results.append(Result(metrics=metrics, checkpoint=book.latest, error=trial.error,
+                              path=trial.path or os.path.join(path, str(trial)),
+                              best_checkpoints=book.best_checkpoints()))
+    statuses = [t.status.value for t in trials]
+    return ResultGrid(results, [t.trial_id for t in trials], path, metric, mode, statuses)

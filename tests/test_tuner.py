@@ -1,0 +1,248 @@
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import tunesmith as tune
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+AUTO_KEYS = {
+    "timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
+    "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore", "iterations_since_restore",
+}
+
+
+def objective(config):
+    return {"score": config["a"] ** 2 + config["b"]}
+
+
+def test_quickstart_grid_times_choice(run):
+    results = run(objective, {"a": tune.grid_search([0.001, 0.01, 0.1, 1.0]), "b": tune.choice([1, 2, 3])})
+    assert len(results) == 4
+    assert results.num_terminated == 4 and results.num_errors == 0
+    best = results.get_best_result(metric="score", mode="min")
+    assert best.metrics["score"] == min(r.metrics["score"] for r in results)
+    assert best.metrics["score"] == pytest.approx(best.config["a"] ** 2 + best.config["b"])
+
+
+def test_quickstart_example_runs_as_a_process(tmp_path):
+    env = dict(os.environ, TUNESMITH_STORAGE_PATH=str(tmp_path))
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "quickstart.py")],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "'a': " in out.stdout
+    assert "Finished: 4 trials (4 TERMINATED)" in out.stdout
+
+
+def test_basic_example_runs_with_smoke_test(tmp_path):
+    env = dict(os.environ, TUNESMITH_STORAGE_PATH=str(tmp_path))
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "tune_basic_example.py"), "--smoke-test"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Best hyperparameters found were:" in out.stdout
+
+
+def test_grid_repeats_num_samples_times(run):
+    results = run(objective, {"a": tune.grid_search([1, 2]), "b": tune.uniform(0, 1)}, num_samples=3)
+    assert len(results) == 6
+    assert sorted(r.config["a"] for r in results) == [1, 1, 1, 2, 2, 2]
+
+
+def test_trial_files_and_auto_filled_fields(run, storage):
+    def train(config):
+        for i in range(3):
+            tune.report({"loss": 1.0 / (i + 1)})
+
+    results = run(train, {"x": tune.grid_search([1, 2])})
+    result = results[0]
+    assert set(result.metrics) >= AUTO_KEYS | {"loss", "experiment_tag"}
+    assert result.metrics["training_iteration"] == 3
+    assert result.metrics["done"] is True
+    assert result.path.startswith(os.path.join(storage, "exp"))
+    assert re.match(r"^train_[0-9a-f]{5}_\d{5}_\d+_x=\d_\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d$", os.path.basename(result.path))
+    with open(os.path.join(result.path, "result.json")) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["training_iteration"] for r in rows] == [1, 2, 3]
+    assert all(r["done"] is False for r in rows)  # as Ray: the final done=True is not logged
+    assert rows[0]["config"] == {"x": result.config["x"]}
+    with open(os.path.join(result.path, "params.json")) as f:
+        assert json.load(f) == result.config
+    header = open(os.path.join(result.path, "progress.csv")).readline().strip().split(",")
+    assert "loss" in header and "config" not in header
+    assert os.path.exists(os.path.join(storage, "exp", "journal.jsonl"))
+
+
+def test_function_return_number_and_generator(run):
+    def returns_number(config):
+        return 3.5
+
+    def yields(config):
+        for i in range(4):
+            yield {"i": i}
+
+    assert run(returns_number)[0].metrics["_metric"] == 3.5
+    assert run(yields, run_config={"name": "gen"})[0].metrics["training_iteration"] == 4
+
+
+def test_result_grid_api(run):
+    def train(config):
+        for i in range(5):
+            tune.report({"loss": config["x"] * (5 - i)})
+
+    results = run(train, {"x": tune.grid_search([1, 2, 3])}, metric="loss", mode="min")
+    assert results.get_best_result().config["x"] == 1
+    assert results.get_best_result(scope="avg").config["x"] == 1
+    assert results.get_best_result(metric="loss", mode="max", scope="all").config["x"] == 3
+    df = results.get_dataframe()
+    assert len(df) == 3 and "config/x" in df.columns and "logdir" in df.columns
+    best_rows = results.get_dataframe(filter_metric="loss", filter_mode="max")
+    assert sorted(best_rows["loss"]) == [5, 10, 15]
+    assert len(results[0].metrics_dataframe) == 5
+    assert [r.config["x"] for r in results] == [1, 2, 3]
+    assert results.experiment_path.endswith("exp")
+    assert "loss" in repr(results[0])
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        results.get_best_result(metric="loss", mode="maximize")
+    with pytest.raises(ValueError, match="scope"):
+        results.get_best_result(scope="median")
+    with pytest.raises(RuntimeError, match="no trial has"):
+        results.get_best_result(metric="nope", mode="min")
+
+
+def test_get_best_result_without_metric_is_a_clear_error(run):
+    results = run(objective, {"a": tune.grid_search([1, 2]), "b": 0})
+    with pytest.raises(ValueError, match="needs a metric and a mode"):
+        results.get_best_result()
+
+
+def test_class_trainable(run):
+    class Counter(tune.Trainable):
+        def setup(self, config):
+            self.value = config["start"]
+
+        def step(self):
+            self.value += 1
+            return {"value": self.value, "done": self.value >= 4}
+
+        def save_checkpoint(self, checkpoint_dir):
+            return {"value": self.value}
+
+    results = run(Counter, {"start": tune.grid_search([0, 2])})
+    by_start = {r.config["start"]: r for r in results}
+    assert by_start[0].metrics["training_iteration"] == 4
+    assert by_start[2].metrics["training_iteration"] == 2
+    assert by_start[0].checkpoint is not None  # checkpoint_at_end defaults to True for classes
+    assert os.path.exists(os.path.join(by_start[0].checkpoint.path, "_dict_checkpoint.pkl"))
+
+
+def test_stop_dict_and_callable_and_stopper(run):
+    def train(config):
+        for i in range(100):
+            tune.report({"i": i, "score": i * config["k"]})
+
+    by_dict = run(train, {"k": 1}, run_config={"stop": {"training_iteration": 3}})
+    assert by_dict[0].metrics["training_iteration"] == 3
+    by_fn = run(train, {"k": 2}, run_config={"name": "fn", "stop": lambda trial_id, result: result["score"] >= 10})
+    assert by_fn[0].metrics["score"] == 10
+    from tunesmith.stopper import MaximumIterationStopper
+
+    by_stopper = run(train, {"k": 1}, run_config={"name": "st", "stop": MaximumIterationStopper(5)})
+    assert by_stopper[0].metrics["training_iteration"] == 5
+    assert by_stopper.num_terminated == 1
+
+
+def test_time_budget_stops_everything(run):
+    import time
+
+    def slow(config):
+        for i in range(1000):
+            time.sleep(0.05)
+            tune.report({"i": i})
+
+    start = time.monotonic()
+    results = run(slow, num_samples=2, time_budget_s=1.0)
+    assert time.monotonic() - start < 20
+    assert results.num_terminated == 2 and results.num_errors == 0
+
+
+def test_max_concurrent_trials_runs_one_at_a_time(run):
+    import time
+
+    def train(config):
+        tune.report({"start": time.time()})
+        time.sleep(0.2)
+        tune.report({"end": time.time()})
+
+    results = run(train, num_samples=3, max_concurrent_trials=1)
+    spans = sorted((r.metrics_dataframe["start"].iloc[0], r.metrics["end"]) for r in results)
+    assert all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
+
+
+def test_num_samples_minus_one_runs_until_stopper(run):
+    import itertools
+
+    from tunesmith.stopper import Stopper
+
+    class AfterFive(Stopper):
+        def __init__(self):
+            self.seen = itertools.count()
+
+        def __call__(self, trial_id, result):
+            return False
+
+        def stop_all(self):
+            return next(self.seen) > 400
+
+    results = run(objective, {"a": tune.uniform(0, 1), "b": 0}, num_samples=-1, run_config={"stop": AfterFive()})
+    assert len(results) >= 2
+
+
+def test_trial_name_and_dirname_creators(run):
+    results = run(objective, {"a": tune.grid_search([1, 2]), "b": 0},
+                  trial_name_creator=lambda t: f"custom_{t.config['a']}",
+                  trial_dirname_creator=lambda t: f"dir_{t.trial_id}")
+    assert sorted(os.path.basename(r.path) for r in results)[0].startswith("dir_")
+
+
+def test_nested_param_space_and_sample_from(run):
+    space = {
+        "model": {"layers": tune.grid_search([1, 2]), "width": tune.choice([8, 16])},
+        "double": tune.sample_from(lambda spec: spec.config.model.layers * 2),
+        "list": [tune.uniform(0, 1), 3],
+    }
+
+    def train(config):
+        return {"ok": config["double"] == 2 * config["model"]["layers"] and config["list"][1] == 3}
+
+    results = run(train, space)
+    assert len(results) == 2 and all(r.metrics["ok"] for r in results)
+
+
+def test_verbose_one_prints_summary_with_best_trial(storage):
+    code = (
+        "import tunesmith as tune\n"
+        "def f(config):\n    return {'score': config['a']}\n"
+        f"r = tune.Tuner(f, param_space={{'a': tune.grid_search([3, 1, 2])}}, "
+        "tune_config=tune.TuneConfig(metric='score', mode='min'), "
+        f"run_config=tune.RunConfig(storage_path={storage!r}, name='v')).fit()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Best trial" in out.stdout and "score=1" in out.stdout
+    assert out.stderr == ""
+
+
+def test_verbose_zero_prints_nothing(storage):
+    code = (
+        "import tunesmith as tune\n"
+        "def f(config):\n    return {'score': config['a']}\n"
+        f"tune.Tuner(f, param_space={{'a': tune.grid_search([1, 2])}}, "
+        f"run_config=tune.RunConfig(storage_path={storage!r}, name='v', verbose=0)).fit()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    assert out.stdout == "" and out.stderr == ""
