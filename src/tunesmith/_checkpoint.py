@@ -48,6 +48,9 @@ class Checkpoint:
         if filesystem is None:
             filesystem, stripped = _filesystem_for(path)
             path = path if "://" in path else stripped
+        elif "://" not in path and not _is_local(filesystem):
+            protocol = filesystem.protocol if isinstance(filesystem.protocol, str) else filesystem.protocol[0]
+            path = f"{protocol}://{path}"
         self._url = path
         self.filesystem = filesystem
         self.path = path.split("://", 1)[1] if "://" in path else path
@@ -126,7 +129,7 @@ class Checkpoint:
         return f"Checkpoint(filesystem={kind}, path={self.path})"
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"url": self._url}
+        return {"url": self._url, "filesystem": None if self._is_local() else self.filesystem}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["url"])
+        self.__init__(state["url"], filesystem=state.get("filesystem"))

@@ -50,6 +50,12 @@ class Result:
     path: str
     best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = dataclasses.field(default_factory=list)
     _metrics_dataframe: Any = dataclasses.field(default=None, repr=False)
+    _local_path: str | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def _files(self) -> str:
+        """A local folder holding the trial's result files."""
+        return self._local_path or self.path
 
     @property
     def config(self) -> dict[str, Any] | None:
@@ -67,7 +73,7 @@ class Result:
         import pandas as pd
 
         if self._metrics_dataframe is None:
-            rows = [flatten_dict(row) for row in _read_rows(self.path)]
+            rows = [flatten_dict(row) for row in _read_rows(self._files)]
             self._metrics_dataframe = pd.DataFrame(rows)
         return self._metrics_dataframe
 
@@ -210,7 +216,7 @@ class ResultGrid:
         if scope == "last":
             value = flatten_dict(result.metrics or {}).get(metric)
             return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-        values = [flatten_dict(row).get(metric) for row in _read_rows(result.path)]
+        values = [flatten_dict(row).get(metric) for row in _read_rows(result._files)]
         values = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
         return _scope_value(values, scope, mode) if values else None
 
@@ -226,7 +232,7 @@ class ResultGrid:
         for result, trial_id in zip(self._results, self._trial_ids):
             row = result.metrics or {}
             if filter_metric is not None:
-                candidates = [r for r in _read_rows(result.path) if isinstance(flatten_dict(r).get(filter_metric), (int, float))]
+                candidates = [r for r in _read_rows(result._files) if isinstance(flatten_dict(r).get(filter_metric), (int, float))]
                 if candidates:
                     pick = max if filter_mode == "max" else min
                     row = pick(candidates, key=lambda r: flatten_dict(r)[filter_metric])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import inspect
@@ -10,20 +11,21 @@ from typing import Any
 
 import cloudpickle
 
-from tunesmith import _init, _settings
+from tunesmith import _init, _restore, _settings
 from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, TuneConfig
+from tunesmith._flatten import flatten_dict
 from tunesmith._progress import Progress
 from tunesmith._result import Result, ResultGrid
 from tunesmith.callback import CallbackList
 from tunesmith.execution import _pickling
 from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
-from tunesmith.experiment import Trial
+from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage
-from tunesmith.storage._storage import date_str
+from tunesmith.storage._storage import EXPERIMENT_FILE, date_str
 from tunesmith.trainable._trainable import Trainable
 from tunesmith.trainable._wrap import check_trainable, resources_for, trainable_name
 
@@ -75,6 +77,84 @@ class Tuner:
         self.run_config = run_config or RunConfig()
         self._blob = _pickle_trainable(trainable)
         self._results: ResultGrid | None = None
+        self._restore: _restore.RestoreRequest | None = None
+
+    @property
+    def trainable_name(self) -> str:
+        return trainable_name(self.trainable)
+
+    @classmethod
+    def restore(
+        cls,
+        path: str | os.PathLike,
+        trainable: Any,
+        resume_unfinished: bool = True,
+        resume_errored: bool = False,
+        restart_errored: bool = False,
+        param_space: dict[str, Any] | None = None,
+        storage_filesystem: Any = None,
+        *,
+        num_samples: int | None = None,
+        time_budget_s: float | datetime.timedelta | None = None,
+        stop: Any = None,
+    ) -> Tuner:
+        """Continue the experiment at ``path`` (a folder or URL) from its journal.
+
+        Finished trials are not run again; unfinished ones resume from their latest
+        checkpoint (or start over without one). Beyond Ray Tune, the restored run may get
+        a larger ``num_samples``, a new ``time_budget_s`` (for the resumed run) or new
+        ``stop`` criteria; the journal records the change.
+
+        Args:
+            path: The experiment folder, as printed after ``Results:``.
+            trainable: The same trainable (same name) the experiment ran.
+            resume_unfinished: Resume trials that were running or pending.
+            resume_errored: Resume errored trials from their latest checkpoint.
+            restart_errored: Start errored trials over as new trials.
+            param_space: The same space (same keys), e.g. to refresh objects in it.
+            storage_filesystem: An fsspec filesystem for ``path``.
+            num_samples: A larger number of samples to continue to.
+            time_budget_s: A time budget for the resumed run.
+            stop: New stop criteria.
+
+        Raises:
+            ValueError: ``path`` is not an experiment, or the trainable or space differ.
+        """
+        storage, spec, record = _restore.load_experiment(path, storage_filesystem)
+        name = trainable_name(trainable) if not isinstance(trainable, str) else trainable
+        if name != spec["trainable_name"]:
+            raise ValueError(
+                f"the experiment at {os.fspath(path)!r} ran the trainable {spec['trainable_name']!r}, "
+                f"not {name!r}; pass the same trainable to Tuner.restore"
+            )
+        if param_space is not None and set(flatten_dict(param_space)) != set(flatten_dict(spec["param_space"])):
+            raise ValueError("param_space must have the same keys as the original experiment's")
+        tune_config, run_config = spec["tune_config"], spec["run_config"]
+        changes: dict[str, Any] = {}
+        if num_samples is not None:
+            if tune_config.num_samples != -1 and num_samples < tune_config.num_samples:
+                raise ValueError(f"num_samples can only grow on restore: it was {tune_config.num_samples}, got {num_samples}")
+            changes["num_samples"] = num_samples
+        if time_budget_s is not None:
+            changes["time_budget_s"] = time_budget_s
+        tune_config = dataclasses.replace(tune_config, **changes)
+        if stop is not None:
+            changes["stop"] = repr(stop)
+        run_config = dataclasses.replace(
+            run_config, name=storage.name, storage_path=os.fspath(path).rstrip("/").rsplit("/", 1)[0] or "/",
+            storage_filesystem=storage_filesystem, stop=stop if stop is not None else run_config.stop,
+        )
+        tuner = cls(trainable, param_space=param_space or spec["param_space"], tune_config=tune_config,
+                    run_config=run_config)
+        tuner._restore = _restore.RestoreRequest(storage, record, resume_unfinished, resume_errored,
+                                                 restart_errored, changes)
+        tuner._restore.original_num_samples = spec["tune_config"].num_samples
+        return tuner
+
+    @classmethod
+    def can_restore(cls, path: str | os.PathLike, storage_filesystem: Any = None) -> bool:
+        """True if ``path`` holds a tunesmith experiment that ``restore`` can continue."""
+        return _restore.can_restore(path, storage_filesystem)
 
     def fit(self) -> ResultGrid:
         """Run the experiment and return its results. Trial errors do not raise; see ``ResultGrid.errors``."""
@@ -86,6 +166,9 @@ class Tuner:
         return self._results
 
     def get_results(self) -> ResultGrid:
+        """The last ``fit()``'s results, or a restored experiment's results as saved."""
+        if self._results is None and self._restore is not None:
+            return _saved_results(self)
         if self._results is None:
             raise RuntimeError("no results yet: call Tuner.fit() first")
         return self._results
@@ -101,7 +184,11 @@ class _Experiment:
         if self.mode is not None and self.metric is None:
             self.metric = "_metric"
         self.name = rc.name or _default_name(trainable_name(tuner.trainable))
-        self.storage = ExperimentStorage(rc.storage_path or _settings.default_storage_path(), self.name)
+        if tuner._restore is not None:
+            self.storage = tuner._restore.storage
+        else:
+            self.storage = ExperimentStorage(rc.storage_path or _settings.default_storage_path(), self.name,
+                                             filesystem=rc.storage_filesystem)
         self.search_alg = _build_search_alg(tc, tuner.param_space, self.metric, self.mode)
         self.scheduler = _build_scheduler(tc, self.metric, self.mode, self.storage.experiment_path)
         self.stopper = _build_stopper(rc.stop, tc.time_budget_s)
@@ -114,13 +201,17 @@ class _Experiment:
         self.storage.prepare()
         self.server = TrialServer(_settings.driver_host())
         self.executor.start(self.server.address, self.server.token)
+        if hasattr(self.scheduler, "set_total_resources"):
+            self.scheduler.set_total_resources(self.executor.total_resources())
         key = hashlib.sha1(tuner._blob).hexdigest()[:16]
         self.server.add_trainable(key, tuner._blob)
         settings = _settings_for(tuner, self.name, key, self.metric, self.mode)
         progress = Progress(1 if rc.verbose is None else rc.verbose, metric=self.metric, mode=self.mode)
         progress.begin(self.storage.experiment_path)
-        self.storage.journal("experiment_started", name=self.name, metric=self.metric, mode=self.mode,
-                             trainable=settings.trainable_name, num_samples=tc.num_samples)
+        if tuner._restore is None:
+            self.storage.put_file(EXPERIMENT_FILE, _restore.saved_spec(tuner))
+            self.storage.journal("experiment_started", name=self.name, metric=self.metric, mode=self.mode,
+                                 trainable=settings.trainable_name, num_samples=tc.num_samples)
         self.callbacks.call("setup", stop=rc.stop, num_samples=tc.num_samples,
                             total_num_samples=self.search_alg.total_samples, time_budget_s=tc.time_budget_s)
         controller = Controller(
@@ -128,9 +219,23 @@ class _Experiment:
             executor=self.executor, server=self.server, storage=self.storage, callbacks=self.callbacks,
             progress=progress,
         )
+        if tuner._restore is not None:
+            self._resume(controller, settings)
         trials = controller.run()
         self.storage.journal("experiment_finished", interrupted=controller.interrupted)
-        return _result_grid(trials, controller, self.storage.experiment_path, self.metric, self.mode)
+        return _result_grid(trials, controller.checkpoint_book, self.storage, self.metric, self.mode)
+
+    def _resume(self, controller: Controller, settings: ExperimentSettings) -> None:
+        request = self.tuner._restore
+        self.storage.journal("experiment_restored", changes=request.changes)
+        self.storage.restore_search_state(self.search_alg, self.scheduler)
+        new_total = request.changes.get("num_samples")
+        if new_total is not None:
+            _grow_samples(self.search_alg, self.tuner.param_space, request.original_num_samples, new_total)
+        for trial, book, is_new in _restore.restored_trials(request, settings.trainable_name, settings):
+            if is_new:
+                _restore.journal_new_trial(self.storage, trial)
+            controller.adopt(trial, book)
 
     def close(self) -> None:
         self.executor.shutdown()
@@ -312,15 +417,41 @@ def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> 
     )
 
 
-def _result_grid(trials: list[Trial], controller: Controller, path: str, metric: Any, mode: Any) -> ResultGrid:
+def _grow_samples(search_alg: SearchAlgorithm, param_space: dict, old: int, new: int) -> None:
+    """Let a restored search produce trials up to ``new`` samples in all."""
+    from tunesmith.search import BasicVariantGenerator
+
+    if isinstance(search_alg, BasicVariantGenerator):
+        if new > old:
+            search_alg.add_configurations(param_space, new - old)  # one more expansion, after the first
+    else:
+        search_alg.add_configurations(param_space, new)
+    search_alg._finished = False
+
+
+def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, metric: Any, mode: Any) -> ResultGrid:
     results = []
     for trial in trials:
         metrics = dict(trial.last_result)
         if metrics:
             metrics["experiment_tag"] = trial.experiment_tag
-        book = controller.checkpoint_book(trial.trial_id)
-        results.append(Result(metrics=metrics, checkpoint=book.latest, error=trial.error,
-                              path=trial.path or os.path.join(path, str(trial)),
-                              best_checkpoints=book.best_checkpoints()))
+        book = books(trial.trial_id)
+        path = storage.trial_url(trial.dirname) if trial.dirname else os.path.join(storage.experiment_path, str(trial))
+        results.append(Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
+                              best_checkpoints=book.best_checkpoints(), _local_path=trial.path))
     statuses = [t.status.value for t in trials]
-    return ResultGrid(results, [t.trial_id for t in trials], path, metric, mode, statuses)
+    return ResultGrid(results, [t.trial_id for t in trials], storage.experiment_path, metric, mode, statuses)
+
+
+def _saved_results(tuner: Tuner) -> ResultGrid:
+    """The results of a restored experiment as its files show them, without running it."""
+    request = tuner._restore
+    settings = _settings_for(tuner, request.storage.name, "", None, None)
+    restored = _restore.restored_trials(request, settings.trainable_name, settings)
+    trials = [t for t, _, new in restored if not new]
+    books = {t.trial_id: b for t, b, _ in restored}
+    for trial in trials:
+        if trial.status is TrialStatus.PENDING:
+            trial.status = TrialStatus.TERMINATED if trial.error is None else TrialStatus.ERROR
+    tc = tuner.tune_config
+    return _result_grid(trials, books.__getitem__, request.storage, tc.metric, tc.mode)

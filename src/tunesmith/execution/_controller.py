@@ -28,12 +28,14 @@ from tunesmith.execution._server import TrialEvent, TrialServer
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
-from tunesmith.storage import ExperimentStorage
+from tunesmith.storage import ExperimentStorage, truncate_trial_logs
 from tunesmith.storage._checkpoints import CheckpointBook
+from tunesmith.storage._journal import encode_config, load_result_rows
 
 __all__ = ["Controller", "ExperimentSettings"]
 
 _SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
+_STATE_SAVE_PERIOD_S = 2.0
 _AUTO_KEYS = frozenset(
     ("timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
      "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore", "iterations_since_restore",
@@ -106,6 +108,8 @@ class Controller:
         self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
+        self._progress_at: dict[str, dict[str, Any]] = {}  # checkpoint url -> its iteration and time
+        self._last_state_save = 0.0
         self._iteration = 0
         self._stop_requested = False
         self._interrupted = False
@@ -127,9 +131,11 @@ class Controller:
                 self._check_stop_all()
                 self.callbacks.call("on_step_end", iteration=self._iteration, trials=self.trials)
                 self.progress.update(self.trials)
+                self.storage.sync()
         finally:
             self._end_all()
             restore_sigint()
+            self._save_search_state(force=True)
         self.callbacks.call("on_experiment_end", trials=self.trials)
         self.progress.finish(self.trials, interrupted=self._interrupted)
         if self._raise is not None:
@@ -168,6 +174,8 @@ class Controller:
             suggestion = self.search_alg.next_trial()
             if suggestion is None:
                 return
+            if suggestion.trial_id in self._by_id:
+                continue  # a restored search replaying a trial the journal already has
             self._add_trial(suggestion)
 
     def _add_trial(self, suggestion: Any) -> Trial:
@@ -195,12 +203,29 @@ class Controller:
             self.settings.num_to_keep, self.settings.checkpoint_score_attribute, self.settings.checkpoint_score_order
         )
         self.scheduler.on_trial_add(trial)
-        self.storage.journal("trial_added", trial_id=trial.trial_id, tag=trial.experiment_tag, config=trial.config)
+        self.storage.journal("trial_added", trial_id=trial.trial_id, tag=trial.experiment_tag, config=trial.config,
+                             config_pkl=encode_config(trial.config), params=trial.evaluated_params,
+                             resources=trial.resources)
+        self._save_search_state()
         return trial
+
+    def adopt(self, trial: Trial, book: CheckpointBook) -> None:
+        """Take over a trial restored from the journal; PENDING ones are run again."""
+        self.trials.append(trial)
+        self._by_id[trial.trial_id] = trial
+        self._books[trial.trial_id] = book
+        for checkpoint, metrics in book.best_checkpoints():
+            self._progress_at[checkpoint.url] = metrics
+        if trial.status is TrialStatus.PENDING:
+            self._waiting.append(trial)
+            self.scheduler.on_trial_add(trial)
 
     def _start_trials(self) -> None:
         while self._waiting and self._has_room() and not self._stop_requested:
             trial = self.scheduler.choose_trial_to_run(self._waiting)
+            self._stop_trials_scheduler_dropped()
+            if trial is not None and trial.status.is_finished():
+                continue
             if trial is None and not self._running and self.search_alg.is_finished():
                 trial = self._waiting[0]  # never wait forever on a scheduler holding everything back
             if trial is None or not self._launch(trial):
@@ -213,11 +238,10 @@ class Controller:
             return False
         self._waiting.remove(trial)
         trial.attempt = attempt
-        if trial.path is None:
-            trial.path = self.storage.create_trial_dir(trial, self.settings.trial_dirname_creator)
-            trial.dirname = os.path.basename(trial.path)
-        restore = trial.restore_checkpoint or trial.checkpoint
-        trial.restore_checkpoint = None
+        if trial.dirname is None:
+            trial.dirname = self.storage.create_trial_dir(trial, self.settings.trial_dirname_creator)
+            trial.path = self.storage.trial_local_path(trial.dirname)
+        restore = self._restore_point(trial)
         self.server.expect(trial.trial_id, attempt, self._assignment(trial, attempt, restore))
         trial.status = TrialStatus.RUNNING
         self._running[trial.trial_id] = _Running(handle, restored=restore is not None, last_seen=time.monotonic())
@@ -225,20 +249,47 @@ class Controller:
                              restore=restore.url if restore else None)
         return True
 
+    def _restore_point(self, trial: Trial) -> Checkpoint | None:
+        """The checkpoint the next attempt starts from; logs past it are cut back.
+
+        A trial's own checkpoint that has vanished from storage is dropped with a warning,
+        and the one before it is used (or none: the trial starts over).
+        """
+        if trial.restore_checkpoint is not None:  # another trial's checkpoint (PBT's exploit)
+            restore, trial.restore_checkpoint = trial.restore_checkpoint, None
+            if _exists(restore):
+                trial.checkpoint = restore  # a retry must not go back to the old weights
+                return restore
+            self.progress.warn(f"checkpoint {restore.path} given to trial {trial} is gone; it resumes from its own")
+        book = self._books[trial.trial_id]
+        while book.latest is not None and not _exists(book.latest):
+            self.progress.warn(f"checkpoint {book.latest.path} of trial {trial} is missing; using the one before")
+            self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(book.latest.path))
+            book.forget_latest()
+        trial.checkpoint = book.latest
+        if trial.last_result or trial.attempt > 0:
+            done = self._progress_at.get(book.latest.url, {}) if book.latest else {}
+            truncate_trial_logs(trial.path, done.get("training_iteration", 0))
+            rows = load_result_rows(trial.path)
+            trial.last_result = rows[-1] if rows else {}
+        return book.latest
+
     def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> dict[str, Any]:
-        last = trial.last_result if restore is not None else {}
+        done = self._progress_at.get(restore.url, {}) if restore is not None else {}
         return {
             "trial_id": trial.trial_id,
             "trial_name": str(trial),
-            "trial_dir": trial.path,
+            "trial_dir": self.storage.trial_url(trial.dirname),
+            "local_dir": trial.path,
+            "storage_filesystem": self.storage.remote_fs,
             "experiment_name": self.settings.experiment_name,
             "resources": trial.resources,
             "config": trial.config,
             "attempt": attempt,
             "trainable_key": self.settings.trainable_key,
             "restore_checkpoint": restore.url if restore else None,
-            "iteration": _restored_value(restore, last, "training_iteration", 0),
-            "time_total_s": _restored_value(restore, last, "time_total_s", 0.0),
+            "iteration": done.get("training_iteration", 0),
+            "time_total_s": done.get("time_total_s", 0.0),
             "checkpoint_index": self._books[trial.trial_id]._count,
             "checkpoint_frequency": self.settings.checkpoint_frequency,
             "checkpoint_at_end": self.settings.checkpoint_at_end,
@@ -284,6 +335,7 @@ class Controller:
         if decision is not Decision.STOP:
             self.search_alg.on_trial_result(trial.trial_id, flat)
         self.callbacks.call("on_trial_result", iteration=self._iteration, trials=self.trials, trial=trial, result=result)
+        self.storage.mark_dirty(trial.path)
         self.progress.trial_result(trial, result)
         if checkpoint_dir_name:
             self._register_checkpoint(trial, checkpoint_dir_name, flat)
@@ -323,18 +375,37 @@ class Controller:
                 self._warned_missing_stop_keys = True
                 self.progress.warn(f"stop criteria {missing} are not among the reported metrics; they will never stop a trial")
         decision = self.scheduler.on_trial_result(trial, flat)
+        self._stop_trials_scheduler_dropped()
         return Decision(decision.value if isinstance(decision, Decision) else str(decision).upper())
+
+    def _stop_trials_scheduler_dropped(self) -> None:
+        """End the trials the scheduler stopped while they were not reporting (paused or pending)."""
+        for trial in self.scheduler.pop_trials_to_stop():
+            if trial.status.is_finished():
+                continue
+            running = self._running.get(trial.trial_id)
+            if running is not None:
+                if running.ending is None:
+                    self._end_attempt(trial, running, "stop")
+                    running.deadline = time.monotonic()
+            elif trial in self._waiting:
+                self._waiting.remove(trial)
+            self._complete(trial)
 
     def _on_checkpoint(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         self._register_checkpoint(trial, event.payload, flatten_dict(trial.last_result))
 
     def _register_checkpoint(self, trial: Trial, dirname: str, flat: dict[str, Any]) -> None:
-        checkpoint = Checkpoint(os.path.join(trial.path, dirname))
-        book = self._books[trial.trial_id]
-        book.add(checkpoint, flat)
-        trial.checkpoint = checkpoint
+        url = f"{self.storage.trial_url(trial.dirname)}/{dirname}"
+        checkpoint = Checkpoint(url, filesystem=self.storage.remote_fs)
+        self._progress_at[checkpoint.url] = {k: flat.get(k) for k in ("training_iteration", "time_total_s")}
+        self.storage.mark_dirty(trial.path)
         self.storage.journal("checkpoint", trial_id=trial.trial_id, path=dirname,
                              iteration=flat.get("training_iteration"), time_total_s=flat.get("time_total_s"))
+        for dropped in self._books[trial.trial_id].add(checkpoint, flat):
+            self._progress_at.pop(dropped.url, None)
+            self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(dropped.path))
+        trial.checkpoint = checkpoint
         self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
         self.callbacks.call("on_trial_save", iteration=self._iteration, trials=self.trials, trial=trial)
 
@@ -354,7 +425,7 @@ class Controller:
     def _on_error(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         blob, traceback_text, summary = event.payload
         self._running.pop(trial.trial_id)
-        self.executor.finished(running.handle)
+        self.executor.kill(running.handle)  # a retry gets a fresh process
         if running.ending == "stop":
             return
         error = _rebuild_error(blob, summary, traceback_text, trial)
@@ -389,12 +460,15 @@ class Controller:
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
         self.scheduler.on_trial_complete(trial, flat)
         self.storage.journal("trial_finished", trial_id=trial.trial_id, status="TERMINATED")
+        self._save_search_state()
         self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_complete(trial)
 
     def _fail(self, trial: Trial, error: BaseException, traceback_text: str) -> None:
         trial.num_failures += 1
         _write_error(trial, error, traceback_text or "".join(traceback.format_exception_only(type(error), error)))
+        if trial.path is not None:
+            self.storage.mark_dirty(trial.path)
         retry = self.settings.max_failures == -1 or trial.num_failures <= self.settings.max_failures
         self.storage.journal("trial_failed", trial_id=trial.trial_id, attempt=trial.attempt, retry=retry,
                              error=f"{type(error).__name__}: {error}")
@@ -426,6 +500,14 @@ class Controller:
             if running.ending is None:
                 self._end_attempt(self._by_id[trial_id], running, "stop")
                 running.deadline = time.monotonic()  # kill at once: there is no decision to wait for
+
+    def _save_search_state(self, force: bool = False) -> None:
+        """Save the searcher's and scheduler's state, at most every few seconds unless forced."""
+        now = time.monotonic()
+        if not force and now - self._last_state_save < _STATE_SAVE_PERIOD_S:
+            return
+        self._last_state_save = now
+        self.storage.save_search_state(self.search_alg, self.scheduler)
 
     def _check_stop_all(self) -> None:
         if not self._stop_requested and self.stopper.stop_all():
@@ -484,8 +566,11 @@ class Controller:
         return lambda: signal.signal(signal.SIGINT, previous)
 
 
-def _restored_value(restore: Checkpoint | None, last: dict[str, Any], key: str, default: Any) -> Any:
-    return last.get(key, default) if restore is not None else default
+def _exists(checkpoint: Checkpoint) -> bool:
+    try:
+        return bool(checkpoint.filesystem.exists(checkpoint.path))
+    except Exception:
+        return False
 
 
 def _describe_exit(exit_code: int | None) -> str:

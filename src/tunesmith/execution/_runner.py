@@ -125,9 +125,9 @@ def run_attempt(conn: Any, assignment: dict[str, Any], trainable: Any, kept: dic
     session = _session._Session(conn, assignment)
     _session._set_session(session)
     original_cwd = os.getcwd()
-    if assignment.get("chdir") and "://" not in assignment["trial_dir"]:
-        os.makedirs(assignment["trial_dir"], exist_ok=True)
-        os.chdir(assignment["trial_dir"])
+    local_dir = assignment.get("local_dir")
+    if assignment.get("chdir") and local_dir and os.path.isdir(local_dir):
+        os.chdir(local_dir)
         os.environ["TUNE_ORIG_WORKING_DIR"] = original_cwd
     try:
         config = assignment["config"]

@@ -62,33 +62,28 @@ class LoggerCallback(Callback):
 
 
 class JsonLoggerCallback(LoggerCallback):
-    """Writes ``params.json``, ``params.pkl`` and ``result.json`` (one JSON line per result)."""
+    """Writes ``params.json``, ``params.pkl`` and ``result.json`` (one JSON line per result).
 
-    def __init__(self) -> None:
-        self._files: dict[str, io.TextIOBase] = {}
+    Each line is appended with one ``write`` and no file stays open between results, so a
+    crash can cut at most the last line short, and a restore can rewrite the file.
+    """
 
     def log_trial_start(self, trial: Trial) -> None:
-        if trial.trial_id in self._files:
-            return
         params = os.path.join(trial.path, EXPR_PARAM_FILE)
-        if not os.path.exists(params):
-            with open(params, "w") as f:
-                json.dump(trial.config, f, indent=2, sort_keys=True, default=json_default)
-            with open(os.path.join(trial.path, EXPR_PARAM_PICKLE_FILE), "wb") as f:
-                cloudpickle.dump(trial.config, f)
-        self._files[trial.trial_id] = open(os.path.join(trial.path, EXPR_RESULT_FILE), "a")
+        if os.path.exists(params):
+            return
+        with open(os.path.join(trial.path, EXPR_PARAM_PICKLE_FILE), "wb") as f:
+            cloudpickle.dump(trial.config, f)
+        text = json.dumps(trial.config, indent=2, sort_keys=True, default=json_default)
+        tmp = params + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, params)
 
     def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
-        if trial.trial_id not in self._files:
-            self.log_trial_start(trial)
-        f = self._files[trial.trial_id]
-        f.write(json.dumps(result, default=json_default) + "\n")
-        f.flush()
-
-    def log_trial_end(self, trial: Trial, failed: bool = False) -> None:
-        f = self._files.pop(trial.trial_id, None)
-        if f is not None:
-            f.close()
+        line = json.dumps(result, default=json_default) + "\n"
+        with open(os.path.join(trial.path, EXPR_RESULT_FILE), "a") as f:
+            f.write(line)
 
 
 class CSVLoggerCallback(LoggerCallback):
@@ -99,33 +94,36 @@ class CSVLoggerCallback(LoggerCallback):
     """
 
     def __init__(self) -> None:
-        self._files: dict[str, tuple[io.TextIOBase, list[str]]] = {}
+        self._headers: dict[str, list[str]] = {}
 
-    def _open(self, trial: Trial) -> tuple[io.TextIOBase, list[str]]:
-        path = os.path.join(trial.path, EXPR_PROGRESS_FILE)
-        header: list[str] = []
-        if os.path.exists(path) and os.path.getsize(path):
-            with open(path, newline="") as f:
-                header = next(csv.reader(f), [])
-        entry = (open(path, "a", newline=""), header)
-        self._files[trial.trial_id] = entry
-        return entry
+    def _header(self, trial: Trial) -> list[str]:
+        header = self._headers.get(trial.trial_id)
+        if header is None:
+            path = os.path.join(trial.path, EXPR_PROGRESS_FILE)
+            header = []
+            if os.path.exists(path) and os.path.getsize(path):
+                with open(path, newline="") as f:
+                    header = next(csv.reader(f), [])
+            self._headers[trial.trial_id] = header
+        return header
 
     def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
-        f, header = self._files.get(trial.trial_id) or self._open(trial)
+        header = self._header(trial)
         row = flatten_dict({k: v for k, v in result.items() if k != "config"})
         new_keys = [k for k in row if k not in header]
         if new_keys:
-            f = self._widen(trial, f, header, new_keys)
-        writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
-        writer.writerow(row)
-        f.flush()
+            self._widen(trial, header, new_keys)
+        buffer = io.StringIO()
+        csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore").writerow(row)
+        with open(os.path.join(trial.path, EXPR_PROGRESS_FILE), "a", newline="") as f:
+            f.write(buffer.getvalue())
 
-    def _widen(self, trial: Trial, f: io.TextIOBase, header: list[str], new_keys: list[str]) -> io.TextIOBase:
-        f.close()
+    def _widen(self, trial: Trial, header: list[str], new_keys: list[str]) -> None:
         path = os.path.join(trial.path, EXPR_PROGRESS_FILE)
-        with open(path, newline="") as old:
-            rows = list(csv.DictReader(old)) if header else []
+        rows = []
+        if header and os.path.exists(path):
+            with open(path, newline="") as old:
+                rows = list(csv.DictReader(old))
         header.extend(new_keys)
         tmp = path + ".tmp"
         with open(tmp, "w", newline="") as new:
@@ -133,11 +131,9 @@ class CSVLoggerCallback(LoggerCallback):
             writer.writeheader()
             writer.writerows(rows)
         os.replace(tmp, path)
-        f = open(path, "a", newline="")
-        self._files[trial.trial_id] = (f, header)
-        return f
+
+    def on_trial_restore(self, iteration: int, trials: list, trial: Trial, **info: Any) -> None:
+        self._headers.pop(trial.trial_id, None)  # the file may have been cut back to a checkpoint
 
     def log_trial_end(self, trial: Trial, failed: bool = False) -> None:
-        entry = self._files.pop(trial.trial_id, None)
-        if entry is not None:
-            entry[0].close()
+        self._headers.pop(trial.trial_id, None)

@@ -95,6 +95,14 @@ class TrialScheduler:
                     return trial
         return None
 
+    def pop_trials_to_stop(self) -> list[Trial]:
+        """Trials other than the one reporting that the scheduler has decided to stop.
+
+        The controller calls this after every hook and ends each returned trial as
+        TERMINATED (a synchronous HyperBand stops the losers of a halving this way).
+        """
+        return []
+
     def debug_string(self) -> str:
         return type(self).__name__
 

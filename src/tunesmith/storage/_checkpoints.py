@@ -45,7 +45,7 @@ class CheckpointBook:
         """Register a new checkpoint; return the ones dropped (their folders are deleted)."""
         self.entries.append((checkpoint, metrics, self._count))
         self._count += 1
-        if self.num_to_keep is None or len(self.entries) <= self.num_to_keep + 1:
+        if self.num_to_keep is None or len(self.entries) <= self.num_to_keep:
             return []
         latest = self.entries[-1]
         ranked = sorted(
@@ -65,6 +65,15 @@ class CheckpointBook:
         for checkpoint, _, _ in dropped:
             _delete(checkpoint)
         return [d[0] for d in dropped]
+
+    def adopt(self, checkpoint: Checkpoint, metrics: dict[str, Any]) -> None:
+        """Take back a checkpoint the journal says was kept (nothing is deleted)."""
+        self.entries.append((checkpoint, metrics, self._count))
+        self._count += 1
+
+    def forget_latest(self) -> None:
+        """Drop the latest entry (its folder has vanished)."""
+        self.entries.pop()
 
     def best_checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
         """The retained ``(checkpoint, metrics)`` pairs, worst to best by the retention key."""

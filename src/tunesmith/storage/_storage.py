@@ -1,4 +1,11 @@
-"""Where an experiment's files live. The only code that knows paths."""
+"""Where an experiment's files live. The only code that knows paths.
+
+The driver writes an experiment's files (journal, params, results) into a local folder.
+When ``storage_path`` is a local folder that folder is the experiment folder itself; when
+it is a URL (``s3://...``, ``gs://...``) the local folder is a staging copy that is
+uploaded to the URL at every trial state change, and every few seconds while results
+arrive. Trial processes upload checkpoints to the URL themselves.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import json
 import os
 import re
 import secrets
+import shutil
+import tempfile
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,39 +26,77 @@ from tunesmith.error import StorageError
 if TYPE_CHECKING:
     from tunesmith.experiment import Trial
 
-__all__ = ["ExperimentStorage", "JOURNAL_FILE", "date_str"]
+__all__ = ["ExperimentStorage", "JOURNAL_FILE", "atomic_write", "date_str", "split_url", "truncate_trial_logs"]
 
 JOURNAL_FILE = "journal.jsonl"
+EXPERIMENT_FILE = "experiment.pkl"
+SCHEDULER_FILE = "scheduler-state.pkl"
 _UNSAFE = re.compile(r'[/()<>:"\\|?*]')
+_SYNC_PERIOD_S = 5.0
 
 
 def date_str() -> str:
     return datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
 
 
+def split_url(path: str | os.PathLike, filesystem: Any = None) -> tuple[Any, str, bool]:
+    """``(filesystem, path without protocol, is_local)`` for a local path or fsspec URL."""
+    import fsspec.core
+
+    path = os.fspath(path)
+    if filesystem is not None:
+        stripped = path.split("://", 1)[1] if "://" in path else path
+        return filesystem, stripped, _fs_is_local(filesystem)
+    if "://" not in path:
+        return None, os.path.abspath(os.path.expanduser(path)), True
+    fs, stripped = fsspec.core.url_to_fs(path)
+    return fs, stripped, _fs_is_local(fs)
+
+
+def _fs_is_local(fs: Any) -> bool:
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return bool({"file", "local"} & set(protocols))
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary name, so readers never see half a file."""
+    tmp = f"{path}.tmp-{secrets.token_hex(4)}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
 class ExperimentStorage:
     """The experiment folder ``<storage_path>/<name>`` and the trial folders in it.
 
     Args:
-        storage_path: A local folder (``~`` is expanded).
+        storage_path: A local folder (``~`` is expanded) or an fsspec URL.
         name: The experiment's folder name.
+        filesystem: An fsspec filesystem for ``storage_path`` (e.g. an ``s3fs`` one with
+            a custom endpoint); inferred from the URL when omitted.
     """
 
-    def __init__(self, storage_path: str | os.PathLike, name: str) -> None:
-        storage_path = os.fspath(storage_path)
-        if storage_path.startswith("file://"):
-            storage_path = storage_path[len("file://") :]
-        if "://" in storage_path:
-            raise StorageError(
-                f"storage_path {storage_path!r} is a URL; this build writes experiments to a local "
-                "folder or a shared mount. Pass a local path."
-            )
+    def __init__(self, storage_path: str | os.PathLike, name: str, filesystem: Any = None) -> None:
         if not name or "/" in name or name in (".", ".."):
             raise ValueError(f"the experiment name must be a plain folder name, got {name!r}")
-        self.root = os.path.abspath(os.path.expanduser(storage_path))
+        fs, root, is_local = split_url(storage_path, filesystem)
         self.name = name
-        self.experiment_path = os.path.join(self.root, name)
+        self.remote_fs = None if is_local else fs
+        self.remote_path = None if is_local else f"{root.rstrip('/')}/{name}"
+        if is_local:
+            self.local_path = os.path.join(root, name)
+            self.experiment_path = self.local_path
+        else:
+            self.local_path = os.path.join(tempfile.mkdtemp(prefix="tunesmith_staging_"), name)
+            protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+            self.experiment_path = f"{protocol}://{self.remote_path}"
         self._journal: Any = None
+        self._dirty: set[str] = set()
+        self._last_sync = time.monotonic()
+
+    @property
+    def is_remote(self) -> bool:
+        return self.remote_fs is not None
 
     def prepare(self) -> None:
         """Create the experiment folder and check it can be written.
@@ -58,34 +105,122 @@ class ExperimentStorage:
             StorageError: naming the folder and the reason, before any trial starts.
         """
         try:
-            os.makedirs(self.experiment_path, exist_ok=True)
-            probe = os.path.join(self.experiment_path, ".write_test")
-            with open(probe, "w") as f:
-                f.write("ok")
-            os.remove(probe)
-        except OSError as exc:
+            os.makedirs(self.local_path, exist_ok=True)
+            atomic_write(os.path.join(self.local_path, ".write_test"), b"ok")
+            os.remove(os.path.join(self.local_path, ".write_test"))
+            if self.remote_fs is not None:
+                self.remote_fs.makedirs(self.remote_path, exist_ok=True)
+                self.remote_fs.pipe_file(f"{self.remote_path}/.write_test", b"ok")
+        except Exception as exc:
             raise StorageError(
-                f"cannot write to the storage path {self.experiment_path!r}: {exc.strerror or exc}. "
-                "Pass RunConfig(storage_path=...) a folder you can write to."
+                f"cannot write to the storage path {self.experiment_path!r}: {getattr(exc, 'strerror', None) or exc}. "
+                "Pass RunConfig(storage_path=...) a folder or URL you can write to."
             ) from exc
+
+    def download(self) -> None:
+        """Copy the experiment's files (not checkpoints) from the URL into the staging folder."""
+        if self.remote_fs is None:
+            return
+        os.makedirs(self.local_path, exist_ok=True)
+        for remote in self.remote_fs.find(self.remote_path):
+            relative = remote[len(self.remote_path) :].lstrip("/")
+            if "/checkpoint_" in f"/{relative}" or relative.startswith(".write_test"):
+                continue
+            target = os.path.join(self.local_path, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            self.remote_fs.get_file(remote, target)
 
     # -- journal -------------------------------------------------------------------------
     @property
     def journal_path(self) -> str:
-        return os.path.join(self.experiment_path, JOURNAL_FILE)
+        return os.path.join(self.local_path, JOURNAL_FILE)
 
     def journal(self, event: str, **fields: Any) -> None:
-        """Append one record to the journal and flush it (it survives a ``kill -9``)."""
-        if self._journal is None:
-            self._journal = open(self.journal_path, "a", buffering=1 << 16)
+        """Append one record to the journal and flush it; upload it when the storage is a URL.
+
+        One ``write`` per record: a crash can only cut the last line short, and the
+        reader skips such a line.
+
+        Raises:
+            StorageError: the journal cannot be written (the run cannot go on safely).
+        """
         record = {"event": event, "time": round(time.time(), 3), **fields}
-        self._journal.write(json.dumps(record, default=json_default) + "\n")
-        self._journal.flush()
+        line = json.dumps(record, default=json_default) + "\n"
+        try:
+            if self._journal is None:
+                self._journal = open(self.journal_path, "a")
+            self._journal.write(line)
+            self._journal.flush()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write the journal {self.journal_path!r}: {exc.strerror or exc}. "
+                "The experiment stopped; what was recorded so far can be restored"
+            ) from exc
+        self.sync(force=True)
 
     def close(self) -> None:
         if self._journal is not None:
+            self.sync(force=True)
             self._journal.close()
             self._journal = None
+
+    # -- uploads -------------------------------------------------------------------------
+    def mark_dirty(self, trial_path: str) -> None:
+        """The driver wrote into ``trial_path``; upload it at the next sync."""
+        if self.remote_fs is not None:
+            self._dirty.add(trial_path)
+
+    def sync(self, force: bool = False) -> None:
+        """Upload the journal and changed trial files to the URL (no-op for local storage)."""
+        if self.remote_fs is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_sync < _SYNC_PERIOD_S:
+            return
+        self._last_sync = now
+        try:
+            for trial_path in sorted(self._dirty):
+                self._upload_folder_files(trial_path)
+            self._dirty.clear()
+            if os.path.exists(self.journal_path):
+                self.remote_fs.put_file(self.journal_path, f"{self.remote_path}/{JOURNAL_FILE}")
+        except Exception as exc:
+            raise StorageError(f"cannot upload to {self.experiment_path!r}: {exc}") from exc
+
+    def _upload_folder_files(self, local_dir: str) -> None:
+        relative = os.path.relpath(local_dir, self.local_path)
+        for name in os.listdir(local_dir):
+            source = os.path.join(local_dir, name)
+            if os.path.isfile(source) and ".tmp-" not in name:
+                self.remote_fs.put_file(source, f"{self.remote_path}/{relative}/{name}")
+
+    def put_file(self, name: str, data: bytes) -> None:
+        """Write a whole file at the experiment's top level (atomically), here and at the URL."""
+        atomic_write(os.path.join(self.local_path, name), data)
+        if self.remote_fs is not None:
+            self.remote_fs.pipe_file(f"{self.remote_path}/{name}", data)
+
+    # -- searcher and scheduler state -----------------------------------------------------
+    def save_search_state(self, search_alg: Any, scheduler: Any) -> None:
+        """Save both through their own ``save`` methods, then upload the files."""
+        search_alg.save_to_dir(self.local_path, session_str="latest")
+        scheduler.save(os.path.join(self.local_path, SCHEDULER_FILE))
+        if self.remote_fs is not None:
+            for name in os.listdir(self.local_path):
+                source = os.path.join(self.local_path, name)
+                if os.path.isfile(source) and name.endswith((".pkl", ".json")) and ".tmp" not in name:
+                    self.remote_fs.put_file(source, f"{self.remote_path}/{name}")
+
+    def restore_search_state(self, search_alg: Any, scheduler: Any) -> bool:
+        """Load what :meth:`save_search_state` wrote; False if the searcher saved nothing."""
+        restored = False
+        if search_alg.has_checkpoint(self.local_path):
+            search_alg.restore_from_dir(self.local_path)
+            restored = True
+        path = os.path.join(self.local_path, SCHEDULER_FILE)
+        if os.path.exists(path):
+            scheduler.restore(path)
+        return restored
 
     # -- trials --------------------------------------------------------------------------
     def trial_dirname(self, trial: Trial, dirname_creator: Any = None) -> str:
@@ -101,10 +236,70 @@ class ExperimentStorage:
         return f"{base}_{date_str()}"
 
     def create_trial_dir(self, trial: Trial, dirname_creator: Any = None) -> str:
-        """Create the trial's folder (unique) and return its path."""
+        """Create the trial's (local) folder, unique in the experiment; return its name."""
         name = self.trial_dirname(trial, dirname_creator)
-        path = os.path.join(self.experiment_path, name)
+        path = os.path.join(self.local_path, name)
         while os.path.exists(path) and dirname_creator is None:
-            path = os.path.join(self.experiment_path, f"{name}_{secrets.token_hex(2)}")
+            name = f"{self.trial_dirname(trial)}_{secrets.token_hex(2)}"
+            path = os.path.join(self.local_path, name)
         os.makedirs(path, exist_ok=True)
-        return path
+        return name
+
+    def trial_local_path(self, dirname: str) -> str:
+        return os.path.join(self.local_path, dirname)
+
+    def trial_url(self, dirname: str) -> str:
+        """Where a trial process puts the trial's checkpoints."""
+        if self.remote_fs is None:
+            return os.path.join(self.local_path, dirname)
+        return f"{self.experiment_path}/{dirname}"
+
+    def delete_checkpoint(self, url: str) -> None:
+        if self.remote_fs is None:
+            shutil.rmtree(url, ignore_errors=True)
+        else:
+            path = url.split("://", 1)[1]
+            if self.remote_fs.exists(path):
+                self.remote_fs.rm(path, recursive=True)
+
+
+def truncate_trial_logs(trial_dir: str, last_iteration: int) -> None:
+    """Cut ``result.json`` and ``progress.csv`` back to rows up to ``last_iteration``.
+
+    A trial that resumes from the checkpoint of iteration ``last_iteration`` reports the
+    later iterations again; without this they would appear twice.
+    """
+    import csv
+    import io
+
+    result_path = os.path.join(trial_dir, "result.json")
+    if os.path.exists(result_path):
+        kept = []
+        with open(result_path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if row.get("training_iteration", 0) <= last_iteration:
+                    kept.append(line if line.endswith("\n") else line + "\n")
+        atomic_write(result_path, "".join(kept).encode())
+    progress_path = os.path.join(trial_dir, "progress.csv")
+    if os.path.exists(progress_path):
+        with open(progress_path, newline="") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            rows = [r for r in reader if _iteration(r) <= last_iteration]
+        buffer = io.StringIO()
+        if header:
+            writer = csv.DictWriter(buffer, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+        atomic_write(progress_path, buffer.getvalue().encode())
+
+
+def _iteration(row: dict[str, str]) -> float:
+    try:
+        return float(row.get("training_iteration") or 0)
+    except ValueError:
+        return 0

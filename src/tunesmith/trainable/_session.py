@@ -44,10 +44,11 @@ class _Session:
         self.trial_id: str = assignment["trial_id"]
         self.trial_name: str = assignment["trial_name"]
         self.trial_dir: str = assignment["trial_dir"]
+        self.filesystem: Any = assignment.get("storage_filesystem")
         self.experiment_name: str = assignment["experiment_name"]
         self.resources: dict[str, float] = assignment["resources"]
         restore = assignment.get("restore_checkpoint")
-        self.checkpoint: Checkpoint | None = Checkpoint(restore) if restore else None
+        self.checkpoint: Checkpoint | None = Checkpoint(restore, filesystem=self.filesystem) if restore else None
         self.iteration: int = assignment.get("iteration", 0)
         self.time_total: float = assignment.get("time_total_s", 0.0)
         self.checkpoint_index: int = assignment.get("checkpoint_index", 0)
@@ -83,20 +84,32 @@ class _Session:
         return result
 
     def persist_checkpoint(self, checkpoint: Checkpoint) -> str:
-        """Copy ``checkpoint`` into the trial folder as ``checkpoint_NNNNNN``; return that name."""
+        """Copy ``checkpoint`` into the trial folder as ``checkpoint_NNNNNN``; return that name.
+
+        Locally the files go to a temporary name that is renamed when complete; on an
+        object store the checkpoint only counts once the driver has recorded it.
+
+        Raises:
+            StorageError: the checkpoint could not be written (e.g. the disk is full).
+        """
         name = f"checkpoint_{self.checkpoint_index:06d}"
         self.checkpoint_index += 1
         target = f"{self.trial_dir.rstrip('/')}/{name}"
-        if "://" in self.trial_dir:
-            import fsspec.core
+        try:
+            with checkpoint.as_directory() as local:
+                if self.filesystem is not None:
+                    self.filesystem.put(local.rstrip("/") + "/", target.split("://", 1)[-1], recursive=True)
+                elif os.path.abspath(local) != os.path.abspath(target):
+                    _copy_atomically(local, target)
+        except OSError as exc:
+            from tunesmith.error import StorageError
 
-            fs, remote = fsspec.core.url_to_fs(target)
-            with checkpoint.as_directory() as local:
-                fs.put(local.rstrip("/") + "/", remote, recursive=True)
-        elif os.path.abspath(checkpoint.path) != os.path.abspath(target):
-            with checkpoint.as_directory() as local:
-                shutil.copytree(local, target, dirs_exist_ok=True)
-        self.checkpoint = Checkpoint(target)
+            size = _folder_size(checkpoint.path) if checkpoint._is_local() else 0
+            raise StorageError(
+                f"could not save checkpoint {name} ({size / 1e6:.1f} MB) to {self.trial_dir}: "
+                f"{exc.strerror or exc}. Free space there or save smaller checkpoints"
+            ) from exc
+        self.checkpoint = Checkpoint(target, filesystem=self.filesystem)
         return name
 
     def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None) -> None:
@@ -117,6 +130,26 @@ class _Session:
         decision = message[2]
         if decision in ("STOP", "PAUSE"):
             raise TrialInterrupt(decision)
+
+
+def _copy_atomically(source: str, target: str) -> None:
+    partial = f"{target}.partial-{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        shutil.copytree(source, partial)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if os.path.exists(target):
+        shutil.rmtree(target)
+    os.rename(partial, target)
+
+
+def _folder_size(folder: str) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+    return total
 
 
 _session: _Session | None = None

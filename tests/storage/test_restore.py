@@ -1,0 +1,176 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import tunesmith as tune
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _rows(path):
+    with open(os.path.join(path, "result.json")) as f:
+        return [json.loads(line) for line in f]
+
+
+def counting(config):
+    """Counts to config["steps"], a checkpoint every 3 steps; resumes from its checkpoint."""
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            start = int(open(os.path.join(d, "n")).read())
+    for n in range(start + 1, config["steps"] + 1):
+        time.sleep(config.get("sleep", 0))
+        if config.get("fail") and n == 4:
+            raise ValueError("fails at 4")
+        checkpoint = None
+        if n % 3 == 0:
+            folder = os.path.join(os.getcwd(), f"scratch_{n}")
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, "n"), "w") as f:
+                f.write(str(n))
+            checkpoint = tune.Checkpoint.from_directory(folder)
+        tune.report({"n": n}, checkpoint=checkpoint)
+
+
+def assert_each_step_once(results, steps):
+    for result in results:
+        rows = _rows(result._local_path or result.path)
+        assert [r["n"] for r in rows] == list(range(1, steps + 1)), result.path
+        assert [r["training_iteration"] for r in rows] == list(range(1, steps + 1))
+
+
+def test_restore_after_ctrl_c_resumes_from_checkpoints(tmp_path):
+    script = tmp_path / "exp.py"
+    script.write_text(
+        "import sys\nsys.path.insert(0, %r)\n" % HERE
+        + "import tunesmith as tune\nfrom test_restore import counting\n"
+        "tune.Tuner(counting, param_space={'steps': 40, 'sleep': 0.05, 'x': tune.grid_search([1, 2])},\n"
+        "           run_config=tune.RunConfig(storage_path=sys.argv[1], name='exp')).fit()\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    _wait_for_rows(tmp_path / "exp", 8)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert "Tuner.restore(" in out
+    path = str(tmp_path / "exp")
+    assert tune.Tuner.can_restore(path)
+    results = tune.Tuner.restore(path, counting).fit()
+    assert results.num_terminated == 2 and results.num_errors == 0
+    assert_each_step_once(results, 40)
+
+
+def _wait_for_rows(exp, n, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = []
+        for name in os.listdir(exp) if exp.exists() else []:
+            result = exp / name / "result.json"
+            if result.exists():
+                counts.append(len(result.read_text().splitlines()))
+        if len(counts) >= 1 and min(counts) >= n:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the experiment did not get going")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after_rows", [0, 4, 11])
+def test_restore_after_kill_9_loses_nothing(tmp_path, kill_after_rows):
+    script = tmp_path / "exp.py"
+    script.write_text(
+        "import sys\nsys.path.insert(0, %r)\n" % HERE
+        + "import tunesmith as tune\nfrom test_restore import counting\n"
+        "tune.Tuner(counting, param_space={'steps': 15, 'sleep': 0.03, 'x': tune.grid_search([1, 2, 3])},\n"
+        "           tune_config=tune.TuneConfig(max_concurrent_trials=2),\n"
+        "           run_config=tune.RunConfig(storage_path=sys.argv[1], name='exp', verbose=0)).fit()\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    if kill_after_rows:
+        _wait_for_rows(tmp_path / "exp", kill_after_rows)
+    else:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "exp" / "journal.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    results = tune.Tuner.restore(str(tmp_path / "exp"), counting).fit()
+    assert len(results) == 3 and results.num_terminated == 3
+    assert_each_step_once(results, 15)
+
+
+def test_restore_errored_trials(run, storage):
+    first = run(counting, {"steps": 6, "fail": tune.grid_search([False, True])})
+    assert first.num_errors == 1
+    path = first.experiment_path
+    kept = tune.Tuner.restore(path, counting).get_results()
+    assert kept.num_errors == 1 and kept.num_terminated == 1
+
+    copy = path + "_copy"
+    shutil.copytree(path, copy)  # a copied folder restores too: paths are relative
+    restarted = tune.Tuner.restore(copy, counting, restart_errored=True).fit()
+    assert restarted.num_errors == 1  # it fails at 4 again, as a new trial
+    ids = {r.metrics.get("trial_id") for r in restarted}
+    assert len(ids) == 2 and not ids & {r.metrics.get("trial_id") for r in first if r.error is not None}
+
+    resumed = tune.Tuner.restore(path, counting, resume_errored=True).fit()
+    errored = [r for r in resumed if r.config["fail"]][0]
+    assert "fails at 4" in open(os.path.join(errored.path, "error.txt")).read()
+    assert [r["n"] for r in _rows(errored.path)][:3] == [1, 2, 3]
+
+
+def test_restore_with_more_samples(run):
+    first = run(counting, {"steps": 3, "x": tune.uniform(0, 1)}, num_samples=2)
+    more = tune.Tuner.restore(first.experiment_path, counting, num_samples=5).fit()
+    assert len(more) == 5 and more.num_terminated == 5
+    journal = [json.loads(line) for line in open(os.path.join(first.experiment_path, "journal.jsonl"))]
+    assert any(r["event"] == "experiment_restored" and r["changes"] == {"num_samples": 5} for r in journal)
+
+
+def test_restore_bad_inputs(run, tmp_path):
+    with pytest.raises(ValueError, match="is not a tunesmith experiment folder: it has no journal.jsonl"):
+        tune.Tuner.restore(str(tmp_path), counting)
+    first = run(counting, {"steps": 2})
+
+    def other(config):
+        pass
+
+    with pytest.raises(ValueError, match="ran the trainable 'counting', not 'other'"):
+        tune.Tuner.restore(first.experiment_path, other)
+    with pytest.raises(ValueError, match="same keys"):
+        tune.Tuner.restore(first.experiment_path, counting, param_space={"other": 1})
+
+
+def test_truncated_journal_line_is_skipped(run, caplog):
+    first = run(counting, {"steps": 3, "x": tune.grid_search([1, 2])})
+    journal = os.path.join(first.experiment_path, "journal.jsonl")
+    with open(journal, "a") as f:
+        f.write('{"event": "trial_fini')  # a crash mid-write
+    results = tune.Tuner.restore(first.experiment_path, counting).fit()
+    assert results.num_terminated == 2
+    assert "incomplete or corrupt" in caplog.text
+
+
+def test_vanished_checkpoint_falls_back_to_the_one_before(run, tmp_path):
+    script = tmp_path / "exp.py"
+    script.write_text(
+        "import sys\nsys.path.insert(0, %r)\n" % HERE
+        + "import tunesmith as tune\nfrom test_restore import counting\n"
+        "tune.Tuner(counting, param_space={'steps': 30, 'sleep': 0.05},\n"
+        "           run_config=tune.RunConfig(storage_path=sys.argv[1], name='exp', verbose=0)).fit()\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    _wait_for_rows(tmp_path / "exp", 10)
+    proc.kill()
+    proc.wait()
+    trial_dir = [d for d in (tmp_path / "exp").iterdir() if d.is_dir()][0]
+    checkpoints = sorted(d for d in trial_dir.iterdir() if d.name.startswith("checkpoint_"))
+    shutil.rmtree(checkpoints[-1])
+    results = tune.Tuner.restore(str(tmp_path / "exp"), counting).fit()
+    assert_each_step_once(results, 30)
