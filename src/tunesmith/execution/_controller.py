@@ -115,6 +115,7 @@ class Controller:
         self._interrupted = False
         self._raise: BaseException | None = None
         self._warned_missing_stop_keys = False
+        self._warned_no_checkpoint = False
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> list[Trial]:
@@ -316,6 +317,9 @@ class Controller:
         if running.restored:
             self.callbacks.call("on_trial_restore", iteration=self._iteration, trials=self.trials, trial=trial)
 
+    def _on_heartbeat(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
+        """[scale-out] Nothing to do: ``_handle_events`` already noted that the attempt is alive."""
+
     def _on_result(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         seq, result, checkpoint_dir_name = event.payload
         if running.ending is not None:
@@ -412,15 +416,31 @@ class Controller:
     def _on_done(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         reason = event.payload[0]
         self._running.pop(trial.trial_id)
-        self.executor.finished(running.handle)
         if reason == "pause" and running.ending == "pause":
-            trial.status = TrialStatus.PAUSED
-            self._waiting.append(trial)
-            self.storage.journal("trial_paused", trial_id=trial.trial_id)
-        elif running.ending is None:
+            # A paused trial resumes in a fresh process, unless processes may be reused.
+            if self.settings.reuse_actors:
+                self.executor.finished(running.handle)
+            else:
+                self.executor.kill(running.handle)
+            self._paused(trial)
+            return
+        self.executor.finished(running.handle)
+        if running.ending is None:
             if trial.last_result:
                 trial.last_result["done"] = True
             self._complete(trial)
+
+    def _paused(self, trial: Trial) -> None:
+        trial.status = TrialStatus.PAUSED
+        self._waiting.append(trial)
+        self.storage.journal("trial_paused", trial_id=trial.trial_id)
+        if trial.checkpoint is None and trial.restore_checkpoint is None and not self._warned_no_checkpoint:
+            self._warned_no_checkpoint = True
+            self.progress.warn(
+                f"the scheduler paused trial {trial}, which has reported no checkpoint, so it will start over "
+                "from scratch when resumed. Report checkpoints (tune.report(..., checkpoint=...)) for "
+                "schedulers that pause trials (HyperBand, PBT)"
+            )
 
     def _on_error(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         blob, traceback_text, summary = event.payload
@@ -441,8 +461,7 @@ class Controller:
         self.executor.kill(running.handle)
         if running.ending is not None:
             if running.ending == "pause":
-                trial.status = TrialStatus.PAUSED
-                self._waiting.append(trial)
+                self._paused(trial)
             return
         error = TrialLostError(f"the process of trial {trial} {_describe_exit(exit_code)} before the trial ended")
         self._fail(trial, error, f"{type(error).__name__}: {error}\n")
@@ -521,17 +540,15 @@ class Controller:
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
-        timeout = _settings.heartbeat_timeout_s()
+        timeout = self.executor.heartbeat_timeout()  # [scale-out] was _settings.heartbeat_timeout_s()
         for trial_id, running in list(self._running.items()):
             if running.ending is not None and now >= running.deadline:
                 self._running.pop(trial_id)
                 self.server.fence(trial_id)
                 self.executor.kill(running.handle)
                 if running.ending == "pause":
-                    trial = self._by_id[trial_id]
-                    trial.status = TrialStatus.PAUSED
-                    self._waiting.append(trial)
-            elif not running.started and now - running.last_seen > timeout:
+                    self._paused(self._by_id[trial_id])
+            elif now - running.last_seen > timeout:  # [scale-out] no HELLO, or heartbeats stopped: lost
                 trial = self._by_id[trial_id]
                 self._on_process_exit(trial, running, None)
 
