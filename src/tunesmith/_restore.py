@@ -75,6 +75,7 @@ def can_restore(path: str, storage_filesystem: Any = None) -> bool:
     fs, stripped, is_local = split_url(os.fspath(path), storage_filesystem)
     if is_local:
         return os.path.exists(os.path.join(stripped, JOURNAL_FILE)) and os.path.exists(os.path.join(stripped, EXPERIMENT_FILE))
+    fs.invalidate_cache()  # s3fs caches listings made before the experiment wrote its files
     return bool(fs.exists(f"{stripped.rstrip('/')}/{JOURNAL_FILE}"))
 
 

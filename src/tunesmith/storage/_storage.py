@@ -122,6 +122,7 @@ class ExperimentStorage:
         if self.remote_fs is None:
             return
         os.makedirs(self.local_path, exist_ok=True)
+        self.remote_fs.invalidate_cache()
         for remote in self.remote_fs.find(self.remote_path):
             relative = remote[len(self.remote_path) :].lstrip("/")
             if "/checkpoint_" in f"/{relative}" or relative.startswith(".write_test"):

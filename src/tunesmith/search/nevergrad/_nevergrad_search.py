@@ -1,0 +1,286 @@
+"""``NevergradSearch``: any Nevergrad optimizer behind tunesmith's Searcher interface."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import inspect
+import logging
+import sys
+from typing import Any, Iterator
+
+from tunesmith._imports import try_import
+from tunesmith.search._integration import check_points, is_tune_space, metric_value, to_config
+from tunesmith.search._param_space import (
+    Parameter,
+    convert_parameter,
+    parameter_paths,
+    searchable_parameters,
+    warn_dropped_quantization,
+)
+from tunesmith.search._searcher import UNRESOLVED_SEARCH_SPACE, Searcher
+
+__all__ = ["NevergradSearch"]
+
+logger = logging.getLogger("tunesmith.search")
+
+_NAME = "NevergradSearch"
+
+
+def _import_nevergrad() -> Any:
+    """Import nevergrad, even next to bayesian-optimization >= 2.
+
+    nevergrad 1.0 pins bayesian-optimization 1.4 and, at import, does
+    ``from bayes_opt import UtilityFunction`` guarded only against ModuleNotFoundError; with
+    bayesian-optimization >= 2 (no UtilityFunction) ``import nevergrad`` fails. Hiding
+    bayes_opt for that one import lets nevergrad load; only its BO-based optimizers, which
+    need the 1.x API anyway, stay unusable.
+    """
+    if "nevergrad" in sys.modules or not _bayes_opt_without_utility_function():
+        return try_import("nevergrad", extra="nevergrad", needed_by=_NAME)
+    with _hidden_module("bayes_opt"):
+        return try_import("nevergrad", extra="nevergrad", needed_by=_NAME)
+
+
+def _bayes_opt_without_utility_function() -> bool:
+    try:
+        version = importlib.metadata.version("bayesian-optimization")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return int(version.split(".")[0]) >= 2
+
+
+@contextlib.contextmanager
+def _hidden_module(name: str) -> Iterator[None]:
+    missing = object()
+    saved = sys.modules.get(name, missing)
+    sys.modules[name] = None  # type: ignore[assignment]  # makes "import name" raise ModuleNotFoundError
+    try:
+        yield
+    finally:
+        if saved is missing:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = saved  # type: ignore[assignment]
+
+
+class NevergradSearch(Searcher):
+    """Suggest configs with a Nevergrad optimizer (minimizing internally).
+
+    Args:
+        optimizer: Required. A Nevergrad optimizer class (``ng.optimizers.NGOpt``), a
+            ``ConfiguredOptimizer`` (``ng.optimizers.OnePlusOne``), or an optimizer instance
+            that already has its parametrization.
+        optimizer_kwargs: Keyword arguments for creating the optimizer (``budget``,
+            ``num_workers``); only with a class or ``ConfiguredOptimizer``.
+        space: A tunesmith param space, a Nevergrad ``ng.p.Dict``/``ng.p.Instrumentation``,
+            or, with an optimizer instance, the list of parameter names its values map to.
+        metric: The result key to optimize.
+        mode: ``"min"`` or ``"max"``.
+        points_to_evaluate: Configs to try first (passed to ``optimizer.suggest``).
+
+    Raises:
+        ImportError: nevergrad is not installed.
+        ValueError: Missing optimizer, bad mode, unsupported domain, or a space or
+            ``optimizer_kwargs`` given with an optimizer instance.
+        TypeError: ``optimizer`` is not a Nevergrad optimizer.
+
+    Example:
+        >>> import nevergrad as ng
+        >>> from tunesmith.search.nevergrad import NevergradSearch
+        >>> from tunesmith.search.sample import uniform
+        >>> searcher = NevergradSearch(ng.optimizers.OnePlusOne, space={"x": uniform(0, 1)},
+        ...                            metric="loss", mode="min")
+        >>> 0 <= searcher.suggest("t1")["x"] <= 1
+        True
+    """
+
+    def __init__(
+        self,
+        optimizer: Any = None,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        space: Any = None,
+        metric: str | None = None,
+        mode: str | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(metric=metric, mode=mode)
+        ng = _import_nevergrad()
+        _require_single_metric(self._metric)
+        self._optimizer_kwargs = dict(optimizer_kwargs or {})
+        self._points = check_points(points_to_evaluate, _NAME)
+        self._factory: Any = None
+        self._optimizer: Any = None
+        self._parametrization: Any = None
+        self._names: list[str] | None = None
+        self._paths: dict[str, tuple[Any, ...]] = {}
+        self._tune_space: dict[str, Any] | None = None
+        self._live: dict[str, Any] = {}
+        if _is_instance(ng, optimizer):
+            self._use_instance(optimizer, space)
+        else:
+            self._factory = _check_factory(ng, optimizer)
+            if space is not None:
+                self._set_space(space)
+
+    # -- optimizer and space ---------------------------------------------------------------
+
+    def _use_instance(self, optimizer: Any, space: Any) -> None:
+        if self._optimizer_kwargs:
+            raise ValueError(f"{_NAME}: optimizer_kwargs apply only to an optimizer class or ConfiguredOptimizer, not to an optimizer instance; got {sorted(self._optimizer_kwargs)}")
+        if space is not None and not isinstance(space, (list, tuple)):
+            raise ValueError(
+                f"{_NAME}: an optimizer instance brings its own parametrization, so space must be None or a list "
+                f"of parameter names; got {type(space).__name__}"
+            )
+        self._optimizer, self._parametrization = optimizer, optimizer.parametrization
+        self._names = list(space) if space else None
+
+    def _set_space(self, space: Any) -> None:
+        ng = _import_nevergrad()
+        if is_tune_space(space):
+            logger.warning(UNRESOLVED_SEARCH_SPACE.format(par="space", cls=_NAME))
+            self._set_tune_space(space)
+        elif isinstance(space, ng.p.Parameter):
+            self._parametrization = space
+        else:
+            raise TypeError(f"{_NAME}(space=...) must be a tunesmith param space or a nevergrad parametrization; got {type(space).__name__}")
+
+    def _set_tune_space(self, space: dict[str, Any]) -> None:
+        ng = _import_nevergrad()
+        parameters = searchable_parameters(space, _NAME)
+        rules = _conversion_rules(ng)
+        self._parametrization = ng.p.Dict(**{p.name: convert_parameter(p, rules, _NAME) for p in parameters})
+        self._paths = parameter_paths(parameters)
+        self._tune_space = space
+
+    def set_search_properties(
+        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
+    ) -> bool:
+        """Adopt the experiment's metric/mode and convert ``config`` unless a space is set.
+
+        Returns:
+            False if this searcher already had a space or its metric/mode conflict.
+        """
+        if not self._set_metric_mode(metric, mode):
+            return False
+        _require_single_metric(self._metric)
+        if self._parametrization is not None:
+            return False
+        self._set_tune_space(config)
+        return True
+
+    def _ensure_optimizer(self) -> Any:
+        if self._optimizer is None:
+            if self._parametrization is None:  # a nevergrad Parameter refuses bool()
+                self._require_space(None)
+            self._require_metric_mode()
+            self._optimizer = self._factory(parametrization=self._parametrization, **self._optimizer_kwargs)
+        self._require_metric_mode()
+        return self._optimizer
+
+    # -- search loop -----------------------------------------------------------------------
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        """Ask the optimizer for a candidate (a ``points_to_evaluate`` entry first, if any).
+
+        Raises:
+            RuntimeError: No search space, or no metric/mode.
+        """
+        optimizer = self._ensure_optimizer()
+        if self._points:
+            self._suggest_point(optimizer, self._points.pop(0))
+        candidate = optimizer.ask()
+        self._live[trial_id] = candidate
+        return to_config(self._values(candidate), self._paths, self._tune_space)
+
+    def _suggest_point(self, optimizer: Any, point: dict[str, Any]) -> None:
+        ng = _import_nevergrad()
+        if self._names is not None:
+            optimizer.suggest([point[name] for name in self._names])
+        elif isinstance(self._parametrization, ng.p.Instrumentation):
+            optimizer.suggest(**point)
+        else:
+            keys = set(self._parametrization.value) if isinstance(self._parametrization.value, dict) else set(point)
+            optimizer.suggest({k: v for k, v in point.items() if k in keys})
+
+    def _values(self, candidate: Any) -> dict[str, Any]:
+        ng = _import_nevergrad()
+        instrumented = isinstance(self._parametrization, ng.p.Instrumentation)
+        if self._names is not None:
+            sequence = candidate.args[0] if instrumented else candidate.value
+            return dict(zip(self._names, sequence))
+        if instrumented:
+            return dict(candidate.kwargs)
+        if not isinstance(candidate.value, dict):
+            raise ValueError(f"{_NAME}: the parametrization must produce dicts (use ng.p.Dict or ng.p.Instrumentation with keywords), or give the parameter names as space; got {candidate.value!r}")
+        return dict(candidate.value)
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        """Tell the optimizer the trial's loss (the metric, negated for ``mode="max"``)."""
+        candidate = self._live.pop(trial_id, None)
+        value = metric_value(result, self._metric)
+        if candidate is None or error or value is None:
+            return
+        self._optimizer.tell(candidate, value if self._mode == "min" else -value)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _is_instance(ng: Any, optimizer: Any) -> bool:
+    return isinstance(optimizer, ng.optimizers.base.Optimizer)
+
+
+def _check_factory(ng: Any, optimizer: Any) -> Any:
+    if optimizer is None:
+        raise ValueError(
+            f"{_NAME} needs an optimizer: pass a Nevergrad optimizer class (ng.optimizers.NGOpt), "
+            "a ConfiguredOptimizer (ng.optimizers.OnePlusOne) or an optimizer instance; got None"
+        )
+    base = ng.optimizers.base
+    if isinstance(optimizer, base.ConfiguredOptimizer):
+        return optimizer
+    if inspect.isclass(optimizer) and issubclass(optimizer, base.Optimizer):
+        return optimizer
+    raise TypeError(
+        f"{_NAME}(optimizer=...) must be a Nevergrad optimizer class, ConfiguredOptimizer or "
+        f"optimizer instance; got {optimizer!r}"
+    )
+
+
+def _conversion_rules(ng: Any) -> dict[tuple[type, type], Any]:
+    from tunesmith.search.sample import Categorical, Float, Integer, LogUniform, Uniform
+
+    return {
+        (Float, Uniform): lambda p: _scalar(ng, p, log=False),
+        (Float, LogUniform): lambda p: _scalar(ng, p, log=True),
+        (Integer, Uniform): lambda p: _scalar(ng, p, log=False),
+        (Integer, LogUniform): lambda p: _scalar(ng, p, log=True),
+        (Categorical, Uniform): lambda p: ng.p.Choice(list(p.domain.categories)),
+    }
+
+
+def _scalar(ng: Any, parameter: Parameter, log: bool) -> Any:
+    if parameter.q is not None:
+        warn_dropped_quantization(parameter, _NAME)
+    lower, upper = parameter.domain.lower, parameter.domain.upper
+    if not _is_integer(parameter):
+        return ng.p.Log(lower=lower, upper=upper) if log else ng.p.Scalar(lower=lower, upper=upper)
+    if (parameter.q or 1) == 1:
+        upper -= 1  # randint excludes upper; qrandint with q > 1 includes it
+    if lower == upper:
+        return ng.p.Choice([int(lower)])
+    scalar = ng.p.Log(lower=lower, upper=upper) if log else ng.p.Scalar(lower=lower, upper=upper)
+    return scalar.set_integer_casting()
+
+
+def _is_integer(parameter: Parameter) -> bool:
+    from tunesmith.search.sample import Integer
+
+    return isinstance(parameter.domain, Integer)
+
+
+def _require_single_metric(metric: Any) -> None:
+    if isinstance(metric, list):
+        raise ValueError(f"{_NAME} optimizes one metric; metric must be a string, got {metric!r}")

@@ -1,0 +1,308 @@
+"""``ZOOptSearch``: (asynchronous) sequential RACOS from the ZOOpt library.
+
+ZOOpt keeps two things in module globals: NumPy's global generator (its draws) and
+``zoopt.utils.zoo_global.gl.float_precisions`` (the rounding of continuous dimensions, reset
+by every new ``Dimension2``). Each ZOOpt call here runs with this searcher's own values of
+both and puts the caller's back afterwards, so several searchers can live in one process and
+a ``seed`` makes a search reproducible without reseeding anything else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import numbers
+from typing import Any, Iterator
+
+from tunesmith._imports import try_import
+from tunesmith.search._integration import check_points, is_tune_space, metric_value, to_config
+from tunesmith.search._param_space import (
+    Parameter,
+    convert_parameter,
+    flatten_dict,
+    parameter_paths,
+    searchable_parameters,
+)
+from tunesmith.search._searcher import UNRESOLVED_SEARCH_SPACE, Searcher
+
+__all__ = ["ZOOptSearch"]
+
+logger = logging.getLogger("tunesmith.search")
+
+_NAME = "ZOOptSearch"
+_ALGOS = ("asracos", "sracos")
+#: Rounding of a continuous dimension that is not quantized (ZOOpt needs some precision).
+_DEFAULT_PRECISION = 1e-8
+
+
+def _import_zoopt() -> Any:
+    return try_import("zoopt", extra="zoopt", needed_by=_NAME)
+
+
+class ZOOptSearch(Searcher):
+    """Suggest configs with ZOOpt's sequential RACOS (minimizing internally).
+
+    ``"asracos"`` and ``"sracos"`` both run ZOOpt's ``SRacosTune``; with ``parallel_num > 1``
+    it keeps that many trials running (asynchronous RACOS).
+
+    Args:
+        algo: ``"asracos"`` (default) or ``"sracos"``.
+        budget: Required: the number of samples the search is planned for (ZOOpt sizes its
+            initial phase from it).
+        dim_dict: ``{name: (ValueType.CONTINUOUS, [lower, upper], precision)}``,
+            ``(ValueType.DISCRETE, [lower, upper], ordered)`` or
+            ``(ValueType.GRID, [values])`` entries, or a tunesmith param space.
+        metric: The result key to optimize.
+        mode: ``"min"`` or ``"max"``.
+        points_to_evaluate: Configs to try first (ZOOpt's ``init_samples``).
+        parallel_num: How many trials may run at once (>= 1).
+        **kwargs: Passed to ``zoopt.Parameter``; ``seed`` also seeds this searcher's draws.
+
+    Raises:
+        ImportError: zoopt is not installed.
+        ValueError: Missing or bad ``budget``, unknown ``algo``, bad mode or unsupported
+            domain.
+
+    Example:
+        >>> from tunesmith.search.zoopt import ZOOptSearch
+        >>> from tunesmith.search.sample import uniform
+        >>> searcher = ZOOptSearch(budget=20, dim_dict={"x": uniform(0, 1)},
+        ...                        metric="loss", mode="min", seed=0)
+        >>> 0 <= searcher.suggest("t1")["x"] <= 1
+        True
+    """
+
+    def __init__(
+        self,
+        algo: str = "asracos",
+        budget: int | None = None,
+        dim_dict: dict[str, Any] | None = None,
+        metric: str | None = None,
+        mode: str | None = None,
+        points_to_evaluate: list[dict[str, Any]] | None = None,
+        parallel_num: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(metric=metric, mode=mode)
+        _import_zoopt()
+        _require_single_metric(self._metric)
+        self._algo = _check_algo(algo)
+        self._budget = _positive_int("budget", budget)
+        self._parallel_num = _positive_int("parallel_num", parallel_num)
+        self._points = check_points(points_to_evaluate, _NAME)
+        self._kwargs = dict(kwargs)
+        self._globals = _ZOOptGlobals(kwargs.get("seed"))
+        self._dims: dict[str, tuple[Any, ...]] | None = None
+        self._scales: dict[str, int] = {}
+        self._paths: dict[str, tuple[Any, ...]] = {}
+        self._tune_space: dict[str, Any] | None = None
+        self._optimizer: Any = None
+        self._live: dict[str, Any] = {}
+        if dim_dict:
+            self._set_space(dim_dict)
+
+    # -- space -----------------------------------------------------------------------------
+
+    def _set_space(self, space: dict[str, Any]) -> None:
+        if not isinstance(space, dict):
+            raise TypeError(f"{_NAME}(dim_dict=...) must be a dict; got {type(space).__name__}")
+        if is_tune_space(space):
+            logger.warning(UNRESOLVED_SEARCH_SPACE.format(par="dim_dict", cls=_NAME))
+            self._set_tune_space(space)
+        else:
+            self._dims = {name: _native_dimension(name, dim) for name, dim in flatten_dict(space).items()}
+
+    def _set_tune_space(self, space: dict[str, Any]) -> None:
+        parameters = searchable_parameters(space, _NAME)
+        rules = _conversion_rules(_import_zoopt())
+        self._dims = {p.name: convert_parameter(p, rules, _NAME) for p in parameters}
+        self._scales = {p.name: int(p.q) for p in parameters if _is_stepped_integer(p)}
+        self._paths = parameter_paths(parameters)
+        self._tune_space = space
+
+    def set_search_properties(
+        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
+    ) -> bool:
+        """Adopt the experiment's metric/mode and convert ``config`` unless a space is set.
+
+        Returns:
+            False if this searcher already had a space or its metric/mode conflict.
+        """
+        if not self._set_metric_mode(metric, mode):
+            return False
+        _require_single_metric(self._metric)
+        if self._dims is not None:
+            return False
+        self._set_tune_space(config)
+        return True
+
+    # -- optimizer -------------------------------------------------------------------------
+
+    def _ensure_optimizer(self) -> Any:
+        if self._optimizer is not None:
+            return self._optimizer
+        self._require_space(self._dims)
+        self._require_metric_mode()
+        zoopt = _import_zoopt()
+        from zoopt.algos.opt_algorithms.racos.sracos import SRacosTune
+
+        init_samples = [self._encode(point) for point in self._points] or None
+        self._points = []
+        with self._globals.active():
+            dimension = zoopt.Dimension2(list(self._dims.values()))
+            self._globals.capture_precisions()
+            parameter = zoopt.Parameter(budget=self._budget, init_samples=init_samples, **self._kwargs)
+            self._optimizer = SRacosTune(dimension=dimension, parameter=parameter, parallel_num=self._parallel_num)
+        return self._optimizer
+
+    def _encode(self, point: dict[str, Any]) -> list[Any]:
+        missing = [name for name in self._dims if name not in point]
+        if missing:
+            raise ValueError(f"{_NAME}: points_to_evaluate entries must set every searched key; {point!r} misses {missing}")
+        return [point[name] // self._scales[name] if name in self._scales else point[name] for name in self._dims]
+
+    def _decode(self, x: list[Any]) -> dict[str, Any]:
+        values = dict(zip(self._dims, x))
+        return {name: value * self._scales[name] if name in self._scales else value for name, value in values.items()}
+
+    # -- search loop -----------------------------------------------------------------------
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        """The next config, None while ZOOpt waits for results, or ``FINISHED``.
+
+        Raises:
+            RuntimeError: No search space, or no metric/mode.
+        """
+        optimizer = self._ensure_optimizer()
+        with self._globals.active():
+            solution = _next_solution(optimizer)
+        if solution == "FINISHED":
+            return Searcher.FINISHED
+        if solution is None:
+            return None
+        self._live[trial_id] = solution
+        return to_config(self._decode(solution.get_x()), self._paths, self._tune_space)
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        """Report the trial's loss; a failed or metric-less trial counts as the worst value.
+
+        ZOOpt must see every suggested solution completed to move on, so trials without a
+        usable result are completed with ``inf``.
+        """
+        solution = self._live.pop(trial_id, None)
+        if solution is None:
+            return
+        value = None if error else metric_value(result, self._metric)
+        loss = math.inf if value is None else (value if self._mode == "min" else -value)
+        with self._globals.active():
+            self._optimizer.complete(solution, loss)
+
+
+def _next_solution(optimizer: Any) -> Any:
+    solution = optimizer.suggest()
+    if solution is None and _initial_phase_over(optimizer):
+        # SRacosTune pauses (semaphore 0) when its initial samples are all handed out and
+        # resumes when the last of them completes. If that completion came first, the pause
+        # never ends; every initial sample has completed, so resume here.
+        optimizer.semaphore = 1
+        solution = optimizer.suggest()
+    return solution
+
+
+def _initial_phase_over(optimizer: Any) -> bool:
+    train_size = optimizer.get_parameters().get_train_size()
+    return optimizer.semaphore == 0 and optimizer.complete_num >= train_size
+
+
+class _ZOOptGlobals:
+    """ZOOpt's module-level state (NumPy's global generator, float precisions) for one searcher."""
+
+    def __init__(self, seed: Any) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"{_NAME}: seed must be an int or None; got {seed!r}")
+        self._seed = seed
+        self._numpy_state: Any = None
+        self._precisions: list[Any] = []
+
+    def capture_precisions(self) -> None:
+        """Keep the precisions the searcher's ``Dimension2`` just wrote."""
+        from zoopt.utils.zoo_global import gl
+
+        self._precisions = list(gl.float_precisions)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Run the block with this searcher's precisions (and generator, when seeded)."""
+        import numpy as np
+        from zoopt.utils.zoo_global import gl
+
+        outer_precisions, outer_numpy = gl.float_precisions, np.random.get_state()
+        gl.float_precisions = list(self._precisions)
+        if self._numpy_state is not None:
+            np.random.set_state(self._numpy_state)
+        elif self._seed is not None:
+            np.random.seed(self._seed)
+        try:
+            yield
+        finally:
+            if self._seed is not None:
+                self._numpy_state = np.random.get_state()
+            np.random.set_state(outer_numpy)
+            gl.float_precisions = outer_precisions
+
+
+# -- conversion and options ------------------------------------------------------------------
+
+
+def _conversion_rules(zoopt: Any) -> dict[tuple[type, type], Any]:
+    from tunesmith.search.sample import Categorical, Float, Integer, Uniform
+
+    value_type = zoopt.ValueType
+    return {
+        (Float, Uniform): lambda p: (value_type.CONTINUOUS, [p.domain.lower, p.domain.upper], p.q or _DEFAULT_PRECISION),
+        (Integer, Uniform): lambda p: (value_type.DISCRETE, _integer_range(p), True),
+        (Categorical, Uniform): lambda p: (value_type.GRID, list(p.domain.categories)),
+    }
+
+
+def _integer_range(parameter: Parameter) -> list[int]:
+    lower, upper = int(parameter.domain.lower), int(parameter.domain.upper)
+    if not _is_stepped_integer(parameter):
+        return [lower, upper - 1]  # randint excludes upper
+    q = int(parameter.q)
+    return [math.ceil(lower / q), upper // q]  # qrandint: multiples of q, upper included
+
+
+def _is_stepped_integer(parameter: Parameter) -> bool:
+    from tunesmith.search.sample import Integer
+
+    return isinstance(parameter.domain, Integer) and parameter.q is not None and parameter.q > 1
+
+
+def _native_dimension(name: str, dimension: Any) -> tuple[Any, ...]:
+    if not isinstance(dimension, (tuple, list)) or len(dimension) not in (2, 3):
+        raise ValueError(
+            f"{_NAME}: dim_dict[{name!r}] must be a (ValueType, range[, precision or ordered]) tuple; got {dimension!r}"
+        )
+    return tuple(dimension)
+
+
+def _check_algo(algo: Any) -> str:
+    name = algo.lower() if isinstance(algo, str) else algo
+    if name not in _ALGOS:
+        raise ValueError(f"{_NAME}: algo must be 'asracos' or 'sracos'; got {algo!r}")
+    return name
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if value is None and name == "budget":
+        raise ValueError(f"{_NAME} needs a budget: pass budget=<number of samples> (an int >= 1); got None")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{_NAME}: {name} must be an int >= 1; got {value!r}")
+    return int(value)
+
+
+def _require_single_metric(metric: Any) -> None:
+    if isinstance(metric, list):
+        raise ValueError(f"{_NAME} optimizes one metric; metric must be a string, got {metric!r}")

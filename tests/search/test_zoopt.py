@@ -1,0 +1,132 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+zoopt = pytest.importorskip("zoopt", reason='needs zoopt: pip install "tunesmith[zoopt]"')
+
+from tunesmith.search import Searcher  # noqa: E402
+from tunesmith.search.sample import choice, grid_search, loguniform, qrandint, quniform, randint, uniform  # noqa: E402
+from tunesmith.search.zoopt import ZOOptSearch  # noqa: E402
+from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
+
+SPACE = {"x": uniform(-5.0, 5.0), "units": randint(1, 10), "step": qrandint(0, 20, 5), "act": choice(["relu", None, 3]),
+         "nested": {"dropout": quniform(0.0, 0.5, 0.1)}, "const": 7}
+
+
+def _loss(config):
+    return (config["x"] - 1.0) ** 2 + abs(config["units"] - 4)
+
+
+def _run(searcher, n, prefix="t", loss=_loss):
+    configs = []
+    for i in range(n):
+        config = searcher.suggest(f"{prefix}{i}")
+        if isinstance(config, dict):
+            searcher.on_trial_complete(f"{prefix}{i}", {"loss": loss(config)})
+        configs.append(config)
+    return configs
+
+
+def test_contract(tmp_path):
+    # Quantized floats use q as ZOOpt's precision, so 0.1 steps come out as multiples of 0.1.
+    # parallel_num=2: the contract keeps a trial pending across save/restore.
+    check_searcher(lambda **kw: ZOOptSearch(budget=20, seed=0, parallel_num=2, **kw), tmp_path, SPACE)
+
+
+def test_suggestions_have_the_right_types_and_the_search_improves():
+    searcher = ZOOptSearch(budget=40, dim_dict=SPACE, metric="loss", mode="min", seed=1)
+    configs = [c for c in _run(searcher, 40) if isinstance(c, dict)]
+    for config in configs:
+        assert_in_space(config, SPACE)
+        assert type(config["units"]) is int and config["step"] % 5 == 0 and config["const"] == 7
+    assert min(_loss(c) for c in configs[-10:]) < min(_loss(c) for c in configs[:4])
+
+
+def test_mode_max_and_points_to_evaluate_first():
+    point = {"x": 2.0, "units": 3, "step": 10, "act": None, "nested": {"dropout": 0.2}}
+    searcher = ZOOptSearch(budget=30, dim_dict=SPACE, metric="score", mode="max", points_to_evaluate=[point], seed=2)
+    configs = _run(searcher, 20, loss=lambda c: -_loss(c))
+    assert configs[0] == {**point, "const": 7}
+
+
+def test_parallel_trials_and_failed_trials_keep_the_search_going():
+    searcher = ZOOptSearch(budget=20, dim_dict={"x": uniform(0, 1)}, metric="loss", mode="min", parallel_num=2, seed=0)
+    for round_ in range(6):
+        a, b = searcher.suggest(f"a{round_}"), searcher.suggest(f"b{round_}")
+        assert isinstance(a, dict)
+        searcher.on_trial_complete(f"a{round_}", None, error=True)
+        if isinstance(b, dict):
+            searcher.on_trial_complete(f"b{round_}", {"loss": b["x"]})
+
+
+def test_seeded_runs_repeat_and_leave_numpy_alone():
+    np.random.seed(5)
+    outer = np.random.get_state()[1].copy()
+    runs = [_run(ZOOptSearch(budget=20, dim_dict=SPACE, metric="loss", mode="min", seed=3), 12) for _ in range(2)]
+    assert runs[0] == runs[1]
+    assert (np.random.get_state()[1] == outer).all()
+
+
+def test_two_searchers_keep_their_own_precisions():
+    # ZOOpt keeps the rounding of continuous dimensions in a module global.
+    coarse = ZOOptSearch(budget=20, dim_dict={"a": quniform(0, 1, 0.1)}, metric="loss", mode="min", seed=0)
+    fine = ZOOptSearch(budget=20, dim_dict={"a": uniform(0, 1), "b": uniform(0, 1)}, metric="loss", mode="min", seed=0)
+    fine.suggest("f0")
+    configs = [c for c in _run(coarse, 5, loss=lambda c: c["a"]) if isinstance(c, dict)]
+    assert configs and all(round(c["a"], 1) == c["a"] for c in configs)
+
+
+def test_native_dim_dict():
+    dims = {"x": (zoopt.ValueType.CONTINUOUS, [0, 1], 1e-2), "n": (zoopt.ValueType.DISCRETE, [1, 3], True),
+            "c": (zoopt.ValueType.GRID, ["a", "b"])}
+    config = ZOOptSearch(budget=10, dim_dict=dims, metric="loss", mode="min").suggest("a")
+    assert 0 <= config["x"] <= 1 and config["n"] in (1, 2, 3) and config["c"] in ("a", "b")
+
+
+def test_save_restore_continues_the_same_sequence(tmp_path):
+    original = ZOOptSearch(budget=30, dim_dict=SPACE, metric="loss", mode="min", seed=4)
+    _run(original, 6)
+    original.save(str(tmp_path / "state.pkl"))
+    restored = ZOOptSearch(budget=30, metric="loss", mode="min")
+    restored.restore(str(tmp_path / "state.pkl"))
+    assert _run(restored, 5, "n") == _run(original, 5, "n")
+
+
+def test_exhausted_space_finishes():
+    searcher = ZOOptSearch(budget=10, dim_dict={"c": choice(["a", "b"])}, metric="loss", mode="min", seed=0)
+    results = _run(searcher, 12, loss=lambda c: 1.0)
+    assert Searcher.FINISHED in results
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({}, "ZOOptSearch needs a budget"),
+        ({"budget": 0}, "budget must be an int >= 1"),
+        ({"budget": 10, "algo": "racos"}, "algo must be 'asracos' or 'sracos'; got 'racos'"),
+        ({"budget": 10, "mode": "maximize"}, "mode must be one of 'min', 'max'"),
+        ({"budget": 10, "parallel_num": 0}, "parallel_num must be an int >= 1"),
+        ({"budget": 10, "dim_dict": {"lr": loguniform(1e-3, 1)}}, r"parameter 'lr'.*LogUniform"),
+        ({"budget": 10, "dim_dict": {"g": grid_search([1, 2])}}, "grid_search"),
+        ({"budget": 10, "dim_dict": {"x": 3}}, r"dim_dict\['x'\] must be a \(ValueType, range"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ZOOptSearch(**kwargs)
+
+
+def test_algo_is_case_insensitive():
+    assert isinstance(ZOOptSearch(algo="SRacos", budget=5, dim_dict={"x": randint(0, 3)}, metric="m", mode="min").suggest("a"), dict)
+
+
+def test_package_import_does_not_import_zoopt_and_missing_library_names_the_extra():
+    code = (
+        "import sys; import tunesmith.search.zoopt as m; assert 'zoopt' not in sys.modules; "
+        "sys.modules['zoopt'] = None\n"
+        "try:\n    m.ZOOptSearch(budget=1)\nexcept ImportError as e:\n    print(e)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert 'pip install "tunesmith[zoopt]"' in out.stdout
