@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from tunesmith.error import TuneError
+from tunesmith.error import StorageError, TuneError
 
 if TYPE_CHECKING:
     from tunesmith._checkpoint import Checkpoint
@@ -87,6 +87,11 @@ class CallbackList:
         for callback in self.callbacks:
             try:
                 getattr(callback, hook)(**kwargs)
+            except OSError as exc:
+                raise StorageError(
+                    f"{type(callback).__name__} cannot write: {exc}. The experiment stopped; "
+                    "what was recorded so far can be restored with Tuner.restore"
+                ) from exc
             except Exception as exc:
                 raise TuneError(f"callback {type(callback).__name__}.{hook} raised {type(exc).__name__}: {exc}") from exc
 

@@ -119,3 +119,22 @@ def test_checkpoint_larger_than_free_space_errors_the_trial(run, small_disk):
     assert "could not save checkpoint checkpoint_000000 (8.0 MB)" in message
     assert "No space left on device" in message
     assert not [d for d in os.listdir(results[0].path) if d.startswith("checkpoint_")]
+
+
+def test_storage_unwritable_mid_run_stops_with_a_clear_error(run, storage):
+    import shutil
+
+    def train(config):
+        for i in range(10):
+            if i == 3:
+                trial_dir = tune.get_context().get_trial_dir()
+                shutil.rmtree(trial_dir)
+                open(trial_dir, "w").close()  # the folder is now a file: every write fails
+            tune.report({"i": i})
+
+    with pytest.raises(tune.TuneError, match="cannot write: .*can be restored"):
+        run(train)
+    from tunesmith.storage import read_journal, replay
+
+    records = read_journal(os.path.join(storage, "exp", "journal.jsonl"))
+    assert replay(records).trials  # the journal so far is intact
