@@ -15,7 +15,10 @@ if TYPE_CHECKING:
     from tunesmith._result import Result, ResultGrid
     from tunesmith.callback import Callback
     from tunesmith.error import TuneError
-    from tunesmith.search import BasicVariantGenerator, SearchAlgorithm, Searcher
+    from tunesmith._analysis import ExperimentAnalysis
+    from tunesmith._legacy import Experiment, run, run_experiments
+    from tunesmith.schedulers import create_scheduler
+    from tunesmith.search import BasicVariantGenerator, SearchAlgorithm, Searcher, create_searcher
     from tunesmith.search.sample import (
         choice,
         grid_search,
@@ -55,6 +58,10 @@ _EXPORTS = {
     "Checkpoint": "tunesmith._checkpoint",
     "CheckpointConfig": "tunesmith._config",
     "choice": "tunesmith.search.sample",
+    "create_scheduler": "tunesmith.schedulers",
+    "create_searcher": "tunesmith.search",
+    "Experiment": "tunesmith._legacy",
+    "ExperimentAnalysis": "tunesmith._analysis",
     "FailureConfig": "tunesmith._config",
     "get_checkpoint": "tunesmith.trainable",
     "get_context": "tunesmith.trainable",
@@ -76,6 +83,8 @@ _EXPORTS = {
     "report": "tunesmith.trainable",
     "Result": "tunesmith._result",
     "ResultGrid": "tunesmith._result",
+    "run": "tunesmith._legacy",
+    "run_experiments": "tunesmith._legacy",
     "RunConfig": "tunesmith._config",
     "sample_from": "tunesmith.search.sample",
     "SearchAlgorithm": "tunesmith.search",
@@ -112,6 +121,8 @@ __all__ = [
     "Callback",
     "Checkpoint",
     "CheckpointConfig",
+    "Experiment",
+    "ExperimentAnalysis",
     "FailureConfig",
     "PlacementGroupFactory",
     "Result",
@@ -127,6 +138,8 @@ __all__ = [
     "TuneError",
     "Tuner",
     "choice",
+    "create_scheduler",
+    "create_searcher",
     "get_checkpoint",
     "get_context",
     "grid_search",
@@ -144,6 +157,8 @@ __all__ = [
     "register_env",
     "register_trainable",
     "report",
+    "run",
+    "run_experiments",
     "sample_from",
     "shutdown",
     "uniform",

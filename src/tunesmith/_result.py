@@ -8,6 +8,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any, Iterator
 
+from tunesmith._best import best_of, check_scope, trial_score
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
 
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Result", "ResultGrid"]
 
-_SCOPES = ("last", "avg", "last-5-avg", "last-10-avg", "all")
 _HIDDEN_IN_REPR = frozenset(
     ("timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
      "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore", "iterations_since_restore",
@@ -121,18 +121,6 @@ class Result:
         return f"Result({', '.join(parts)})"
 
 
-def _scope_value(values: list[float], scope: str, mode: str) -> float:
-    if scope == "last":
-        return values[-1]
-    if scope == "avg":
-        return sum(values) / len(values)
-    if scope == "all":
-        return max(values) if mode == "max" else min(values)
-    n = 5 if scope == "last-5-avg" else 10
-    tail = values[-n:]
-    return sum(tail) / len(tail)
-
-
 class ResultGrid:
     """All trials' results; index it, iterate it, or ask for the best.
 
@@ -195,15 +183,9 @@ class ResultGrid:
             )
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if scope not in _SCOPES:
-            raise ValueError(f"scope must be one of {', '.join(_SCOPES)}, got {scope!r}")
-        best, best_value = None, None
-        for result in self._results:
-            value = self._trial_value(result, metric, mode, scope)
-            if value is None or (filter_nan_and_inf and not math.isfinite(value)):
-                continue
-            if best_value is None or (value > best_value if mode == "max" else value < best_value):
-                best, best_value = result, value
+        check_scope(scope)
+        scores = [self._trial_value(result, metric, mode, scope) for result in self._results]
+        best = best_of(self._results, scores, mode, filter_nan_and_inf)
         if best is None:
             raise RuntimeError(
                 f"no trial has a {'finite ' if filter_nan_and_inf else ''}value for {metric!r}; "
@@ -213,12 +195,7 @@ class ResultGrid:
 
     @staticmethod
     def _trial_value(result: Result, metric: str, mode: str, scope: str) -> float | None:
-        if scope == "last":
-            value = flatten_dict(result.metrics or {}).get(metric)
-            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-        values = [flatten_dict(row).get(metric) for row in _read_rows(result._files)]
-        values = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        return _scope_value(values, scope, mode) if values else None
+        return trial_score(result.metrics or {}, lambda: _read_rows(result._files), metric, mode, scope)
 
     def get_dataframe(self, filter_metric: str | None = None, filter_mode: str | None = None) -> pd.DataFrame:
         """One row per trial: its last result, or its best row by ``filter_metric``/``filter_mode``."""

@@ -189,6 +189,8 @@ class _Experiment:
         else:
             self.storage = ExperimentStorage(rc.storage_path or _settings.default_storage_path(), self.name,
                                              filesystem=rc.storage_filesystem)
+        # Pickled before the searcher takes the param space, so a restore starts it afresh.
+        self.spec = _restore.saved_spec(tuner) if tuner._restore is None else b""
         self.search_alg = _build_search_alg(tc, tuner.param_space, self.metric, self.mode)
         self.scheduler = _build_scheduler(tc, self.metric, self.mode, self.storage.experiment_path)
         self.stopper = _build_stopper(rc.stop, tc.time_budget_s)
@@ -209,7 +211,7 @@ class _Experiment:
         progress = Progress(1 if rc.verbose is None else rc.verbose, metric=self.metric, mode=self.mode)
         progress.begin(self.storage.experiment_path)
         if tuner._restore is None:
-            self.storage.put_file(EXPERIMENT_FILE, _restore.saved_spec(tuner))
+            self.storage.put_file(EXPERIMENT_FILE, self.spec)
             self.storage.journal("experiment_started", name=self.name, metric=self.metric, mode=self.mode,
                                  trainable=settings.trainable_name, num_samples=tc.num_samples)
         self.callbacks.call("setup", stop=rc.stop, num_samples=tc.num_samples,

@@ -69,9 +69,30 @@ def test_pb2():
     assert type(create_scheduler("pb2", hyperparam_bounds={"lr": [0, 1]})) is PB2
 
 
-def test_unknown_keyword_arguments_are_dropped():
-    scheduler = create_scheduler("async_hyperband", metric="loss", mode="min", max_t=9, hyperparam_mutations={}, foo=1)
+def test_constructor_arguments_are_passed():
+    scheduler = create_scheduler("asha", metric="loss", mode="min", max_t=9)
     assert scheduler.metric == "loss" and scheduler.milestones() == [[4, 1]]
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "message"),
+    [
+        ("async_hyperband", {"max_t": 9, "grace_peroid": 2},
+         r"create_scheduler\('async_hyperband'\) got an unexpected keyword argument 'grace_peroid'; "
+         r"AsyncHyperBandScheduler takes: time_attr, metric, mode, max_t, grace_period, .*"),
+        ("asha", {"hyperparam_mutations": {}, "foo": 1},
+         r"unexpected keyword arguments 'hyperparam_mutations', 'foo'; AsyncHyperBandScheduler takes"),
+        ("fifo", {"max_t": 3}, r"'max_t'; FIFOScheduler takes: no arguments"),
+    ],
+)
+def test_unknown_keyword_argument_is_an_error(name, kwargs, message):
+    # Ray Tune drops them silently, so a typo goes unnoticed.
+    with pytest.raises(TypeError, match=message):
+        create_scheduler(name, **kwargs)
+
+
+def test_metric_and_mode_are_accepted_by_every_name():
+    assert type(create_scheduler("fifo", metric="loss", mode="min")) is FIFOScheduler
 
 
 def test_known_arguments_are_still_checked():

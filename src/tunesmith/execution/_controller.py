@@ -121,6 +121,8 @@ class Controller:
     def run(self) -> list[Trial]:
         """Run until every trial has ended; return all trials."""
         restore_sigint = self._install_sigint()
+        # Saved before the first trial exists, so a restore replays the same trial ids.
+        self._save_search_state(force=True)
         try:
             while not self._finished():
                 self._iteration += 1

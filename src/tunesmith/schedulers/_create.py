@@ -38,8 +38,9 @@ SCHEDULER_IMPORT: dict[str, Callable[[], type]] = {
 def create_scheduler(scheduler: str, **kwargs: Any) -> Any:
     """Create a trial scheduler from its name, as ``TuneConfig(scheduler="hyperband")`` does.
 
-    Keyword arguments the class does not take by name are dropped silently (as in Ray
-    Tune), so one set of options can be passed to different schedulers.
+    A keyword argument the scheduler does not take is an error (Ray Tune drops it
+    silently, which hides typos). ``metric`` and ``mode`` are the exception: every name
+    accepts them, and a scheduler without them (``fifo``) ignores them.
 
     Args:
         scheduler: One of the keys of :data:`SCHEDULER_IMPORT` (case-insensitive):
@@ -54,21 +55,37 @@ def create_scheduler(scheduler: str, **kwargs: Any) -> Any:
     Raises:
         ValueError: Unknown name (the message lists the valid ones), or a constructor
             argument the scheduler rejects.
+        TypeError: A keyword argument the scheduler does not take (the message lists
+            those it takes).
         ImportError: ``pb2`` without scikit-learn (with the pip line).
 
     Example:
         >>> from tunesmith.schedulers import create_scheduler
-        >>> create_scheduler("async_hyperband", metric="loss", mode="min", not_an_option=1).metric
+        >>> create_scheduler("asha", metric="loss", mode="min", max_t=9).metric
         'loss'
     """
     key = scheduler.lower() if isinstance(scheduler, str) else scheduler
     if key not in SCHEDULER_IMPORT:
         raise ValueError(f"scheduler must be one of {sorted(SCHEDULER_IMPORT)}; got {scheduler!r}")
     cls = SCHEDULER_IMPORT[key]()
-    accepted = _named_parameters(cls)
-    return cls(**{k: v for k, v in kwargs.items() if k in accepted})
+    return cls(**_accepted_kwargs(cls, kwargs, f"create_scheduler({scheduler!r})"))
 
 
-def _named_parameters(cls: type) -> set[str]:
+def _accepted_kwargs(cls: type, kwargs: dict[str, Any], call: str) -> dict[str, Any]:
+    """``kwargs`` for ``cls``; metric and mode are dropped where ``cls`` has no use for them.
+
+    Raises:
+        TypeError: naming the arguments ``cls`` does not take, and those it does.
+    """
+    parameters = inspect.signature(cls).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(kwargs)
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {p.name for p in inspect.signature(cls).parameters.values() if p.kind in kinds}
+    accepted = [p.name for p in parameters if p.kind in kinds]
+    unknown = [k for k in kwargs if k not in accepted and k not in ("metric", "mode")]
+    if unknown:
+        raise TypeError(
+            f"{call} got {'an unexpected keyword argument' if len(unknown) == 1 else 'unexpected keyword arguments'} "
+            f"{', '.join(map(repr, unknown))}; {cls.__name__} takes: {', '.join(accepted) or 'no arguments'}"
+        )
+    return {k: v for k, v in kwargs.items() if k in accepted}

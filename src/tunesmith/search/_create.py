@@ -41,8 +41,10 @@ SEARCH_ALG_IMPORT: dict[str, Callable[[], type]] = {
 def create_searcher(search_alg: str, **kwargs: Any) -> Any:
     """Create a search algorithm from its name, as ``TuneConfig(search_alg="optuna")`` does.
 
-    Keyword arguments the class does not take by name are dropped silently (as in Ray
-    Tune), so one set of options can be passed to different searchers.
+    A keyword argument the searcher does not take is an error (Ray Tune drops it
+    silently, which hides typos). ``metric`` and ``mode`` are the exception: every name
+    accepts them, and a searcher without them (``random``) ignores them, so
+    ``create_searcher(name, metric=..., mode=...)`` works for any ``name``.
 
     Args:
         search_alg: One of the keys of :data:`SEARCH_ALG_IMPORT` (case-insensitive):
@@ -55,21 +57,37 @@ def create_searcher(search_alg: str, **kwargs: Any) -> Any:
 
     Raises:
         ValueError: Unknown name.
+        TypeError: A keyword argument the searcher does not take (the message lists
+            those it takes).
         ImportError: The searcher's library is not installed (with the pip line).
 
     Example:
         >>> from tunesmith.search import create_searcher
-        >>> create_searcher("OPTUNA", metric="loss", mode="min", not_an_option=1).metric
+        >>> create_searcher("OPTUNA", metric="loss", mode="min").metric
         'loss'
     """
     key = search_alg.lower() if isinstance(search_alg, str) else search_alg
     if key not in SEARCH_ALG_IMPORT:
         raise ValueError(f"search_alg must be one of {sorted(SEARCH_ALG_IMPORT)}; got {search_alg!r}")
     cls = SEARCH_ALG_IMPORT[key]()
-    accepted = _named_parameters(cls)
-    return cls(**{k: v for k, v in kwargs.items() if k in accepted})
+    return cls(**_accepted_kwargs(cls, kwargs, f"create_searcher({search_alg!r})"))
 
 
-def _named_parameters(cls: type) -> set[str]:
+def _accepted_kwargs(cls: type, kwargs: dict[str, Any], call: str) -> dict[str, Any]:
+    """``kwargs`` for ``cls``; metric and mode are dropped where ``cls`` has no use for them.
+
+    Raises:
+        TypeError: naming the arguments ``cls`` does not take, and those it does.
+    """
+    parameters = inspect.signature(cls).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(kwargs)
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    return {p.name for p in inspect.signature(cls).parameters.values() if p.kind in kinds}
+    accepted = [p.name for p in parameters if p.kind in kinds]
+    unknown = [k for k in kwargs if k not in accepted and k not in ("metric", "mode")]
+    if unknown:
+        raise TypeError(
+            f"{call} got {'an unexpected keyword argument' if len(unknown) == 1 else 'unexpected keyword arguments'} "
+            f"{', '.join(map(repr, unknown))}; {cls.__name__} takes: {', '.join(accepted) or 'no arguments'}"
+        )
+    return {k: v for k, v in kwargs.items() if k in accepted}

@@ -100,8 +100,9 @@ def replay(records: list[dict[str, Any]]) -> ExperimentRecord:
     for record in records:
         event = record.get("event")
         trial = trials.get(record.get("trial_id", ""))
-        if event == "experiment_started" and not started:
-            started = record
+        if event == "experiment_started":
+            # A new run under the same name starts over; only the latest run counts.
+            started, trials, finished, interrupted = record, {}, False, False
         elif event == "trial_added":
             trials[record["trial_id"]] = TrialRecord(
                 record["trial_id"], record.get("tag", ""), _decode_config(record),

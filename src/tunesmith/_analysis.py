@@ -1,0 +1,434 @@
+"""``ExperimentAnalysis``: read an experiment's folder, finished or still running.
+
+Everything comes from the journal and the trial files (``result.json``, checkpoints the
+journal lists, ``error.pkl``); nothing the driver pickled is loaded, so an analysis can
+be opened while the experiment runs, from another process or machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+from tunesmith._best import best_of, check_scope, metric_value, trial_score
+from tunesmith._checkpoint import Checkpoint
+from tunesmith._config import check_mode
+from tunesmith._flatten import flatten_dict
+from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.storage import ExperimentStorage, read_journal, replay
+from tunesmith.storage._journal import ExperimentRecord, TrialRecord, load_result_rows
+from tunesmith.storage._storage import JOURNAL_FILE, split_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ExperimentAnalysis"]
+
+logger = logging.getLogger("tunesmith")
+
+_ITERATION = "training_iteration"
+
+
+class ExperimentAnalysis:
+    """Results of an experiment, read from its folder: trials, configs, dataframes, the best trial.
+
+    ``tune.run`` returns one; build one yourself for any experiment folder, including one
+    that is still running (you see the results reported so far) or one on a URL.
+
+    Args:
+        experiment_checkpoint_path: The experiment folder (or its ``journal.jsonl``), a
+            local path or an fsspec URL such as ``s3://bucket/results/exp``.
+        storage_filesystem: An fsspec filesystem for the URL (e.g. ``s3fs`` with a custom
+            endpoint); inferred from the URL when omitted.
+        trials: Trial objects to use instead of those the journal describes.
+        default_metric: Metric for ``best_*`` and ``get_best_*`` (default: the
+            experiment's own ``metric``, as recorded in the journal).
+        default_mode: ``"min"`` or ``"max"`` (default: the experiment's own ``mode``).
+
+    Raises:
+        ValueError: the path is not an experiment folder (the message names what is
+            missing), or ``default_mode`` is not ``"min"``/``"max"``.
+
+    Example:
+        >>> import tunesmith as tune
+        >>> def objective(config):
+        ...     return {"score": config["a"]}
+        >>> _ = tune.Tuner(objective, param_space={"a": tune.grid_search([1, 2])},
+        ...                run_config=tune.RunConfig(verbose=0, storage_path="/tmp/tunesmith_doctest", name="ea"),
+        ...                ).fit()
+        >>> analysis = tune.ExperimentAnalysis("/tmp/tunesmith_doctest/ea", default_metric="score", default_mode="max")
+        >>> analysis.best_config["a"]
+        2
+    """
+
+    def __init__(
+        self,
+        experiment_checkpoint_path: str | os.PathLike,
+        *,
+        storage_filesystem: Any = None,
+        trials: list[Trial] | None = None,
+        default_metric: str | None = None,
+        default_mode: str | None = None,
+    ) -> None:
+        check_mode(default_mode, "default_mode")
+        self._storage = _open(experiment_checkpoint_path, storage_filesystem)
+        records = _latest_run(read_journal(self._storage.journal_path))
+        self._record = replay(records)
+        self._interrupted = self._record.interrupted
+        self.default_metric, self.default_mode = _defaults(default_metric, default_mode, self._record.started)
+        self._rows: dict[str, list[dict[str, Any]]] = {}
+        self._checkpoints: dict[str, list[tuple[Checkpoint, dict[str, Any]]]] = {}
+        loaded = self._load_trials(records)
+        self.trials: list[Trial] = loaded if trials is None else list(trials)
+        for trial in self.trials:
+            if trial.trial_id not in self._rows:
+                self._rows[trial.trial_id] = load_result_rows(trial.path) if trial.path else []
+
+    # -- loading -----------------------------------------------------------------------------
+    def _load_trials(self, records: list[dict[str, Any]]) -> list[Trial]:
+        statuses = _statuses(records, self._record)
+        restarted = {r.get("restarted_from") for r in records if r.get("event") == "trial_added"}
+        trainable = str(self._record.started.get("trainable") or "trainable")
+        return [self._trial(record, trainable, statuses[trial_id])
+                for trial_id, record in self._record.trials.items() if trial_id not in restarted]
+
+    def _trial(self, record: TrialRecord, trainable: str, status: TrialStatus) -> Trial:
+        from tunesmith._restore import _load_error
+
+        trial = Trial(trainable, trial_id=record.trial_id, config=record.config, experiment_tag=record.tag,
+                      evaluated_params=record.params, resources=record.resources)
+        trial.status = status
+        trial.num_failures = record.num_failures
+        rows: list[dict[str, Any]] = []
+        if record.dirname:
+            trial.dirname = record.dirname
+            trial.path = self._storage.trial_local_path(record.dirname)
+            rows = load_result_rows(trial.path)
+        trial.last_result = rows[-1] if rows else {}
+        for row in rows:
+            trial.update_metric_analysis(flatten_dict(row))
+        checkpoints = self._listed_checkpoints(record, rows)
+        trial.checkpoint = checkpoints[-1][0] if checkpoints else None
+        if status is TrialStatus.ERROR:
+            trial.error = _load_error(trial.path)
+        self._rows[trial.trial_id] = rows
+        self._checkpoints[trial.trial_id] = checkpoints
+        return trial
+
+    def _listed_checkpoints(self, record: TrialRecord, rows: list[dict[str, Any]]) -> list[tuple[Checkpoint, dict[str, Any]]]:
+        """The checkpoints the journal says are kept, oldest first, with the metrics reported with each."""
+        by_iteration = {row.get(_ITERATION): row for row in rows}
+        out = []
+        for entry in record.checkpoints:
+            url = f"{self._storage.trial_url(record.dirname)}/{entry['path']}"
+            metrics = flatten_dict(by_iteration.get(entry["iteration"], {}))
+            metrics.update(training_iteration=entry["iteration"], time_total_s=entry["time_total_s"])
+            out.append((Checkpoint(url, filesystem=self._storage.remote_fs), metrics))
+        return out
+
+    # -- what the experiment is ---------------------------------------------------------------
+    @property
+    def experiment_path(self) -> str:
+        """The experiment folder (a URL for remote storage)."""
+        return self._storage.experiment_path
+
+    @property
+    def results(self) -> dict[str, dict[str, Any]]:
+        """``{trial_id: last result}``."""
+        return {trial.trial_id: trial.last_result for trial in self.trials}
+
+    @property
+    def results_df(self) -> pd.DataFrame:
+        """One row per trial (its last result, flattened with ``/``), indexed by ``trial_id``."""
+        import pandas as pd
+
+        rows = [{**flatten_dict(trial.last_result), "trial_id": trial.trial_id} for trial in self.trials]
+        if not rows:
+            return pd.DataFrame(columns=["trial_id"]).set_index("trial_id")
+        return pd.DataFrame.from_records(rows, index="trial_id")
+
+    @property
+    def trial_dataframes(self) -> dict[str, pd.DataFrame]:
+        """``{trial_id: every result of the trial, flattened with "/"}``."""
+        import pandas as pd
+
+        return {trial.trial_id: pd.DataFrame([flatten_dict(row) for row in self._rows_of(trial)])
+                for trial in self.trials}
+
+    def get_all_configs(self, prefix: bool = False) -> dict[str, dict[str, Any]]:
+        """``{trial folder: config}``; ``prefix=True`` names the keys ``config/<key>``.
+
+        A trial that has not started yet has no folder; its trial id is the key.
+        """
+        return {
+            (trial.path or trial.trial_id): ({f"config/{k}": v for k, v in trial.config.items()} if prefix else trial.config)
+            for trial in self.trials
+        }
+
+    def dataframe(self, metric: str | None = None, mode: str | None = None) -> pd.DataFrame:
+        """One row per trial that reported: its last result, or its best by ``metric`` and ``mode``.
+
+        Columns are the flattened result keys (``config/<key>`` included) and ``logdir``,
+        the trial's folder.
+
+        Raises:
+            ValueError: ``mode`` without ``metric``, or a mode other than min/max.
+        """
+        import pandas as pd
+
+        check_mode(mode)
+        if mode is not None and metric is None:
+            raise ValueError(f"dataframe(mode={mode!r}) needs the metric to rank rows by: pass metric=...")
+        rows = []
+        for trial in self.trials:
+            history = self._rows_of(trial)
+            if not history:
+                continue
+            row = history[-1]
+            if mode is not None:
+                scores = [metric_value(r, metric) for r in history]
+                row = best_of(history, scores, mode) or row
+            rows.append({**flatten_dict(row), "logdir": trial.path})
+        return pd.DataFrame(rows)
+
+    # -- the best trial ---------------------------------------------------------------------------
+    def get_best_trial(self, metric: str | None = None, mode: str | None = None, scope: str = "last",
+                       filter_nan_and_inf: bool = True) -> Trial | None:
+        """The best trial by ``metric`` under ``mode``; None (with a warning) if no trial has a usable value.
+
+        With a single trial, that trial, whatever the metric.
+
+        Args:
+            metric: Default: ``default_metric``. Nested metrics are written ``a/b``.
+            mode: ``"min"`` or ``"max"``. Default: ``default_mode``.
+            scope: ``last``, ``avg``, ``last-5-avg``, ``last-10-avg`` (each trial's value
+                under that rule), or ``all`` (each trial's best value).
+            filter_nan_and_inf: Skip trials whose value is NaN or infinite.
+
+        Raises:
+            ValueError: no metric or mode given here or as a default, or a bad scope.
+        """
+        return self._best_trial(metric, mode, scope, filter_nan_and_inf, "get_best_trial")
+
+    def _best_trial(self, metric: str | None, mode: str | None, scope: str, filter_nan_and_inf: bool,
+                    where: str) -> Trial | None:
+        if len(self.trials) == 1:
+            return self.trials[0]
+        metric, mode = self._metric(metric, where), self._mode(mode, where)
+        check_scope(scope)
+        scores = [trial_score(t.last_result, lambda t=t: self._rows_of(t), metric, mode, scope) for t in self.trials]
+        best = best_of(self.trials, scores, mode, filter_nan_and_inf)
+        if best is None:
+            logger.warning("no trial has a %svalue for %r, so there is no best trial; check the metric name",
+                           "finite " if filter_nan_and_inf else "", metric)
+        return best
+
+    def get_best_config(self, metric: str | None = None, mode: str | None = None, scope: str = "last") -> dict[str, Any] | None:
+        """The config of :meth:`get_best_trial`, or None."""
+        best = self._best_trial(metric, mode, scope, True, "get_best_config")
+        return best.config if best is not None else None
+
+    @property
+    def best_trial(self) -> Trial | None:
+        """The best trial by ``default_metric`` and ``default_mode`` (see :meth:`get_best_trial`)."""
+        self._need_defaults("best_trial")
+        return self.get_best_trial(self.default_metric, self.default_mode)
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        self._need_defaults("best_config")
+        best = self.best_trial
+        return best.config if best is not None else None
+
+    @property
+    def best_checkpoint(self) -> Checkpoint | None:
+        """The best trial's best checkpoint by the default metric and mode."""
+        self._need_defaults("best_checkpoint")
+        best = self.best_trial
+        return self.get_best_checkpoint(best, self.default_metric, self.default_mode) if best is not None else None
+
+    @property
+    def best_result(self) -> dict[str, Any] | None:
+        self._need_defaults("best_result")
+        best = self.best_trial
+        return best.last_result if best is not None else None
+
+    @property
+    def best_result_df(self) -> pd.DataFrame:
+        """The best trial's last result as a one-row DataFrame indexed by ``trial_id``."""
+        import pandas as pd
+
+        self._need_defaults("best_result_df")
+        best = self.best_trial
+        rows = [{**flatten_dict(best.last_result), "trial_id": best.trial_id}] if best is not None else []
+        return pd.DataFrame.from_records(rows, index="trial_id") if rows else pd.DataFrame()
+
+    @property
+    def best_dataframe(self) -> pd.DataFrame:
+        """Every result of the best trial."""
+        self._need_defaults("best_dataframe")
+        best = self.best_trial
+        if best is None:
+            import pandas as pd
+
+            return pd.DataFrame()
+        return self.trial_dataframes[best.trial_id]
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def get_trial_checkpoints_paths(self, trial: Trial | str, metric: str = _ITERATION) -> list[tuple[str, Any]]:
+        """``[(checkpoint path or URL, value of metric when it was saved)]`` for the trial's kept checkpoints."""
+        return [(checkpoint.url, metrics.get(metric)) for checkpoint, metrics in self._checkpoints_of(trial)]
+
+    def get_best_checkpoint(self, trial: Trial | str, metric: str | None = None, mode: str | None = None) -> Checkpoint | None:
+        """The trial's kept checkpoint with the best ``metric`` (NaN and missing values skipped).
+
+        Args:
+            trial: A trial from :attr:`trials`, its id, or its folder.
+            metric: Default: ``default_metric``, then ``training_iteration``.
+            mode: Default: ``default_mode``, then ``"max"`` for ``training_iteration``.
+
+        Returns:
+            The checkpoint, or None (with a warning) when the trial has none with a value.
+        """
+        metric = metric or self.default_metric or _ITERATION
+        mode = mode or self.default_mode or ("max" if metric == _ITERATION else None)
+        mode = self._mode(mode, "get_best_checkpoint")
+        pairs = [(c, m.get(metric)) for c, m in self._checkpoints_of(trial)]
+        usable = [(c, float(v)) for c, v in pairs
+                  if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)]
+        if not usable:
+            logger.warning("trial %s has no checkpoint%s", _name(trial),
+                           f" with a value for {metric!r}" if pairs else "s")
+            return None
+        pick = max if mode == "max" else min
+        return pick(usable, key=lambda pair: pair[1])[0]
+
+    def get_last_checkpoint(self, trial: Trial | str | None = None, metric: str = _ITERATION,
+                            mode: str = "max") -> Checkpoint | None:
+        """The latest checkpoint of ``trial``, or of the best trial by ``metric``/``mode`` when omitted."""
+        trial = trial if trial is not None else self.get_best_trial(metric, mode)
+        if trial is None:
+            return None
+        return self.get_best_checkpoint(trial, _ITERATION, "max")
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _find(self, trial: Trial | str) -> Trial:
+        if isinstance(trial, Trial) or hasattr(trial, "trial_id"):
+            for known in self.trials:
+                if known.trial_id == trial.trial_id:
+                    return known
+            return trial
+        text = os.fspath(trial).rstrip("/")
+        for known in self.trials:
+            if text in (known.trial_id, known.path, known.dirname) or (
+                    known.dirname and text == f"{self.experiment_path}/{known.dirname}"):
+                return known
+        raise ValueError(
+            f"no trial {text!r} in the experiment at {self.experiment_path}: pass a trial from .trials, "
+            f"a trial id ({', '.join(t.trial_id for t in self.trials[:5]) or 'none yet'}...) or a trial folder"
+        )
+
+    def _rows_of(self, trial: Trial) -> list[dict[str, Any]]:
+        return self._rows.get(trial.trial_id, [])
+
+    def _checkpoints_of(self, trial: Trial | str) -> list[tuple[Checkpoint, dict[str, Any]]]:
+        return self._checkpoints.get(self._find(trial).trial_id, [])
+
+    def _metric(self, metric: str | None, where: str) -> str:
+        metric = metric or self.default_metric
+        if not metric:
+            raise ValueError(
+                f"{where} needs a metric, and none is set: pass {where}(metric='loss', mode='min'), or "
+                "ExperimentAnalysis(..., default_metric=...) (tune.run(metric=...) sets it)"
+            )
+        return metric
+
+    def _mode(self, mode: str | None, where: str) -> str:
+        mode = mode or self.default_mode
+        if not mode:
+            raise ValueError(
+                f"{where} needs a mode, and none is set: pass {where}(..., mode='min' or 'max'), or "
+                "ExperimentAnalysis(..., default_mode=...) (tune.run(mode=...) sets it)"
+            )
+        check_mode(mode)
+        return mode
+
+    def _need_defaults(self, name: str) -> None:
+        if not self.default_metric or not self.default_mode:
+            raise ValueError(
+                f"{name} needs a default metric and mode: pass metric= and mode= to tune.run() (or "
+                "default_metric= and default_mode= to ExperimentAnalysis), or call "
+                "get_best_trial(metric, mode) and friends with them"
+            )
+
+    def __repr__(self) -> str:
+        return f"ExperimentAnalysis({self.experiment_path!r}, trials={len(self.trials)})"
+
+
+def _open(path: str | os.PathLike, filesystem: Any) -> ExperimentStorage:
+    """The experiment's storage, with a remote experiment's files copied to a local folder.
+
+    Raises:
+        ValueError: naming the path and what is missing.
+    """
+    url = os.fspath(path).rstrip("/")
+    if url.endswith(f"/{JOURNAL_FILE}") or url == JOURNAL_FILE:
+        url = url[: -len(JOURNAL_FILE)].rstrip("/") or "."
+    fs, stripped, is_local = split_url(url, filesystem)
+    if is_local and not os.path.isdir(stripped):
+        raise ValueError(f"{url!r} is not an experiment folder: it does not exist")
+    # The parent as the filesystem spells it (no protocol), so its listings line up with it.
+    parent, name = os.path.dirname(stripped.rstrip("/")), os.path.basename(stripped.rstrip("/"))
+    storage = ExperimentStorage(parent, name, filesystem=None if is_local else fs)
+    storage.download()
+    if not os.path.exists(storage.journal_path):
+        raise ValueError(
+            f"{url!r} is not a tunesmith experiment folder: it has no {JOURNAL_FILE}. "
+            "Pass the folder printed as 'Results: ...' at the end of a run"
+        )
+    return storage
+
+
+def _latest_run(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records since the folder's latest fresh start (a rerun under the same name starts anew)."""
+    starts = [i for i, record in enumerate(records) if record.get("event") == "experiment_started"]
+    return records[starts[-1]:] if starts else records
+
+
+def _defaults(metric: str | None, mode: str | None, started: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The caller's metric and mode; when neither is given, the experiment's own (if single)."""
+    if metric is None and mode is None:
+        own_metric, own_mode = started.get("metric"), started.get("mode")
+        if isinstance(own_metric, str) and isinstance(own_mode, str):
+            metric, mode = own_metric, own_mode
+    if mode is not None and metric is None:
+        metric = "_metric"
+    return metric, mode
+
+
+def _statuses(records: list[dict[str, Any]], experiment: ExperimentRecord) -> dict[str, TrialStatus]:
+    """Each trial's status as the journal tells it, including running and paused trials."""
+    status: dict[str, TrialStatus] = {}
+    for record in records:
+        event, trial_id = record.get("event"), record.get("trial_id")
+        if event == "trial_added":
+            status[trial_id] = TrialStatus.PENDING
+        elif trial_id not in status:
+            continue
+        elif event == "trial_started":
+            status[trial_id] = TrialStatus.RUNNING
+        elif event == "trial_paused":
+            status[trial_id] = TrialStatus.PAUSED
+        elif event in ("trial_reset", "trial_failed") and (event == "trial_reset" or record.get("retry")):
+            status[trial_id] = TrialStatus.PENDING
+        elif event == "trial_finished":
+            status[trial_id] = TrialStatus(record.get("status") or "TERMINATED")
+    if experiment.finished:  # the driver is gone: nothing runs; a restore would run these again
+        status = {k: TrialStatus.PENDING if v is TrialStatus.RUNNING else v for k, v in status.items()}
+    return status
+
+
+def _name(trial: Any) -> str:
+    return str(trial.trial_id) if hasattr(trial, "trial_id") else str(trial)

@@ -1,0 +1,5 @@
+"""Reading experiment results (``ray.tune.analysis``)."""
+
+from tunesmith._analysis import ExperimentAnalysis
+
+__all__ = ["ExperimentAnalysis"]
