@@ -1,16 +1,21 @@
-"""tunesmith benchmarks.
+"""tunesmith's performance suite, side by side with Ray Tune and plain Optuna.
 
 Usage:
-    python benchmarks/bench.py [workload ...] [--repeat N]
+    python benchmarks/bench.py [workload ...] [--repeat N] [--ray PYTHON] [--no-ray]
 
-Workloads (default: all):
-    quickstart     the README quickstart as a whole process (wall time, import included)
-    trivial200     200 trials whose function returns at once (fit() time, trials/s, driver peak RSS)
-    trivial10000   the same with 10,000 trials
-    bookkeeping    40 trials of 10 reports 0.1 s apart on 2 CPUs (floor: 20 s)
+Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
+    quickstart     the README quickstart as a whole process (import included)
+    trivial200     200 trials whose function returns at once: fit() time, trials/s, driver peak RSS
+    trivial10000   the same with 10,000 trials (Ray Tune is not run: hours)
+    bookkeeping    40 trials x 10 reports 0.1 s apart (floor 20 s)
+    throughput     8 trials at 0.25 CPU, 1,000 reports each at 100/s (floor 10 s)
+    flatout        8 trials at 0.25 CPU reporting as fast as they can: results/s the driver absorbs
+    checkpoints    8 trials x 20 reports, a 10 MB checkpoint every 5 reports, num_to_keep=2
 
-Each workload runs in a fresh Python process, ``--repeat`` times; the report gives the
-median and the ratio to the theoretical floor where there is one.
+Every workload runs in a fresh process. With ``--ray PYTHON`` (a Python that can import
+``ray.tune``; see benchmarks/README.md) the same program runs on Ray Tune too, alternating
+A B A B. ``trivial10000`` also runs plain Optuna (in process, nothing on disk) as an anchor.
+The report gives medians, and the ratio to the floor where there is one.
 """
 
 from __future__ import annotations
@@ -28,75 +33,168 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-TRIVIAL = """
-import json, resource, sys, tempfile, time
-import tunesmith as tune
+IMPORTS = {
+    "tunesmith": "import tunesmith as tune\ntune.init(num_cpus=2)\n",
+    "ray": (
+        "import ray\nfrom ray import tune\n"
+        "ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level='ERROR')\n"
+    ),
+}
 
+PRELUDE = """
+import json, os, resource, sys, tempfile, time
+{imports}
+STORAGE = tempfile.mkdtemp()
+
+def finish(start, results, **extra):
+    elapsed = time.perf_counter() - start
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    errors = sum(1 for r in results if r.error is not None)
+    print(json.dumps({{"seconds": elapsed, "driver_peak_rss_mb": rss, "errors": errors, **extra}}))
+"""
+
+WORKLOADS = {
+    "trivial": """
 def trivial(config):
     return {{"x": config["i"]}}
 
-n = {n}
 start = time.perf_counter()
-results = tune.Tuner(trivial, param_space={{"i": tune.grid_search(list(range(n)))}},
-    tune_config=tune.TuneConfig(),
-    run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(), name="trivial", verbose=0)).fit()
-elapsed = time.perf_counter() - start
-assert len(results) == n and results.num_errors == 0
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({{"seconds": elapsed, "trials_per_s": n / elapsed, "driver_peak_rss_mb": rss}}))
-"""
-
-BOOKKEEPING = """
-import json, tempfile, time
-import tunesmith as tune
-
+results = tune.Tuner(trivial, param_space={{"i": tune.grid_search(list(range({n})))}},
+                     run_config=tune.RunConfig(storage_path=STORAGE, name="trivial", verbose=0)).fit()
+finish(start, results, trials_per_s={n} / (time.perf_counter() - start))
+""",
+    "bookkeeping": """
 def train(config):
     for i in range(10):
         time.sleep(0.1)
-        tune.report({"i": i})
+        tune.report({{"i": i}})
 
-tune.init(num_cpus=2)
 start = time.perf_counter()
-results = tune.Tuner(train, param_space={"t": tune.grid_search(list(range(40)))},
-    run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(), name="bk", verbose=0)).fit()
-elapsed = time.perf_counter() - start
-assert len(results) == 40 and results.num_errors == 0
-print(json.dumps({"seconds": elapsed, "floor_s": 20.0, "ratio_to_floor": elapsed / 20.0}))
+results = tune.Tuner(train, param_space={{"t": tune.grid_search(list(range(40)))}},
+                     run_config=tune.RunConfig(storage_path=STORAGE, name="bk", verbose=0)).fit()
+finish(start, results, floor_s=20.0)
+""",
+    "throughput": """
+def train(config):
+    next_at = time.perf_counter()
+    for i in range(1000):
+        next_at += 0.01
+        delay = next_at - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        tune.report({{"i": i}})
+
+start = time.perf_counter()
+results = tune.Tuner(tune.with_resources(train, {{"cpu": 0.25}}), param_space={{"t": tune.grid_search(list(range(8)))}},
+                     run_config=tune.RunConfig(storage_path=STORAGE, name="tp", verbose=0)).fit()
+finish(start, results, floor_s=10.0)
+""",
+    "flatout": """
+def train(config):
+    for i in range(2000):
+        tune.report({{"i": i}})
+
+start = time.perf_counter()
+results = tune.Tuner(tune.with_resources(train, {{"cpu": 0.25}}), param_space={{"t": tune.grid_search(list(range(8)))}},
+                     run_config=tune.RunConfig(storage_path=STORAGE, name="fo", verbose=0)).fit()
+finish(start, results, results_per_s=16000 / (time.perf_counter() - start))
+""",
+    "checkpoints": """
+def train(config):
+    payload = os.urandom(10_000_000)
+    for i in range(20):
+        checkpoint = None
+        if i % 5 == 4:
+            folder = tempfile.mkdtemp()
+            with open(os.path.join(folder, "weights.bin"), "wb") as f:
+                f.write(payload)
+            checkpoint = tune.Checkpoint.from_directory(folder)
+        tune.report({{"i": i}}, checkpoint=checkpoint)
+
+start = time.perf_counter()
+results = tune.Tuner(train, param_space={{"t": tune.grid_search(list(range(8)))}},
+                     run_config=tune.RunConfig(storage_path=STORAGE, name="ck", verbose=0,
+                                               checkpoint_config=tune.CheckpointConfig(num_to_keep=2))).fit()
+kept = sum(len([d for d in os.listdir(r.path) if d.startswith("checkpoint_")]) for r in results)
+finish(start, results, checkpoints_kept=kept)
+""",
+}
+
+OPTUNA_ANCHOR = """
+import json, time, optuna
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+start = time.perf_counter()
+study.optimize(lambda trial: trial.suggest_int("i", 0, 10000), n_trials=10000)
+print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
 
-def _python(code: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+def _run_program(python: str, code: str, engine: str) -> dict:
+    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0",
+               RAY_DEDUP_LOGS="0", PYTHONWARNINGS="ignore")
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
+    if out.returncode != 0:
+        raise RuntimeError(f"{engine} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def quickstart() -> dict:
-    env = dict(os.environ, TUNESMITH_STORAGE_PATH=tempfile.mkdtemp())
+def _workload(name: str, engine: str, python: str) -> dict:
+    if name == "quickstart":
+        return _quickstart(engine, python)
+    kind, n = ("trivial", name[len("trivial"):]) if name.startswith("trivial") else (name, "")
+    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(n=n or 0)
+    return _run_program(python, code, engine)
+
+
+def _quickstart(engine: str, python: str) -> dict:
+    with open(os.path.join(ROOT, "examples", "quickstart.py")) as f:
+        code = f.read()
+    if engine == "ray":
+        code = code.replace("import tunesmith as tune", "from ray import tune")
+    env = dict(os.environ, TUNESMITH_STORAGE_PATH=tempfile.mkdtemp(), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
     start = time.perf_counter()
-    subprocess.run([sys.executable, os.path.join(ROOT, "examples", "quickstart.py")], check=True,
-                   capture_output=True, env=env, cwd=ROOT)
+    subprocess.run([python, "-c", code], check=True, capture_output=True, env=env, cwd=tempfile.gettempdir())
     return {"seconds": time.perf_counter() - start}
 
 
-WORKLOADS = {
-    "quickstart": quickstart,
-    "trivial200": lambda: _python(TRIVIAL.format(n=200)),
-    "trivial10000": lambda: _python(TRIVIAL.format(n=10000)),
-    "bookkeeping": lambda: _python(BOOKKEEPING),
-}
+def _summary(runs: list[dict]) -> dict:
+    keys = [k for k in runs[0] if isinstance(runs[0][k], (int, float))]
+    summary = {k: statistics.median(r[k] for r in runs) for k in keys}
+    if "floor_s" in summary:
+        summary["ratio_to_floor"] = summary["seconds"] / summary["floor_s"]
+    return summary
+
+
+def _fmt(summary: dict) -> str:
+    return ", ".join(f"{k}={v:.3g}" for k, v in summary.items() if k not in ("errors", "floor_s"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("workloads", nargs="*", default=list(WORKLOADS))
+    parser.add_argument("workloads", nargs="*", default=["quickstart", "trivial200", "trivial10000", "bookkeeping",
+                                                        "throughput", "flatout", "checkpoints"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ray", default=None, help="a Python interpreter that can import ray.tune")
+    parser.add_argument("--ray-repeat", type=int, default=None, help="repeats for Ray Tune (default: --repeat)")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     for name in args.workloads:
-        runs = [WORKLOADS[name]() for _ in range(args.repeat)]
-        summary = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
-        shown = ", ".join(f"{k}={v:.3g}" for k, v in summary.items())
-        print(f"{name:14s} median of {args.repeat}: {shown}")
+        engines = {"tunesmith": sys.executable}
+        if args.ray and name != "trivial10000":
+            engines["ray"] = args.ray
+        runs: dict[str, list[dict]] = {engine: [] for engine in engines}
+        for i in range(args.repeat):  # A B A B
+            for engine, python in engines.items():
+                if engine == "ray" and args.ray_repeat is not None and i >= args.ray_repeat:
+                    continue
+                runs[engine].append(_workload(name, engine, python))
+        for engine, engine_runs in runs.items():
+            print(f"{name:13s} {engine:9s} median of {len(engine_runs)}: {_fmt(_summary(engine_runs))}", flush=True)
+        if name == "trivial10000":
+            anchor = [_run_program(sys.executable, OPTUNA_ANCHOR, "optuna") for _ in range(args.repeat)]
+            print(f"{name:13s} {'optuna':9s} median of {len(anchor)}: {_fmt(_summary(anchor))} "
+                  "(in process, nothing written)", flush=True)
 
 
 if __name__ == "__main__":
