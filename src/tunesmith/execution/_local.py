@@ -84,6 +84,9 @@ class LocalExecutor(Executor):
         self._busy: dict[tuple[str, int], _Worker] = {}
 
     def _start(self) -> ResourceLedger:
+        # Start CPU-only workers now, so their interpreter start overlaps the driver's setup.
+        if self.reuse_workers and not self._idle:
+            self._idle = [_Worker("", self._env("")) for _ in range(max(1, int(self.num_cpus)))]
         return ResourceLedger(self.num_cpus, self.num_gpus, self.custom)
 
     def _env(self, cuda: str) -> dict[str, str]:
