@@ -246,3 +246,17 @@ def test_verbose_zero_prints_nothing(storage):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     assert out.stdout == "" and out.stderr == ""
+
+
+def test_progress_csv_keeps_columns_that_appear_later(run):
+    import csv
+
+    def train(config):
+        tune.report({"a": 1})
+        tune.report({"a": 2, "late": 7})
+
+    result = run(train)[0]
+    with open(os.path.join(result.path, "progress.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["a"] for r in rows] == ["1", "2"]
+    assert [r["late"] for r in rows] == ["", "7"]

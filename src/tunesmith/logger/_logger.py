@@ -74,11 +74,8 @@ class JsonLoggerCallback(LoggerCallback):
             return
         with open(os.path.join(trial.path, EXPR_PARAM_PICKLE_FILE), "wb") as f:
             cloudpickle.dump(trial.config, f)
-        text = json.dumps(trial.config, indent=2, sort_keys=True, default=json_default)
-        tmp = params + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, params)
+        with open(params, "w") as f:
+            f.write(json.dumps(trial.config, indent=2, sort_keys=True, default=json_default))
 
     def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
         line = json.dumps(result, default=json_default) + "\n"
@@ -110,10 +107,13 @@ class CSVLoggerCallback(LoggerCallback):
     def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
         header = self._header(trial)
         row = flatten_dict({k: v for k, v in result.items() if k != "config"})
+        buffer = io.StringIO()
+        if not header:  # the first row: header and row in one write
+            header.extend(row)
+            csv.DictWriter(buffer, fieldnames=header).writeheader()
         new_keys = [k for k in row if k not in header]
         if new_keys:
             self._widen(trial, header, new_keys)
-        buffer = io.StringIO()
         csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore").writerow(row)
         with open(os.path.join(trial.path, EXPR_PROGRESS_FILE), "a", newline="") as f:
             f.write(buffer.getvalue())
