@@ -174,3 +174,14 @@ def test_vanished_checkpoint_falls_back_to_the_one_before(run, tmp_path):
     shutil.rmtree(checkpoints[-1])
     results = tune.Tuner.restore(str(tmp_path / "exp"), counting).fit()
     assert_each_step_once(results, 30)
+
+
+def test_file_url_storage_and_restore(tmp_path):
+    url = f"file://{tmp_path}/runs"
+    first = tune.Tuner(counting, param_space={"steps": 4},
+                       run_config=tune.RunConfig(storage_path=url, name="exp", verbose=0)).fit()
+    assert first.num_terminated == 1
+    assert os.path.exists(os.path.join(tmp_path, "runs", "exp", "journal.jsonl"))
+    assert [r["n"] for r in _rows(first[0].path)] == [1, 2, 3, 4]
+    restored = tune.Tuner.restore(f"{url}/exp", counting).get_results()
+    assert restored.num_terminated == 1
