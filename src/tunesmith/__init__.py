@@ -9,14 +9,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tunesmith._analysis import ExperimentAnalysis
     from tunesmith._checkpoint import Checkpoint
     from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, SyncConfig, TuneConfig
     from tunesmith._init import init, is_initialized, shutdown
+    from tunesmith._legacy import Experiment, run, run_experiments
     from tunesmith._result import Result, ResultGrid
     from tunesmith.callback import Callback
     from tunesmith.error import TuneError
-    from tunesmith._analysis import ExperimentAnalysis
-    from tunesmith._legacy import Experiment, run, run_experiments
+    from tunesmith.progress_reporter import CLIReporter, JupyterNotebookReporter, ProgressReporter
     from tunesmith.schedulers import create_scheduler
     from tunesmith.search import BasicVariantGenerator, SearchAlgorithm, Searcher, create_searcher
     from tunesmith.search.sample import (
@@ -58,6 +59,7 @@ _EXPORTS = {
     "Checkpoint": "tunesmith._checkpoint",
     "CheckpointConfig": "tunesmith._config",
     "choice": "tunesmith.search.sample",
+    "CLIReporter": "tunesmith.progress_reporter",
     "create_scheduler": "tunesmith.schedulers",
     "create_searcher": "tunesmith.search",
     "Experiment": "tunesmith._legacy",
@@ -68,9 +70,11 @@ _EXPORTS = {
     "grid_search": "tunesmith.search.sample",
     "init": "tunesmith._init",
     "is_initialized": "tunesmith._init",
+    "JupyterNotebookReporter": "tunesmith.progress_reporter",
     "lograndint": "tunesmith.search.sample",
     "loguniform": "tunesmith.search.sample",
     "PlacementGroupFactory": "tunesmith.trainable",
+    "ProgressReporter": "tunesmith.progress_reporter",
     "qlograndint": "tunesmith.search.sample",
     "qloguniform": "tunesmith.search.sample",
     "qrandint": "tunesmith.search.sample",
@@ -118,13 +122,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BasicVariantGenerator",
+    "CLIReporter",
     "Callback",
     "Checkpoint",
     "CheckpointConfig",
     "Experiment",
     "ExperimentAnalysis",
     "FailureConfig",
+    "JupyterNotebookReporter",
     "PlacementGroupFactory",
+    "ProgressReporter",
     "Result",
     "ResultGrid",
     "RunConfig",

@@ -1,69 +1,186 @@
-"""What the terminal shows while an experiment runs: a status table, errors, a summary."""
+"""What the terminal shows while an experiment runs: the status table, errors, a summary.
+
+The controller talks to :class:`Progress` only. It picks the reporter (the user's from
+``RunConfig(progress_reporter=...)``, else a live table on a terminal, HTML in a notebook,
+plain status lines otherwise), prints per-trial lines at higher verbosity, shows failed
+trials compactly, and prints the final summary.
+"""
 
 from __future__ import annotations
 
-import collections
+import logging
 import math
-import sys
+import os
+import re
+import sysconfig
 import time
 from typing import Any, TextIO
 
+from tunesmith._reporter import (
+    CLIReporter,
+    JupyterNotebookReporter,
+    ProgressReporter,
+    _format,
+    _in_notebook,
+    _lookup,
+    _Screen,
+    _status_counts,
+    _StatusLineReporter,
+)
 from tunesmith.experiment import Trial
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "summarize_traceback"]
+
+logger = logging.getLogger("tunesmith")
 
 _TTY_PERIOD_S = 0.5
+_NOTEBOOK_PERIOD_S = 1.0
 _PLAIN_PERIOD_S = 30.0
-_MAX_ROWS = 20
+_MAX_SUMMARY_ERRORS = 20
+_HIDDEN_RESULT_KEYS = ("config", "date", "hostname", "node_ip", "pid", "timestamp")
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<function>.+)$')
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_LIBRARY_DIRS = tuple({os.path.abspath(p) + os.sep for k, p in sysconfig.get_paths().items()
+                       if k in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    text = str(value)
-    return text if len(text) <= 20 else text[:19] + "…"
+def summarize_traceback(traceback_text: str) -> tuple[str, str, str]:
+    """``(exception line, "file:line in function", source line)`` of a formatted traceback.
+
+    The location is the last frame in the user's own code (not tunesmith, the standard
+    library or installed packages), else the last frame; empty strings when unknown.
+
+    Example:
+        >>> text = ('Traceback (most recent call last):\\n  File "/tmp/t.py", line 3, in f\\n'
+        ...         '    raise ValueError("bad")\\nValueError: bad\\n')
+        >>> summarize_traceback(text)
+        ('ValueError: bad', '/tmp/t.py:3 in f', 'raise ValueError("bad")')
+    """
+    lines = traceback_text.rstrip().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    section = lines[starts[-1] + 1:] if starts else lines
+    frames: list[tuple[str, str, str, str]] = []
+    exception = ""
+    for i, line in enumerate(section):
+        match = _FRAME.match(line)
+        if match:
+            following = section[i + 1] if i + 1 < len(section) else ""
+            source = following.strip() if following.startswith("    ") and not _FRAME.match(following) else ""
+            frames.append((match["file"], match["line"], match["function"], source))
+        elif line and not line.startswith(" "):
+            exception = line
+            break
+    if not exception:
+        exception = next((line for line in reversed(lines) if line and not line.startswith(" ")), "")
+    frame = next((f for f in reversed(frames) if _is_user_file(f[0])), frames[-1] if frames else None)
+    if frame is None:
+        return exception, "", ""
+    return exception, f"{frame[0]}:{frame[1]} in {frame[2]}", frame[3]
+
+
+def _is_user_file(path: str) -> bool:
+    if path.startswith("<"):
+        return False
+    full = os.path.abspath(path)
+    return not full.startswith(_PACKAGE_DIR) and not full.startswith(_LIBRARY_DIRS)
+
+
+def _error_lines(trial: Trial, traceback_text: str) -> list[str]:
+    exception, where, source = summarize_traceback(traceback_text)
+    if not exception and trial.error is not None:
+        exception = f"{type(trial.error).__name__}: {trial.error}"
+    lines = [f"Trial {trial} errored: {exception or 'unknown error'}"]
+    if where:
+        lines.append(f"  at {where}")
+    if source:
+        lines.append(f"    {source}")
+    if trial.path:
+        lines.append(f"  full traceback: {os.path.join(trial.path, 'error.txt')}")
+    return lines
 
 
 class Progress:
-    """Prints progress at the given verbosity.
+    """Prints an experiment's progress at the given verbosity.
 
-    ``verbose`` 0 prints only trial errors; 1 adds a status table (redrawn in place on a
-    terminal, a plain line every 30 s otherwise) and a final summary; 2 adds a line per
+    ``verbose`` 0 prints nothing (failed trials go to the ``tunesmith`` logger as
+    warnings); 1 shows the status table (redrawn in place on a terminal, HTML in a
+    notebook, a status line every 30 s otherwise) and a final summary; 2 adds a line per
     finished trial; 3 adds a line per result.
+
+    Args:
+        verbose: 0 to 3.
+        metric: The experiment's metric (for the best trial), if a single one.
+        mode: ``"min"`` or ``"max"``.
+        stream: Where to write (default: ``sys.stdout`` at the time of writing).
+        reporter: A :class:`ProgressReporter` to use instead of the default one.
+        total_samples: How many trials the search will create, if known.
+
+    Raises:
+        TypeError: ``reporter`` is not a ``ProgressReporter``.
+        ValueError: ``reporter`` has a metric or mode other than the experiment's.
     """
 
-    def __init__(self, verbose: int, *, metric: Any = None, mode: Any = None, stream: TextIO | None = None) -> None:
+    def __init__(self, verbose: int, *, metric: Any = None, mode: Any = None, stream: TextIO | None = None,
+                 reporter: ProgressReporter | None = None, total_samples: int | None = None) -> None:
+        if reporter is not None and not isinstance(reporter, ProgressReporter):
+            raise TypeError(
+                "progress_reporter must be a tunesmith ProgressReporter (CLIReporter, JupyterNotebookReporter "
+                f"or a subclass), got {type(reporter).__name__}"
+            )
         self.verbose = verbose
         self.metric = metric if isinstance(metric, str) else None
         self.mode = mode if isinstance(mode, str) else None
-        self.stream = stream or sys.stdout
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._screen = _Screen(stream)
+        self.stream = self._screen.stream
+        self.tty = self._screen.is_tty()
+        self.reporter, self._period = self._choose_reporter(reporter, stream)
+        self.reporter.setup(start_time=time.time(), total_samples=total_samples, metric=self.metric, mode=self.mode)
         self._start = time.monotonic()
-        self._next = self._start + (_TTY_PERIOD_S if self.tty else _PLAIN_PERIOD_S)
-        self._drawn_lines = 0
+        self._next = self._start + self._period
+        self._errors: list[list[str]] = []
+        self._reporter_failed = False
         self.experiment_path = ""
+
+    def _choose_reporter(self, reporter: ProgressReporter | None, stream: TextIO | None) -> tuple[Any, float]:
+        if reporter is not None:
+            if isinstance(reporter, CLIReporter):
+                reporter._attach(self._screen)
+            return reporter, 0.0
+        if self.tty:
+            default = CLIReporter(max_report_frequency=0, sort_by_metric=False)
+            default._attach(self._screen)
+            return default, _TTY_PERIOD_S
+        if stream is None and _in_notebook():
+            return JupyterNotebookReporter(max_report_frequency=0), _NOTEBOOK_PERIOD_S
+        return _StatusLineReporter(self._screen, max_report_frequency=0), _PLAIN_PERIOD_S
 
     def begin(self, experiment_path: str) -> None:
         self.experiment_path = experiment_path
         self._start = time.monotonic()
 
     def warn(self, message: str) -> None:
-        self._clear()
-        print(f"tunesmith: {message}", file=sys.stderr)
+        self._screen.end_live()
+        logger.warning(message)
 
     def trial_error(self, trial: Trial, traceback_text: str) -> None:
-        self._clear()
-        print(f"Trial {trial} failed. Its traceback:\n{traceback_text.rstrip()}\n"
-              f"(also in {trial.path}/error.txt)", file=sys.stderr)
+        lines = _error_lines(trial, traceback_text)
+        self._errors.append(lines)
+        if self.verbose < 1:
+            logger.warning("\n".join(lines))
+        else:
+            self._screen.print("\n".join(lines), err=True)
 
     def trial_result(self, trial: Trial, result: dict) -> None:
         if self.verbose >= 3:
-            shown = {k: result[k] for k in result if k not in ("config", "date", "hostname", "node_ip", "pid", "timestamp")}
-            self._print(f"{trial} result: {shown}")
+            shown = {k: result[k] for k in result if k not in _HIDDEN_RESULT_KEYS}
+            self._screen.print(f"{trial} result: {shown}")
 
     def trial_complete(self, trial: Trial) -> None:
         if self.verbose >= 2:
-            self._print(f"{trial} {trial.status.value} after {trial.last_result.get('training_iteration', 0)} iterations")
+            line = f"{trial} {trial.status.value} after {trial.last_result.get('training_iteration', 0)} iterations"
+            if self.metric and _lookup(trial.last_result, self.metric) is not None:
+                line += f" with {self.metric}={_format(_lookup(trial.last_result, self.metric), 40)}"
+            self._screen.print(line)
 
     def update(self, trials: list[Trial]) -> None:
         if self.verbose < 1:
@@ -71,73 +188,71 @@ class Progress:
         now = time.monotonic()
         if now < self._next:
             return
-        self._next = now + (_TTY_PERIOD_S if self.tty else _PLAIN_PERIOD_S)
-        if self.tty:
-            self._draw(self._table(trials))
-        else:
-            print(self._status_line(trials), file=self.stream, flush=True)
+        self._next = now + self._period
+        self._report(trials, done=False)
 
     def finish(self, trials: list[Trial], *, interrupted: bool = False) -> None:
-        self._clear()
         if self.verbose < 1:
+            self._screen.end_live()
             return
-        lines = [self._status_line(trials, final=True)]
+        self._report(trials, done=True)
+        self._screen.end_live()
+        self._screen.print("\n".join(self._summary(trials, interrupted)))
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _report(self, trials: list[Trial], done: bool) -> None:
+        if self._reporter_failed:
+            return
+        try:
+            if self.reporter.should_report(trials, done=done):
+                self.reporter.report(trials, done, *self._sys_info(trials))
+        except Exception:  # a broken reporter must not end the experiment
+            self._reporter_failed = True
+            logger.warning("the progress reporter %s failed; progress is no longer shown",
+                           type(self.reporter).__name__, exc_info=True)
+
+    def _sys_info(self, trials: list[Trial]) -> list[str]:
+        running = [t for t in trials if t.status.value == "RUNNING"]
+        cpus = sum(float(t.resources.get("cpu", 0)) for t in running)
+        gpus = sum(float(t.resources.get("gpu", 0)) for t in running)
+        lines = [f"Resources requested: {cpus:g} CPUs, {gpus:g} GPUs"]
+        if self.experiment_path:
+            lines.append(f"Result logdir: {self.experiment_path}")
+        return lines
+
+    def _summary(self, trials: list[Trial], interrupted: bool) -> list[str]:
+        elapsed = time.monotonic() - self._start
+        lines = [f"Finished: {len(trials)} trials ({_status_counts(trials)}) in {elapsed:.1f} s"]
         best = self._best(trials)
         if best is not None:
-            value = best.last_result.get(self.metric)
-            lines.append(f"Best trial: {best} with {self.metric}={_fmt(value)}, config {best.evaluated_params or best.config}")
+            value = _lookup(best.last_result, self.metric)
+            lines.append(f"Best trial: {best} with {self.metric}={_format(value, 40)}, "
+                         f"config {best.evaluated_params or best.config}")
+        lines += self._error_summary()
         lines.append(f"Results: {self.experiment_path}")
         if interrupted:
             lines.append(f"Interrupted. Resume with: Tuner.restore({self.experiment_path!r}, trainable=...)")
-        print("\n".join(lines), file=self.stream, flush=True)
+        return lines
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _status_line(self, trials: list[Trial], final: bool = False) -> str:
-        counts = collections.Counter(t.status.value for t in trials)
-        parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no trials"
-        elapsed = time.monotonic() - self._start
-        head = "Finished" if final else "Running"
-        return f"{head}: {len(trials)} trials ({parts}) in {elapsed:.1f} s"
+    def _error_summary(self) -> list[str]:
+        if not self._errors:
+            return []
+        lines = [f"{len(self._errors)} trial{'s' if len(self._errors) > 1 else ''} errored:"]
+        for block in self._errors[:_MAX_SUMMARY_ERRORS]:
+            lines += ["  " + line for line in block]
+        hidden = len(self._errors) - _MAX_SUMMARY_ERRORS
+        if hidden > 0:
+            lines.append(f"  ... and {hidden} more (see ResultGrid.errors)")
+        return lines
 
     def _best(self, trials: list[Trial]) -> Trial | None:
-        if not self.metric or not self.mode:
+        if not self.metric or self.mode not in ("min", "max"):
             return None
-        scored = [t for t in trials if _finite(t.last_result.get(self.metric))]
+        scored = [t for t in trials if _finite(_lookup(t.last_result, self.metric))]
         if not scored:
             return None
         pick = max if self.mode == "max" else min
-        return pick(scored, key=lambda t: t.last_result[self.metric])
-
-    def _table(self, trials: list[Trial]) -> list[str]:
-        rows = [t for t in trials if t.status.value == "RUNNING"][:_MAX_ROWS]
-        rows += [t for t in trials[-_MAX_ROWS:] if t not in rows][: _MAX_ROWS - len(rows)]
-        params = sorted({k for t in rows for k in t.evaluated_params})[:5]
-        metric = [self.metric] if self.metric else []
-        header = ["trial", "status", *params, "iter", *metric]
-        body = [
-            [str(t), t.status.value, *(_fmt(t.evaluated_params.get(p, "")) for p in params),
-             str(t.last_result.get("training_iteration", "")), *(_fmt(t.last_result.get(m, "")) for m in metric)]
-            for t in rows
-        ]
-        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-        lines = [self._status_line(trials)] + ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in [header, *body]]
-        return lines
-
-    def _draw(self, lines: list[str]) -> None:
-        self._clear()
-        self.stream.write("\n".join(lines) + "\n")
-        self.stream.flush()
-        self._drawn_lines = len(lines)
-
-    def _clear(self) -> None:
-        if self._drawn_lines and self.tty:
-            self.stream.write(f"\x1b[{self._drawn_lines}F\x1b[J")
-            self.stream.flush()
-        self._drawn_lines = 0
-
-    def _print(self, line: str) -> None:
-        self._clear()
-        print(line, file=self.stream, flush=True)
+        return pick(scored, key=lambda t: _lookup(t.last_result, self.metric))
 
 
 def _finite(value: Any) -> bool:

@@ -10,6 +10,8 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
     Longest trial folder name before the date suffix (default 130).
 ``RAY_CHDIR_TO_TRIAL_DIR``
     ``0``: trials keep the driver's working directory instead of moving into their folder.
+``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``
+    ``1``: the JSON, CSV and TensorBoard loggers are not added to every experiment.
 ``TUNE_DISABLE_SIGINT_HANDLER``
     ``1``: Ctrl-C is not turned into a graceful stop.
 ``TUNESMITH_STORAGE_PATH``
@@ -28,6 +30,7 @@ from __future__ import annotations
 import os
 
 __all__ = [
+    "auto_callback_loggers",
     "chdir_to_trial_dir",
     "dated_subdir",
     "default_storage_path",
@@ -55,6 +58,11 @@ def _number(name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"environment variable {name} must be a number, got {value!r}") from None
+
+
+def auto_callback_loggers() -> bool:
+    """False when ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS`` turns the default loggers off."""
+    return not _flag("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", False)
 
 
 def strict_metric_checking() -> bool:

@@ -18,10 +18,12 @@ from tunesmith._progress import Progress
 from tunesmith._result import Result, ResultGrid
 from tunesmith.callback import CallbackList
 from tunesmith.execution import _pickling
+from tunesmith.execution._capture import log_files
 from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
 from tunesmith.experiment import Trial, TrialStatus
-from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback
+from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from tunesmith.logger._tensorboard import tensorboardx_available
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage
@@ -208,7 +210,8 @@ class _Experiment:
         key = hashlib.sha1(tuner._blob).hexdigest()[:16]
         self.server.add_trainable(key, tuner._blob)
         settings = _settings_for(tuner, self.name, key, self.metric, self.mode)
-        progress = Progress(1 if rc.verbose is None else rc.verbose, metric=self.metric, mode=self.mode)
+        progress = Progress(1 if rc.verbose is None else rc.verbose, metric=self.metric, mode=self.mode,
+                            reporter=rc.progress_reporter, total_samples=self.search_alg.total_samples)
         progress.begin(self.storage.experiment_path)
         if tuner._restore is None:
             self.storage.put_file(EXPERIMENT_FILE, self.spec)
@@ -379,7 +382,10 @@ def _build_stopper(stop: Any, time_budget_s: Any) -> Any:
 
 
 def _with_default_loggers(callbacks: list[Any]) -> list[Any]:
-    for logger_class in (JsonLoggerCallback, CSVLoggerCallback):
+    if not _settings.auto_callback_loggers():
+        return callbacks
+    tbx = [TBXLoggerCallback] if tensorboardx_available() else []
+    for logger_class in (JsonLoggerCallback, CSVLoggerCallback, *tbx):
         if not any(isinstance(c, logger_class) for c in callbacks):
             callbacks.append(logger_class())
     return callbacks
@@ -416,6 +422,7 @@ def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> 
         trial_name_creator=tc.trial_name_creator,
         trial_dirname_creator=tc.trial_dirname_creator,
         strict_metric_checking=_settings.strict_metric_checking(),
+        log_to_file=log_files(rc.log_to_file),
     )
 
 

@@ -63,6 +63,7 @@ class ExperimentSettings:
     checkpoint_frequency: int = 0
     checkpoint_at_end: bool = False
     reuse_actors: bool = False
+    log_to_file: tuple[str | None, str | None] | None = None
     trial_name_creator: Any = None
     trial_dirname_creator: Any = None
     strict_metric_checking: bool = True
@@ -298,6 +299,7 @@ class Controller:
             "checkpoint_at_end": self.settings.checkpoint_at_end,
             "chdir": _settings.chdir_to_trial_dir(),
             "reuse_actors": self.settings.reuse_actors,
+            "log_to_file": self.settings.log_to_file,
         }
 
     # -- what trials said ----------------------------------------------------------------------

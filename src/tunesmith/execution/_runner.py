@@ -12,6 +12,7 @@ import cloudpickle
 
 from tunesmith._checkpoint import Checkpoint
 from tunesmith.execution import _wire
+from tunesmith.execution._capture import captured_output
 from tunesmith.trainable import _session
 from tunesmith.trainable._trainable import Trainable
 
@@ -131,10 +132,11 @@ def run_attempt(conn: Any, assignment: dict[str, Any], trainable: Any, kept: dic
         os.environ["TUNE_ORIG_WORKING_DIR"] = original_cwd
     try:
         config = assignment["config"]
-        if inspect.isclass(trainable):
-            _run_class(trainable, config, assignment, {} if kept is None else kept)
-        else:
-            _run_function(trainable, config)
+        with captured_output(assignment.get("log_to_file"), assignment.get("local_dir") or assignment["trial_dir"]):
+            if inspect.isclass(trainable):
+                _run_class(trainable, config, assignment, {} if kept is None else kept)
+            else:
+                _run_function(trainable, config)
         message: tuple = ("done", "finished")
     except _session.TrialInterrupt as interrupt:
         message = ("done", interrupt.decision.lower())

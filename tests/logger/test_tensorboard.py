@@ -1,0 +1,163 @@
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import importlib.util
+
+import tunesmith as tune
+from tunesmith.logger import TBXLoggerCallback
+
+from _tbx_events import event_files, read_events, scalars, tags_of_kind, tags_with_plugin
+
+# Trainables defined here are unpickled by importing this module in trial processes: keep heavy
+# libraries out of its top level.
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorboardX") is None, reason="needs tensorboardX")
+
+
+def trial_dirs(results):
+    return sorted(r.path for r in results)
+
+
+def reports_three(config):
+    for i in range(3):
+        tune.report({"score": config["a"] * (i + 1), "nested": {"x": 0.5}})
+
+
+def test_scalars_use_ray_names_and_training_iteration_steps(run):
+    results = run(reports_three, {"a": tune.grid_search([1, 2])}, run_config={"callbacks": [TBXLoggerCallback()]})
+    for result in results:
+        found = scalars(result.path)
+        a = result.config["a"]
+        assert found["ray/tune/score"] == [(1, a), (2, 2 * a), (3, 3 * a)]
+        assert found["ray/tune/nested/x"] == [(1, 0.5), (2, 0.5), (3, 0.5)]
+        for skipped in ("config", "pid", "timestamp", "time_total_s", "training_iteration"):
+            assert not any(tag == f"ray/tune/{skipped}" or tag.startswith(f"ray/tune/{skipped}/") for tag in found)
+
+
+def test_timesteps_total_is_the_step_when_reported(run):
+    def train(config):
+        for i in range(3):
+            tune.report({"loss": 1.0 / (i + 1), "timesteps_total": 100 * (i + 1)})
+
+    (result,) = run(train)
+    assert [step for step, _ in scalars(result.path)["ray/tune/loss"]] == [100, 200, 300]
+
+
+def test_hparams_are_written_when_the_trial_ends(run):
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
+
+    results = run(reports_three, {"a": tune.grid_search([3]), "act": tune.choice(["relu"])})
+    path = results[0].path
+    assert tags_with_plugin(path, "hparams") == [
+        "_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"]
+    start = next(v for f in event_files(path) for e in read_events(f) for v in e.summary.value
+                 if v.tag == "_hparams_/session_start_info")
+    data = HParamsPluginData.FromString(start.metadata.plugin_data.content)
+    assert data.session_start_info.hparams["a"].number_value == 3
+    assert data.session_start_info.hparams["act"].string_value == "relu"
+
+
+def test_values_tensorboard_cannot_take_are_skipped_with_one_warning_per_key(run, caplog):
+    def train(config):
+        for i in range(3):
+            tune.report({"score": float(i), "phase": "warmup", "nan": float("nan"), "inf": float("inf"),
+                         "hist": [1.0, 2.0, 3.0 + i], "words": ["a", "b"], "image": np.zeros((3, 4, 4)),
+                         "nested": {"deep": {"v": i}}})
+
+    with caplog.at_level(logging.WARNING, logger="tunesmith"):
+        (result,) = run(train, run_config={"callbacks": [TBXLoggerCallback()]})
+    assert result.error is None and result.metrics["training_iteration"] == 3
+    found = scalars(result.path)
+    assert [v for _, v in found["ray/tune/nan"]] == [pytest.approx(float("nan"), nan_ok=True)] * 3
+    assert found["ray/tune/inf"][0][1] == float("inf")
+    assert found["ray/tune/nested/deep/v"] == [(1, 0), (2, 1), (3, 2)]
+    assert "ray/tune/phase" not in found
+    assert tags_of_kind(result.path, "histo").count("ray/tune/hist") == 3
+    assert tags_of_kind(result.path, "image").count("ray/tune/image") == 3
+    warnings = [r.getMessage() for r in caplog.records if "TBXLoggerCallback" in r.getMessage()]
+    assert len([w for w in warnings if "'phase'" in w]) == 1
+    assert len([w for w in warnings if "'words'" in w]) == 1
+    assert not [w for w in warnings if "'trial_id'" in w or "'date'" in w or "'hostname'" in w]
+
+
+def test_each_restart_writes_a_new_events_file(run, tmp_path):
+    marker = tmp_path / "failed_once"
+
+    def flaky(config):
+        tune.report({"score": 1.0})
+        if not marker.exists():
+            marker.write_text("x")
+            raise RuntimeError("first attempt fails")
+        tune.report({"score": 2.0})
+
+    (result,) = run(flaky, run_config={"failure_config": tune.FailureConfig(max_failures=1)})
+    assert result.error is None
+    files = event_files(result.path)
+    assert len(files) == 2
+    assert [v for _, v in scalars(result.path)["ray/tune/score"]] == [1.0, 1.0, 2.0]
+
+
+def test_default_loggers_include_tensorboard(run):
+    (result,) = run(reports_three, {"a": 1})
+    assert event_files(result.path)
+    assert {"result.json", "progress.csv", "params.json"} <= set(os.listdir(result.path))
+
+
+def test_one_setting_turns_every_default_logger_off(run, monkeypatch):
+    monkeypatch.setenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    (result,) = run(reports_three, {"a": 1})
+    assert result.metrics["score"] == 3
+    assert not event_files(result.path)
+    assert not {"result.json", "progress.csv", "params.json"} & set(os.listdir(result.path))
+
+
+WITHOUT_TENSORBOARDX = textwrap.dedent("""
+    import logging, sys, tempfile
+    sys.modules["tensorboardX"] = None  # as if it were not installed
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    import tunesmith as tune
+    from tunesmith.logger import TBXLoggerCallback
+    try:
+        TBXLoggerCallback()
+    except ImportError as exc:
+        print("ImportError:", exc)
+    for _ in range(2):
+        tune.Tuner(lambda config: {"x": 1}, run_config=tune.RunConfig(
+            storage_path=tempfile.mkdtemp(), name="e", verbose=0)).fit()
+    print("ran")
+""")
+
+
+def test_without_tensorboardx_the_default_is_off_with_one_info_line():
+    out = subprocess.run([sys.executable, "-c", WITHOUT_TENSORBOARDX], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert 'ImportError: TBXLoggerCallback needs tensorboardX: pip install "tunesmith[tensorboard]"' in out.stdout
+    assert "ran" in out.stdout
+    info = [line for line in out.stderr.splitlines() if "TensorBoard" in line]
+    assert len(info) == 1 and info[0].startswith("INFO")
+    assert "WARNING" not in out.stderr
+
+
+TBX_WITHOUT_TORCH = textwrap.dedent("""
+    import importlib.util, sys, time
+    from tunesmith.logger._tensorboard import _import_tensorboardx
+    start = time.monotonic()
+    tbx = _import_tensorboardx()
+    print("torch loaded:", "torch" in sys.modules)
+    print("torch importable:", importlib.util.find_spec("torch") is not None)
+    print("writer:", tbx.RecordWriter.__name__)
+""")
+
+
+def test_tensorboardx_is_imported_without_loading_torch():
+    pytest.importorskip("torch")
+    out = subprocess.run([sys.executable, "-c", TBX_WITHOUT_TORCH], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "torch loaded: False" in out.stdout and "torch importable: True" in out.stdout
+    assert "writer: RecordWriter" in out.stdout
+
