@@ -9,6 +9,7 @@ from tunesmith.execution._executor import Executor
 __all__ = ["default_executor", "init", "is_initialized", "shutdown"]
 
 _default: Executor | None = None
+_IGNORED = {"ignore_reinit_error", "include_dashboard", "log_to_driver", "logging_level"}
 
 
 def init(
@@ -17,19 +18,35 @@ def init(
     num_cpus: float | None = None,
     num_gpus: int | None = None,
     resources: dict[str, float] | None = None,
+    heartbeat_timeout_s: float | None = None,
     **kwargs: Any,
 ) -> Executor:
     """Set the executor that ``Tuner.fit()`` uses when ``TuneConfig(executor=...)`` is not given.
 
     Args:
-        address: None or ``"local"`` for local worker processes.
-        num_cpus: CPUs trials may use (default: all of this machine's).
-        num_gpus: GPUs trials may use. May be more than the machine has, to test GPU
-            logic: each trial still gets the right ``CUDA_VISIBLE_DEVICES``.
-        resources: Custom resources, e.g. ``{"license": 2}``.
+        address: Where trials run.
+
+            - None or ``"local"``: worker processes on this machine.
+            - ``"tcp://host:8786"`` (or ``"tls://..."``): the workers of that Dask
+              scheduler (``pip install "tunesmith[dask]"``).
+            - ``"auto"`` or ``"ray://host:10001"``: a Ray cluster
+              (``pip install "tunesmith[ray]"``).
+        num_cpus: CPUs trials may use on this machine (default: all of them). Local only:
+            cluster workers declare their own.
+        num_gpus: GPUs trials may use on this machine. May be more than the machine has,
+            to test GPU logic: each trial still gets the right ``CUDA_VISIBLE_DEVICES``.
+        resources: Custom resources of this machine, e.g. ``{"license": 2}``.
+        heartbeat_timeout_s: Seconds a running trial may stay silent before it is
+            declared lost (default ``TUNESMITH_HEARTBEAT_TIMEOUT_S``, 30).
 
     Returns:
-        The new default executor. Calling ``init`` again replaces it.
+        The new default executor. Calling ``init`` again replaces it (the old one is
+        closed); :func:`shutdown` goes back to a fresh local executor.
+
+    Raises:
+        ValueError: An address of no known form, or machine sizes given with a cluster.
+        ImportError: The engine's extra is not installed; the message has the pip line.
+        TuneError: The cluster cannot be reached.
 
     Example:
         >>> import tunesmith
@@ -39,24 +56,55 @@ def init(
         >>> tunesmith.shutdown()
     """
     global _default
-    if address not in (None, "local"):
-        raise ValueError(
-            f"address={address!r} is not supported by this build: use address=None (local worker processes)"
-        )
-    unknown = sorted(set(kwargs) - {"ignore_reinit_error", "include_dashboard", "log_to_driver", "logging_level"})
+    unknown = sorted(set(kwargs) - _IGNORED)
     if unknown:
         raise TypeError(f"init() got unexpected arguments: {', '.join(unknown)}")
-    from tunesmith.execution._local import LocalExecutor
-
     shutdown()
-    _default = LocalExecutor(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources)
+    _default = _executor_for(address, num_cpus, num_gpus, resources, heartbeat_timeout_s)
     return _default
 
 
+def _executor_for(address: str | None, num_cpus: float | None, num_gpus: int | None,
+                  resources: dict[str, float] | None, heartbeat_timeout_s: float | None) -> Executor:
+    if address in (None, "local"):
+        from tunesmith.execution._local import LocalExecutor
+
+        return LocalExecutor(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
+                             heartbeat_timeout_s=heartbeat_timeout_s)
+    if not isinstance(address, str):
+        raise TypeError(f"address must be a string, got {type(address).__name__}")
+    if address.startswith(("tcp://", "tls://")):
+        _no_machine_sizes(address, num_cpus, num_gpus, resources)
+        from tunesmith.execution._dask import DaskExecutor
+
+        return DaskExecutor(address, heartbeat_timeout_s=heartbeat_timeout_s)
+    if address == "auto" or address.startswith("ray://"):
+        _no_machine_sizes(address, num_cpus, num_gpus, resources)
+        from tunesmith.execution._ray import RayExecutor
+
+        return RayExecutor(address, heartbeat_timeout_s=heartbeat_timeout_s)
+    raise ValueError(
+        f"address must be None or 'local' (this machine), 'tcp://host:port' (a Dask scheduler), or 'auto' or "
+        f"'ray://host:port' (a Ray cluster); got {address!r}"
+    )
+
+
+def _no_machine_sizes(address: str, num_cpus: Any, num_gpus: Any, resources: Any) -> None:
+    given = [name for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("resources", resources))
+             if value is not None]
+    if given:
+        raise ValueError(
+            f"{', '.join(given)} describe this machine and cannot be combined with address={address!r}: "
+            "a cluster's workers declare their own resources (e.g. dask worker --resources \"CPU=4,GPU=2\")"
+        )
+
+
 def shutdown() -> None:
-    """Forget the default executor; the next ``fit()`` uses a fresh local one."""
+    """Close the default executor (and any cluster client it opened); the next ``fit()`` runs locally."""
     global _default
-    _default = None
+    executor, _default = _default, None
+    if executor is not None:
+        executor.close()
 
 
 def is_initialized() -> bool:

@@ -4,23 +4,27 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
 
 ``TUNE_DISABLE_STRICT_METRIC_CHECKING``
     ``1``: a result that lacks the experiment's metric is accepted instead of failing the run.
+``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``
+    ``1``: the JSON, CSV and TensorBoard loggers are not added to every experiment.
 ``TUNE_DISABLE_DATED_SUBDIR``
     ``1``: the default experiment name is the trainable's name, with no date.
 ``TUNE_MAX_LEN_IDENTIFIER``
     Longest trial folder name before the date suffix (default 130).
 ``RAY_CHDIR_TO_TRIAL_DIR``
     ``0``: trials keep the driver's working directory instead of moving into their folder.
-``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``
-    ``1``: the JSON, CSV and TensorBoard loggers are not added to every experiment.
 ``TUNE_DISABLE_SIGINT_HANDLER``
     ``1``: Ctrl-C is not turned into a graceful stop.
 ``TUNESMITH_STORAGE_PATH``
     Default storage root when ``RunConfig.storage_path`` is not given
     (default ``~/tunesmith_results``).
 ``TUNESMITH_DRIVER_HOST``
-    Address trial processes use to reach the driver (default ``127.0.0.1``).
+    Address trial processes use to reach the driver (default ``127.0.0.1``; on a Dask
+    cluster, the local address that reaches the scheduler; on Ray, this node's address).
 ``TUNESMITH_HEARTBEAT_TIMEOUT_S``
     Seconds without a word from a running trial before it is declared lost (default 30).
+``TUNESMITH_HEARTBEAT_INTERVAL_S``
+    Read by trial processes: seconds between heartbeats (default: a quarter of the
+    timeout, at most 1).
 ``TUNESMITH_STOP_GRACE_S``
     Seconds a stopped trial gets to unwind before its process is killed (default 5).
 """
@@ -35,6 +39,8 @@ __all__ = [
     "dated_subdir",
     "default_storage_path",
     "driver_host",
+    "driver_host_override",
+    "heartbeat_interval_s",
     "heartbeat_timeout_s",
     "max_len_identifier",
     "sigint_handler_enabled",
@@ -60,13 +66,13 @@ def _number(name: str, default: float) -> float:
         raise ValueError(f"environment variable {name} must be a number, got {value!r}") from None
 
 
+def strict_metric_checking() -> bool:
+    return not _flag("TUNE_DISABLE_STRICT_METRIC_CHECKING", False)
+
+
 def auto_callback_loggers() -> bool:
     """False when ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS`` turns the default loggers off."""
     return not _flag("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", False)
-
-
-def strict_metric_checking() -> bool:
-    return not _flag("TUNE_DISABLE_STRICT_METRIC_CHECKING", False)
 
 
 def dated_subdir() -> bool:
@@ -90,11 +96,20 @@ def default_storage_path() -> str:
 
 
 def driver_host() -> str:
-    return os.environ.get("TUNESMITH_DRIVER_HOST") or "127.0.0.1"
+    return driver_host_override() or "127.0.0.1"
+
+
+def driver_host_override() -> str | None:
+    """``TUNESMITH_DRIVER_HOST`` if set; cluster executors otherwise find the address themselves."""
+    return os.environ.get("TUNESMITH_DRIVER_HOST") or None
 
 
 def heartbeat_timeout_s() -> float:
     return _number("TUNESMITH_HEARTBEAT_TIMEOUT_S", 30.0)
+
+
+def heartbeat_interval_s() -> float:
+    return _number("TUNESMITH_HEARTBEAT_INTERVAL_S", min(1.0, heartbeat_timeout_s() / 4))
 
 
 def stop_grace_s() -> float:

@@ -17,6 +17,7 @@ from tunesmith._flatten import flatten_dict
 from tunesmith._progress import Progress
 from tunesmith._result import Result, ResultGrid
 from tunesmith.callback import CallbackList
+from tunesmith.error import StorageError
 from tunesmith.execution import _pickling
 from tunesmith.execution._capture import log_files
 from tunesmith.execution._controller import Controller, ExperimentSettings
@@ -203,8 +204,9 @@ class _Experiment:
     def run(self) -> ResultGrid:
         tuner, tc, rc = self.tuner, self.tuner.tune_config, self.tuner.run_config
         self.storage.prepare()
-        self.server = TrialServer(_settings.driver_host())
+        self.server = TrialServer(self.executor.driver_host())
         self.executor.start(self.server.address, self.server.token)
+        _check_storage_shared(self.executor, self.storage)
         if hasattr(self.scheduler, "set_total_resources"):
             self.scheduler.set_total_resources(self.executor.total_resources())
         key = hashlib.sha1(tuner._blob).hexdigest()[:16]
@@ -247,6 +249,25 @@ class _Experiment:
         if self.server is not None:
             self.server.close()
         self.storage.close()
+
+
+def _check_storage_shared(executor: Any, storage: ExperimentStorage) -> None:
+    """Trials on other machines must see a local ``storage_path``: fail before any trial runs."""
+    if storage.is_remote or not executor.spans_hosts():
+        return
+    marker = os.path.join(storage.local_path, f".shared_check_{os.getpid()}")
+    with open(marker, "w") as f:
+        f.write("tunesmith")
+    try:
+        blind = executor.hosts_without(marker)
+    finally:
+        os.remove(marker)
+    if blind:
+        raise StorageError(
+            f"trials run on other machines ({', '.join(blind)}) that cannot see the storage path "
+            f"{storage.local_path!r}, a folder local to this one. Use a shared mount that every worker sees at the "
+            "same path, or a URL such as s3://bucket/experiments: RunConfig(storage_path=...)"
+        )
 
 
 def _default_name(trainable: str) -> str:

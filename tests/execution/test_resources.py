@@ -93,5 +93,5 @@ def test_impossible_resources_fail_at_once(run):
 def test_init_validation():
     with pytest.raises(ValueError, match="num_cpus must be > 0"):
         tune.init(num_cpus=0)
-    with pytest.raises(ValueError, match="not supported by this build"):
-        tune.init(address="tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="address must be None or 'local'"):
+        tune.init(address="127.0.0.1:8786")  # [scale-out] tcp:// (Dask) and ray:// addresses are tested in test_dask.py

@@ -321,6 +321,9 @@ class Controller:
         if running.restored:
             self.callbacks.call("on_trial_restore", iteration=self._iteration, trials=self.trials, trial=trial)
 
+    def _on_heartbeat(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
+        """[scale-out] Nothing to do: ``_handle_events`` already noted that the attempt is alive."""
+
     def _on_result(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         seq, result, checkpoint_dir_name = event.payload
         if running.ending is not None:
@@ -541,7 +544,7 @@ class Controller:
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
-        timeout = _settings.heartbeat_timeout_s()
+        timeout = self.executor.heartbeat_timeout()
         for trial_id, running in list(self._running.items()):
             if running.ending is not None and now >= running.deadline:
                 self._running.pop(trial_id)
@@ -549,7 +552,7 @@ class Controller:
                 self.executor.kill(running.handle)
                 if running.ending == "pause":
                     self._paused(self._by_id[trial_id])
-            elif not running.started and now - running.last_seen > timeout:
+            elif now - running.last_seen > timeout:  # no HELLO, or heartbeats stopped: lost
                 trial = self._by_id[trial_id]
                 self._on_process_exit(trial, running, None)
 

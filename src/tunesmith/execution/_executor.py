@@ -6,7 +6,8 @@ import abc
 import dataclasses
 from typing import Any
 
-from tunesmith.execution._resources import Allocation, ResourceLedger
+from tunesmith import _settings
+from tunesmith.execution._resources import Allocation, ClusterLedger, ResourceLedger
 
 __all__ = ["AttemptHandle", "Executor"]
 
@@ -28,11 +29,20 @@ class Executor(abc.ABC):
     :meth:`_start`, :meth:`_launch`, :meth:`_kill`, :meth:`_finished`, :meth:`_exited`
     and :meth:`_shutdown`. Results never pass through the executor: the attempt connects
     to the driver's ``TrialServer`` itself, at ``driver_address`` with ``token``.
+
+    Args:
+        heartbeat_timeout_s: Seconds a running attempt may stay silent (no message, no
+            heartbeat) before it is declared lost; default ``TUNESMITH_HEARTBEAT_TIMEOUT_S``
+            (30). Trial processes send a heartbeat every second or faster.
     """
 
-    def __init__(self) -> None:
-        self._ledger: ResourceLedger | None = None
+    def __init__(self, *, heartbeat_timeout_s: float | None = None) -> None:
+        if heartbeat_timeout_s is not None and heartbeat_timeout_s <= 0:
+            raise ValueError(f"heartbeat_timeout_s must be > 0, got {heartbeat_timeout_s}")
+        self._ledger: ResourceLedger | ClusterLedger | None = None
         self._handles: dict[tuple[str, int], AttemptHandle] = {}
+        self._lost_on: dict[str, str] = {}  # trial id -> node of its last killed attempt
+        self._heartbeat_timeout_s = heartbeat_timeout_s
         self.driver_address = ""
         self.token = ""
 
@@ -52,9 +62,10 @@ class Executor(abc.ABC):
 
     def launch(self, trial_id: str, attempt: int, resources: dict[str, float]) -> AttemptHandle | None:
         """Start an attempt if its resources are free now; None if it must wait."""
-        allocation = self._require_ledger().allocate(resources)
+        allocation = self._allocate(resources, avoid=self._lost_on.get(trial_id))
         if allocation is None:
             return None
+        self._lost_on.pop(trial_id, None)
         handle = AttemptHandle(trial_id, attempt, allocation)
         self._handles[(trial_id, attempt)] = handle
         self._launch(handle)
@@ -70,6 +81,8 @@ class Executor(abc.ABC):
         """Stop the attempt's process now; idempotent. Returns its exit code if known."""
         if self._handles.pop((handle.trial_id, handle.attempt), None) is None:
             return None
+        if handle.allocation.node is not None:
+            self._lost_on[handle.trial_id] = handle.allocation.node  # the retry prefers another node
         self._ledger.release(handle.allocation)
         return self._kill(handle)
 
@@ -89,11 +102,41 @@ class Executor(abc.ABC):
         return None
 
     def shutdown(self) -> None:
+        """End the experiment's attempts; the executor can be started again."""
         for handle in list(self._handles.values()):
             self.kill(handle)
+        self._lost_on.clear()
         self._shutdown()
 
-    def _require_ledger(self) -> ResourceLedger:
+    def close(self) -> None:
+        """Shut down and release the engine (clients and clusters this executor started)."""
+        self.shutdown()
+
+    def driver_host(self) -> str:
+        """The address the driver's ``TrialServer`` binds to, reachable from trial processes."""
+        return _settings.driver_host()
+
+    def heartbeat_timeout(self) -> float:
+        """Seconds a running attempt may stay silent before it is declared lost."""
+        return self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
+
+    def spans_hosts(self) -> bool:
+        """Whether trials may run on a machine other than the driver's."""
+        return False
+
+    def hosts_without(self, path: str) -> list[str]:
+        """The hosts trials may run on that cannot see the driver's file ``path``.
+
+        Used before an experiment starts to check that a local ``storage_path`` is a
+        shared mount; an executor that runs trials on this machine only returns ``[]``.
+        """
+        return []
+
+    def _allocate(self, resources: dict[str, float], avoid: str | None) -> Allocation | None:
+        """Take ``resources`` from the ledger, away from node ``avoid`` if another fits."""
+        return self._require_ledger().allocate(resources, avoid=avoid)
+
+    def _require_ledger(self) -> ResourceLedger | ClusterLedger:
         if self._ledger is None:
             raise RuntimeError("the executor has not been started")
         return self._ledger

@@ -57,6 +57,8 @@ class LocalExecutor(Executor):
         num_gpus: GPUs to hand out; may exceed the real count to test GPU logic.
         resources: Custom resources, e.g. ``{"license": 2}``.
         reuse_workers: Keep worker processes for later attempts.
+        heartbeat_timeout_s: Seconds a running trial may stay silent before it is declared
+            lost (default ``TUNESMITH_HEARTBEAT_TIMEOUT_S``, 30).
     """
 
     def __init__(
@@ -66,8 +68,9 @@ class LocalExecutor(Executor):
         resources: dict[str, float] | None = None,
         *,
         reuse_workers: bool = True,
+        heartbeat_timeout_s: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(heartbeat_timeout_s=heartbeat_timeout_s)
         if num_cpus is not None and num_cpus <= 0:
             raise ValueError(f"num_cpus must be > 0, got {num_cpus}")
         if num_gpus is not None and (num_gpus < 0 or int(num_gpus) != num_gpus):
@@ -96,6 +99,7 @@ class LocalExecutor(Executor):
             TUNESMITH_TOKEN=self.token,
             CUDA_VISIBLE_DEVICES=cuda,
             PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+            TUNESMITH_HEARTBEAT_INTERVAL_S=f"{min(1.0, self.heartbeat_timeout() / 4):g}",
         )
         return env
 

@@ -8,12 +8,14 @@ trial -> driver
     ``("checkpoint", checkpoint_dir_name)``            a checkpoint saved while stopping
     ``("done", reason)``                               "finished", "stop" or "pause"
     ``("error", pickled_exc, traceback_text, summary)``
+    ``("heartbeat",)``                                 sent every second or so, from a thread
 driver -> trial
     ``("assign", assignment, trainable_blob_or_None)`` or ``("reject", reason)``
     ``("decision", seq, "CONTINUE" | "STOP" | "PAUSE")``
 
 A HELLO for an attempt the controller no longer expects (a stale or duplicate attempt)
-is rejected, so an old process can never report into a newer attempt.
+is rejected, so an old process can never report into a newer attempt; the connection of
+an attempt that is fenced while connected is closed, so it sees EOF and ends.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ __all__ = ["TrialEvent", "TrialServer"]
 class TrialEvent:
     """Something a trial attempt said, or the loss of its connection.
 
-    ``kind`` is one of ``"started"``, ``"result"``, ``"checkpoint"``, ``"done"``,
-    ``"error"`` or ``"lost"``; ``payload`` depends on it.
+    ``kind`` is one of ``"started"``, ``"result"``, ``"checkpoint"``, ``"heartbeat"``,
+    ``"done"``, ``"error"`` or ``"lost"``; ``payload`` depends on it.
     """
 
     kind: str
@@ -82,11 +84,16 @@ class TrialServer:
         self._expected[trial_id] = (attempt, assignment)
 
     def fence(self, trial_id: str) -> None:
-        """Forget ``trial_id``'s expected attempt and detach its connection."""
+        """Forget ``trial_id``'s expected attempt and close its connection.
+
+        The attempt's process, if it still runs (a hung host that wakes up), sees EOF and
+        ends; nothing it sends is read.
+        """
         self._expected.pop(trial_id, None)
         conn = self._by_trial.pop(trial_id, None)
         if conn is not None:
             conn.trial_id = None
+            self._close(conn)
 
     def send_decision(self, trial_id: str, seq: int, decision: str) -> None:
         conn = self._by_trial.get(trial_id)
@@ -150,7 +157,9 @@ class TrialServer:
             return
         if conn.trial_id is None:
             return  # a fenced attempt still talking; ignore it
-        if kind == "result":
+        if kind == "heartbeat":
+            events.append(TrialEvent("heartbeat", conn.trial_id, conn.attempt))
+        elif kind == "result":
             events.append(TrialEvent("result", conn.trial_id, conn.attempt, (message[1], message[2], message[3])))
         elif kind == "checkpoint":
             events.append(TrialEvent("checkpoint", conn.trial_id, conn.attempt, message[1]))
@@ -173,9 +182,15 @@ class TrialServer:
         _wire.send_frame(conn.sock, ("assign", assignment, blob))
         events.append(TrialEvent("started", trial_id, attempt, info))
 
-    def _drop(self, conn: _Connection, events: list[TrialEvent], reason: str) -> None:
-        self._selector.unregister(conn.sock)
+    def _close(self, conn: _Connection) -> None:
+        try:
+            self._selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass  # already closed
         conn.sock.close()
+
+    def _drop(self, conn: _Connection, events: list[TrialEvent], reason: str) -> None:
+        self._close(conn)
         if conn.trial_id is not None:
             events.append(TrialEvent("lost", conn.trial_id, conn.attempt, reason))
             self._by_trial.pop(conn.trial_id, None)

@@ -11,6 +11,7 @@ import json
 import pickle
 import socket
 import struct
+import threading
 from typing import Any
 
 __all__ = ["ConnectionClosed", "FrameBuffer", "recv_frame", "send_frame", "send_json"]
@@ -28,8 +29,15 @@ def encode(message: Any) -> bytes:
     return _HEADER.pack(len(payload)) + payload
 
 
+# One lock per process: a trial process has one connection, written by its main thread and
+# its heartbeat thread; whole frames must not interleave. The driver sends from one thread.
+_send_lock = threading.Lock()
+
+
 def send_frame(sock: socket.socket, message: Any) -> None:
-    sock.sendall(encode(message))
+    data = encode(message)
+    with _send_lock:
+        sock.sendall(data)
 
 
 def send_json(sock: socket.socket, message: dict[str, Any]) -> None:

@@ -3,7 +3,10 @@
 Started by an executor as ``python -c "from tunesmith.execution._worker import main; main()"``
 with ``TUNESMITH_DRIVER`` (``host:port``) and ``TUNESMITH_TOKEN`` in its environment.
 Attempts arrive as JSON lines on stdin (``{"trial_id": ..., "attempt": ...}``); the process
-exits when stdin closes, when the driver goes away, or when its parent dies.
+exits when stdin closes, when the driver goes away, or when its parent dies. With
+``TUNESMITH_ACK_FD`` set (cluster executors), the process writes one byte to that file
+descriptor as each attempt ends, so its parent knows it is free again. A heartbeat thread
+(:mod:`tunesmith.execution._heartbeat`) runs while the process lives.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from typing import Any
 
 import cloudpickle
 
+from tunesmith import _settings
 from tunesmith.execution import _wire
+from tunesmith.execution._heartbeat import Heartbeat
 from tunesmith.execution._runner import run_attempt
 
 __all__ = ["main"]
@@ -38,7 +43,14 @@ def _die_with_parent() -> None:
 
 def connect(address: str, token: str) -> socket.socket:
     host, port = address.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)))
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=30)
+    except OSError as exc:
+        raise SystemExit(
+            f"tunesmith trial process on {socket.gethostname()} cannot reach the driver at {address} ({exc}); "
+            "set TUNESMITH_DRIVER_HOST on the driver to an address of its machine that this host can reach"
+        ) from exc
+    sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     _wire.send_json(sock, {"token": token, "pid": os.getpid()})
     return sock
@@ -74,6 +86,8 @@ class _Attempts:
 def main() -> None:
     _die_with_parent()
     sock = connect(os.environ["TUNESMITH_DRIVER"], os.environ["TUNESMITH_TOKEN"])
+    heartbeat = Heartbeat(sock, _settings.heartbeat_interval_s()).start()
+    ack_fd = int(os.environ.get("TUNESMITH_ACK_FD") or -1)
     attempts = _Attempts(sock)
     try:
         while True:
@@ -82,8 +96,11 @@ def main() -> None:
                 return
             spec = json.loads(line)
             attempts.run(spec["trial_id"], spec["attempt"])
+            if ack_fd >= 0:
+                os.write(ack_fd, b"\n")
     except _wire.ConnectionClosed:
         return
     finally:
         attempts.close()
+        heartbeat.stop()
         sock.close()

@@ -5,8 +5,21 @@
 ``check_metric_mode``, ``check_bad_spaces``) can be called on their own.
 ``check_scheduler(factory, tmp_path)`` does the same for trial schedulers, on the
 deterministic :class:`Simulator`, which also serves scheduler tests on its own.
+``check_executor(factory, tmp_path)`` runs every executor check (real trial processes,
+driven through :class:`ExecutorHarness`).
 """
 
+from tunesmith.testing._executor_contract import (
+    ExecutorFactory,
+    ExecutorHarness,
+    check_executor,
+    check_executor_exit_codes,
+    check_executor_gpu_ids,
+    check_executor_infeasible,
+    check_executor_kill,
+    check_executor_no_overcommit,
+    check_executor_runs_attempt,
+)
 from tunesmith.testing._scheduler_contract import (
     SchedulerFactory,
     check_scheduler,
@@ -33,6 +46,8 @@ from tunesmith.testing._searcher_contract import (
 from tunesmith.testing._simulator import SimulatedCheckpoint, SimulationEvent, SimulationLaunch, Simulator
 
 __all__ = [
+    "ExecutorFactory",
+    "ExecutorHarness",
     "SchedulerFactory",
     "SearcherFactory",
     "SimulatedCheckpoint",
@@ -41,6 +56,13 @@ __all__ = [
     "Simulator",
     "assert_in_space",
     "check_bad_spaces",
+    "check_executor",
+    "check_executor_exit_codes",
+    "check_executor_gpu_ids",
+    "check_executor_infeasible",
+    "check_executor_kill",
+    "check_executor_no_overcommit",
+    "check_executor_runs_attempt",
     "check_metric_mode",
     "check_save_restore",
     "check_scheduler",

@@ -1,0 +1,79 @@
+"""The trial side of liveness: a thread that says "still here" to the driver.
+
+A trial process on a hung or cut-off host sends no EOF, so the driver would wait on it
+forever. Every trial process therefore sends ``("heartbeat",)`` on its connection every
+``interval_s``, from a daemon thread, whatever the user's code is doing; the controller
+declares a running attempt lost once it has been silent for the heartbeat timeout.
+
+The same thread notices a driver that has gone away: when a heartbeat cannot be sent,
+the process ends, so no trial runs on unsupervised after its driver died.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+
+from tunesmith.execution import _wire
+
+__all__ = ["Heartbeat"]
+
+# The process ends with this code when the driver is gone (EX_UNAVAILABLE in sysexits.h).
+DRIVER_GONE_EXIT_CODE = 69
+
+
+def _driver_gone() -> None:
+    os._exit(DRIVER_GONE_EXIT_CODE)
+
+
+class Heartbeat:
+    """Sends heartbeats on ``sock`` every ``interval_s`` until :meth:`stop`.
+
+    Frames go through :func:`tunesmith.execution._wire.send_frame`, whose lock keeps
+    them whole between the main thread's frames.
+
+    Args:
+        sock: The trial process's connection to the driver.
+        interval_s: Seconds between heartbeats.
+        on_driver_gone: Called (from the thread) when a heartbeat cannot be sent; by
+            default the process exits with code 69.
+
+    Example:
+        >>> import socket
+        >>> a, b = socket.socketpair()
+        >>> beat = Heartbeat(a, interval_s=0.01).start()
+        >>> _wire.recv_frame(b)
+        ('heartbeat',)
+        >>> beat.stop()
+    """
+
+    def __init__(self, sock: socket.socket, interval_s: float,
+                 on_driver_gone: Callable[[], None] = _driver_gone) -> None:
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        self.sock = sock
+        self.interval_s = interval_s
+        self._on_driver_gone = on_driver_gone
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tunesmith-heartbeat", daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Send no more heartbeats; call before closing the connection."""
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval_s):
+            try:
+                _wire.send_frame(self.sock, ("heartbeat",))
+            except OSError:
+                if not self._stopped.is_set():
+                    self._on_driver_gone()
+                return

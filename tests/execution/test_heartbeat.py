@@ -1,0 +1,139 @@
+"""Heartbeats: a trial on a hung host is noticed and retried; a busy one is not."""
+
+import os
+import pickle
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+import tunesmith as tune
+from tunesmith.execution import LocalExecutor, _wire
+from tunesmith.execution._heartbeat import Heartbeat
+from tunesmith.execution._server import TrialServer
+
+
+def test_heartbeats_arrive_at_the_interval_until_stopped():
+    ours, theirs = socket.socketpair()
+    beat = Heartbeat(ours, interval_s=0.02).start()
+    frames = [_wire.recv_frame(theirs) for _ in range(5)]
+    beat.stop()
+    assert frames == [("heartbeat",)] * 5
+    theirs.settimeout(0.1)
+    with pytest.raises((socket.timeout, TimeoutError)):
+        while True:  # drain what was in flight; then nothing more comes
+            _wire.recv_frame(theirs)
+
+
+def test_a_driver_that_went_away_ends_the_heartbeat_and_says_so():
+    ours, theirs = socket.socketpair()
+    gone = threading.Event()
+    Heartbeat(ours, interval_s=0.01, on_driver_gone=gone.set).start()
+    theirs.close()
+    assert gone.wait(5)
+
+
+def test_heartbeat_frames_never_interleave_with_the_main_threads_frames():
+    ours, theirs = socket.socketpair()
+    big = {"payload": b"x" * 200_000}
+    received = []
+    reader = threading.Thread(target=lambda: received.extend(_read_all(theirs)))
+    reader.start()
+    beat = Heartbeat(ours, interval_s=0.0005).start()
+    for i in range(200):
+        _wire.send_frame(ours, ("result", i, big, None))
+    beat.stop()
+    ours.close()
+    reader.join(10)
+    results = [m for m in received if m[0] == "result"]
+    assert [m[1] for m in results] == list(range(200)) and all(m[2] == big for m in results)
+    assert all(m in (("heartbeat",),) or m[0] == "result" for m in received)
+
+
+def _read_all(sock):
+    buffer = _wire.FrameBuffer()
+    while data := sock.recv(1 << 20):
+        for frame in buffer.feed(data):
+            yield pickle.loads(frame)
+
+
+def _connect(server):
+    host, port = server.address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)))
+    _wire.send_json(sock, {"token": server.token})
+    return sock
+
+
+def _poll_until(server, kind, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in server.poll(0.05):
+            if event.kind == kind:
+                return event
+    raise AssertionError(f"no {kind} event")
+
+
+def test_server_turns_heartbeats_into_events_and_closes_a_fenced_connection():
+    server = TrialServer()
+    try:
+        server.add_trainable("k", b"blob")
+        server.expect("t1", 2, {"trainable_key": "k"})
+        sock = _connect(server)
+        _wire.send_frame(sock, ("hello", "t1", 2, {"cached": ["k"]}))
+        _poll_until(server, "started")
+        assert _wire.recv_frame(sock)[0] == "assign"
+        _wire.send_frame(sock, ("heartbeat",))
+        event = _poll_until(server, "heartbeat")
+        assert (event.trial_id, event.attempt) == ("t1", 2)
+        server.fence("t1")  # the attempt was declared lost: whatever it says now is not read
+        sock.settimeout(5)
+        with pytest.raises(_wire.ConnectionClosed):
+            _wire.recv_frame(sock)
+    finally:
+        server.close()
+
+
+def test_a_stale_attempts_hello_is_rejected():
+    server = TrialServer()
+    try:
+        server.add_trainable("k", b"blob")
+        server.expect("t1", 3, {"trainable_key": "k"})  # attempt 2 was lost; 3 is the retry
+        stale = _connect(server)
+        _wire.send_frame(stale, ("hello", "t1", 2, {}))
+        for _ in range(10):  # accept, then read the HELLO
+            server.poll(0.05)
+        stale.settimeout(5)
+        reply = _wire.recv_frame(stale)
+        assert reply[0] == "reject" and "attempt 2 of trial t1 is not expected" in reply[1]
+    finally:
+        server.close()
+
+
+def test_a_trial_whose_process_hangs_is_lost_after_the_timeout_and_retried(run, tmp_path):
+    marker = tmp_path / "hung"
+
+    def train(config):
+        tune.report({"step": 1})
+        if not marker.exists():
+            marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGSTOP)  # the whole process hangs, heartbeat thread included
+        tune.report({"step": 2})
+
+    start = time.monotonic()
+    results = run(train, executor=LocalExecutor(num_cpus=1, heartbeat_timeout_s=2),
+                  run_config={"failure_config": tune.FailureConfig(max_failures=1)})
+    assert results.num_errors == 0 and results[0].metrics["step"] == 2
+    assert 2 < time.monotonic() - start < 30
+    text = open(os.path.join(results[0].path, "error.txt")).read()
+    assert "stopped responding" in text
+
+
+def test_a_busy_trial_keeps_beating_and_is_not_lost(run):
+    def train(config):
+        time.sleep(4)  # twice the timeout, between two reports
+        return {"ok": 1}
+
+    results = run(train, executor=LocalExecutor(num_cpus=1, heartbeat_timeout_s=2))
+    assert results.num_errors == 0 and results[0].metrics["ok"] == 1
