@@ -386,8 +386,9 @@ def _build_scheduler(tc: TuneConfig, metric: Any, mode: Any, experiment_dir: str
     single_mode = mode if isinstance(mode, str) else None
     if not scheduler.set_search_properties(single_metric, single_mode, experiment_dir=experiment_dir):
         raise ValueError(
-            f"the scheduler {type(scheduler).__name__} has metric={scheduler.metric!r}, which conflicts with "
-            f"TuneConfig(metric={metric!r}, mode={mode!r}); set the metric in one place only"
+            f"the scheduler {type(scheduler).__name__} has metric={scheduler.metric!r}, "
+            f"mode={getattr(scheduler, 'mode', None)!r}, which conflicts with "
+            f"TuneConfig(metric={metric!r}, mode={mode!r}); set the metric and mode in one place only"
         )
     return scheduler
 

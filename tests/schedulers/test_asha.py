@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+from tunesmith.error import TuneError
 from tunesmith.experiment import Trial
 from tunesmith.schedulers import ASHAScheduler, AsyncHyperBandScheduler, Decision
 from tunesmith.schedulers._async_hyperband import (
@@ -115,13 +116,30 @@ def test_mode_alone_means_the_default_metric():
     assert scheduler.metric == "_metric"
 
 
-def test_results_without_time_attr_or_metric_continue():
+def test_results_without_time_attr_or_metric_continue_once_both_were_seen():
     scheduler = ASHAScheduler(metric="acc", mode="max", grace_period=1, max_t=4)
     trial = Trial("f", trial_id="t", config={})
     scheduler.on_trial_add(trial)
+    assert scheduler.on_trial_result(trial, {"training_iteration": 1, "acc": 1.0}) is Decision.CONTINUE
     assert scheduler.on_trial_result(trial, {"acc": 1.0}) is Decision.CONTINUE
     assert scheduler.on_trial_result(trial, {"training_iteration": 4}) is Decision.CONTINUE
     assert scheduler.on_trial_result(trial, {"training_iteration": 4, "acc": 1.0}) is Decision.STOP
+
+
+@pytest.mark.parametrize(
+    ("result", "match"),
+    [
+        ({"acc": 1.0, "trial_id": "t", "config/x": 1}, r"needs time_attr 'epoch' in the results, but the first result \(trial t\) lacks it; it reported: acc, trial_id\. Report 'epoch'"),
+        ({"epoch": 1, "trial_id": "t"}, r"needs metric 'acc' in the results.*it reported: epoch, trial_id"),
+        ({"trial_id": "t"}, r"needs time_attr 'epoch' and metric 'acc'.*lacks them"),
+    ],
+)
+def test_a_first_result_without_time_attr_or_metric_is_an_error(result, match):
+    scheduler = ASHAScheduler(time_attr="epoch", metric="acc", mode="max")
+    trial = Trial("f", trial_id="t", config={})
+    scheduler.on_trial_add(trial)
+    with pytest.raises(TuneError, match=match):
+        scheduler.on_trial_result(trial, result)
 
 
 def _run(qualities, *, mode="max", slots=None, **kwargs):

@@ -1,5 +1,6 @@
 import pytest
 
+from tunesmith.error import TuneError
 from tunesmith.experiment import Trial
 from tunesmith.schedulers import Decision, HyperBandForBOHB, HyperBandScheduler
 from tunesmith.schedulers._hyperband import hyperband_bracket, hyperband_max_halvings, hyperband_num_to_keep
@@ -139,11 +140,16 @@ def test_stop_last_trials_false_lets_the_last_stage_run_on():
     assert [sim.iterations()[t.trial_id] for t in sim.trials] == [12 if r == 9 else r for r in EXPECTED_REACHED]
 
 
-def test_results_without_keys_continue():
+def test_results_without_keys_continue_once_both_were_seen():
     scheduler = HyperBandScheduler(metric="q", mode="max")
     trial = Trial("f", trial_id="t", config={})
     scheduler.on_trial_add(trial)
+    assert scheduler.on_trial_result(trial, {"training_iteration": 1, "q": 1}) is Decision.CONTINUE
     assert scheduler.on_trial_result(trial, {"q": 1}) is Decision.CONTINUE
+    other = HyperBandScheduler(time_attr="epoch", metric="q", mode="max")
+    other.on_trial_add(trial)
+    with pytest.raises(TuneError, match="HyperBandScheduler needs time_attr 'epoch' in the results"):
+        other.on_trial_result(trial, {"training_iteration": 1, "q": 1})
 
 
 def test_a_trial_that_ends_early_does_not_block_its_bracket():

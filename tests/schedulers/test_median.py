@@ -2,6 +2,7 @@ import math
 
 import pytest
 
+from tunesmith.error import TuneError
 from tunesmith.experiment import Trial
 from tunesmith.schedulers import Decision, MedianStoppingRule
 from tunesmith.schedulers._median_stopping_rule import median_should_stop, running_mean
@@ -57,12 +58,15 @@ def test_needs_metric_and_mode():
         MedianStoppingRule(metric="m").on_trial_add(Trial("f", trial_id="t", config={}))
 
 
-def test_results_without_keys_continue():
+def test_results_without_keys_continue_once_both_were_seen():
     scheduler = MedianStoppingRule(metric="m", mode="max", grace_period=0, min_samples_required=1)
     trial = Trial("f", trial_id="t", config={})
     scheduler.on_trial_add(trial)
+    assert scheduler.on_trial_result(trial, {"time_total_s": 1, "m": 1.0}) is Decision.CONTINUE
     assert scheduler.on_trial_result(trial, {"m": 1.0}) is Decision.CONTINUE
     assert scheduler.on_trial_result(trial, {"time_total_s": 100}) is Decision.CONTINUE
+    with pytest.raises(TuneError, match="MedianStoppingRule needs metric 'm' in the results"):
+        MedianStoppingRule(metric="m", mode="max").on_trial_result(trial, {"time_total_s": 1})
 
 
 def _run(qualities, *, mode="max", slots=None, **kwargs):

@@ -41,6 +41,7 @@ def test_ucb_beta(n, beta):
     ("bounds", "error", "match"),
     [
         (None, TuneError, "PB2 needs hyperparam_bounds"),
+        ([("lr", [0, 1])], TypeError, r"hyperparam_bounds must be a dict like .*got list"),
         ({}, TuneError, "PB2 needs hyperparam_bounds"),
         ({"lr": [1]}, ValueError, r"hyperparam_bounds\['lr'\] must be a \[min, max\] list"),
         ({"lr": 0.1}, ValueError, r"must be a \[min, max\] list or tuple, got 0.1"),

@@ -1,5 +1,6 @@
 import json
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -171,6 +172,19 @@ def test_missing_mutated_keys_are_sampled_when_a_trial_is_added():
         PopulationBasedTraining(hyperparam_mutations={"a": [1]}).on_trial_add(trial)
 
 
+@pytest.mark.parametrize(
+    ("mutations", "error", "match"),
+    [
+        ([("lr", [0.1])], TypeError, r"hyperparam_mutations must be a dict of .*got list: \[\('lr', \[0.1\]\)\]"),
+        ("lr", TypeError, "hyperparam_mutations must be a dict of .*got str: 'lr'"),
+        ({}, TuneError, r"needs hyperparam_mutations or custom_explore_fn.*got hyperparam_mutations=\{\}"),
+    ],
+)
+def test_hyperparam_mutations_must_be_a_non_empty_dict(mutations, error, match):
+    with pytest.raises(error, match=match):
+        PopulationBasedTraining(hyperparam_mutations=mutations)
+
+
 def test_require_attrs():
     pbt = PopulationBasedTraining(metric="m", mode="max", hyperparam_mutations={"a": [1]})
     (trial,) = _trials(1)
@@ -188,7 +202,9 @@ def _population(pbt, scores, *, time=10):
     for trial in trials:
         pbt.on_trial_add(trial)
         trial.status = Trial.RUNNING
-    decisions = [pbt.on_trial_result(t, {"time_total_s": time, "m": m, "training_iteration": time}) for t, m in zip(trials, scores)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no trial has saved a checkpoint": none has, on purpose
+        decisions = [pbt.on_trial_result(t, {"time_total_s": time, "m": m, "training_iteration": time}) for t, m in zip(trials, scores)]
     return trials, decisions
 
 
@@ -262,7 +278,9 @@ def test_simulated_population_exploits_from_the_top(tmp_path):
 def test_without_checkpoints_nothing_is_exploited():
     pbt = PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=2, hyperparam_mutations={"lr": uniform(0.001, 1.0)}, seed=1)
     configs = [{"q": q, "lr": 0.1} for q in range(1, 9)]
-    sim = Simulator(pbt, _curve, configs, num_slots=8, max_iterations=12, checkpoint_frequency=0).run()
+    with pytest.warns(UserWarning, match="no trial has saved a checkpoint, so nothing is copied") as caught:
+        sim = Simulator(pbt, _curve, configs, num_slots=8, max_iterations=12, checkpoint_frequency=0).run()
+    assert len([w for w in caught if "checkpoint" in str(w.message)]) == 1  # said once
     assert pbt.policy_records() == []
     assert [t.config for t in sim.trials] == configs
 

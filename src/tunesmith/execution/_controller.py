@@ -63,10 +63,10 @@ class ExperimentSettings:
     checkpoint_frequency: int = 0
     checkpoint_at_end: bool = False
     reuse_actors: bool = False
-    log_to_file: tuple[str | None, str | None] | None = None
     trial_name_creator: Any = None
     trial_dirname_creator: Any = None
     strict_metric_checking: bool = True
+    log_to_file: tuple[str | None, str | None] | None = None
 
 
 @dataclasses.dataclass
@@ -396,6 +396,8 @@ class Controller:
                 if running.ending is None:
                     self._end_attempt(trial, running, "stop")
                     running.deadline = time.monotonic()
+                elif running.ending == "pause":  # told to pause, stopped before its process ended
+                    running.ending = "stop"  # so its DONE(pause) does not put it back among the waiting
             elif trial in self._waiting:
                 self._waiting.remove(trial)
             self._complete(trial)

@@ -144,6 +144,7 @@ class HyperBandScheduler(_SchedulerBase):
 
     Raises:
         ValueError: For ``max_t <= 0``, ``reduction_factor <= 1`` or a bad ``mode``.
+        TuneError: At the first result, when it lacks ``time_attr`` or the metric.
 
     Example:
         >>> from tunesmith.schedulers import HyperBandScheduler
@@ -209,7 +210,7 @@ class HyperBandScheduler(_SchedulerBase):
 
     # -- results -------------------------------------------------------------------------
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
-        if self._time_attr not in result or self._metric not in result:
+        if not self._has_keys(result, self._time_attr):
             return Decision.CONTINUE
         bracket = self._bracket_of.get(trial.trial_id)
         if bracket is None or trial.trial_id not in bracket.live:
@@ -302,10 +303,11 @@ class HyperBandScheduler(_SchedulerBase):
         """A PENDING trial, or a PAUSED one that won its halving; least complete bracket first."""
         waiting = {t.trial_id: t for t in trials}
         for band in self._bands:
-            for bracket in sorted(band, key=_Bracket.completion):
-                for trial_id in bracket.members:
+            # brackets with no live trial left have nothing to run: skip them before sorting
+            for bracket in sorted((b for b in band if b.live), key=_Bracket.completion):
+                for trial_id in bracket.live:  # the live members, in the order they were added
                     trial = waiting.get(trial_id)
-                    if trial is None or trial_id not in bracket.live:
+                    if trial is None:
                         continue
                     if trial.status == TrialStatus.PENDING or trial_id in bracket.promoted:
                         return trial
@@ -364,7 +366,7 @@ class HyperBandForBOHB(HyperBandScheduler):
 
     def choose_trial_to_run(self, trials: Sequence[Trial]) -> Trial | None:
         trial = super().choose_trial_to_run(trials)
-        if trial is not None or any(t.status == TrialStatus.RUNNING for t in self._trials.values()):
+        if trial is not None or any(t.status == TrialStatus.RUNNING for t in self._live.values()):
             return trial
         for band in self._bands:
             for bracket in band:

@@ -10,19 +10,29 @@ and the trial is PAUSED; the controller restarts it from that checkpoint.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import json
+import math
 import os
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+import warnings
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from tunesmith._flatten import json_default
 from tunesmith.error import TuneError
 from tunesmith.experiment import TrialStatus
-from tunesmith.schedulers._pbt_explore import explore, fill_missing, pbt_quantiles, perturbed_tag, validate_mutations
-from tunesmith.schedulers._scheduler_base import _SchedulerBase, logger
+from tunesmith.schedulers._pbt_explore import (
+    explore,
+    fill_missing,
+    pbt_quantile_size,
+    perturbed_tag,
+    rank_key,
+    validate_mutations,
+)
+from tunesmith.schedulers._scheduler_base import _FINISHED, _SchedulerBase, logger
 from tunesmith.schedulers._trial_scheduler import Decision
 
 if TYPE_CHECKING:
@@ -30,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PopulationBasedTraining"]
 
-_WAITING = (TrialStatus.PENDING, TrialStatus.PAUSED)
+_WAITING = frozenset((TrialStatus.PENDING, TrialStatus.PAUSED))
 
 
 @dataclasses.dataclass
@@ -78,11 +88,12 @@ class PopulationBasedTraining(_SchedulerBase):
             <= 0``, ``burn_in_period < 0``, ``resample_probability`` outside ``[0, 1]``,
             no ``perturbation_factors``, a bad ``mode``, or a mutation that cannot be
             perturbed (``sample_from``, ``grid_search``, an empty list).
-        TypeError: A mutation that is not a list, dict, domain or function.
+        TypeError: ``hyperparam_mutations`` that is not a dict, or a mutation that is not a
+            list, dict, domain or function.
 
     Beyond Ray Tune: a donor without a checkpoint is never exploited (the trial keeps its
-    own weights and config until the next interval), and each perturbation is kept in
-    :meth:`policy_records`.
+    own weights and config until the next interval; a UserWarning says so once if no trial
+    has any checkpoint), and each perturbation is kept in :meth:`policy_records`.
 
     Example:
         >>> from tunesmith import uniform
@@ -113,10 +124,18 @@ class PopulationBasedTraining(_SchedulerBase):
         seed: int | None = None,
     ) -> None:
         name = type(self).__name__
+        if hyperparam_mutations is not None and not isinstance(hyperparam_mutations, Mapping):
+            raise TypeError(
+                f"{name}: hyperparam_mutations must be a dict of {{key: list | domain | function | dict}}, "
+                f"got {type(hyperparam_mutations).__name__}: {hyperparam_mutations!r}."
+            )
         mutations = dict(hyperparam_mutations or {})
         validate_mutations(name, mutations)
         if not mutations and custom_explore_fn is None:
-            raise TuneError(f"{name} needs hyperparam_mutations or custom_explore_fn to explore; got neither.")
+            raise TuneError(
+                f"{name} needs hyperparam_mutations or custom_explore_fn to explore (a dict with at least "
+                f"one key, or a function); got hyperparam_mutations={hyperparam_mutations!r} and no custom_explore_fn."
+            )
         if not 0 <= quantile_fraction <= 0.5:
             raise ValueError(f"{name}: quantile_fraction must be in [0, 0.5], got {quantile_fraction!r}.")
         if not perturbation_interval > 0:
@@ -147,12 +166,21 @@ class PopulationBasedTraining(_SchedulerBase):
         self._records: list[dict[str, Any]] = []
         self._policies: dict[str, list[list[Any]]] = {}
         self._num_perturbations = 0
+        self._warned_no_checkpoint = False
+        self._order: dict[str, int] = {}  # the order trials were bound: ties rank by it
+        self._ranking: _Ranking | None = _Ranking()  # None: rebuild from the members (after restore)
+        self._behind: set[str] | None = set()  # synch: live trials short of _next_sync (None: recount)
+        self._by_time: _Ranking | None = _Ranking()  # live trials by last_train_time (None: rebuild)
 
     def _receive_spec(self, spec: dict[str, Any]) -> None:
         if spec.get("experiment_dir"):
             self._experiment_dir = str(spec["experiment_dir"])
 
     # -- trials come and go ----------------------------------------------------------------
+    def _bind(self, trial: Trial) -> None:
+        super()._bind(trial)
+        self._order.setdefault(trial.trial_id, len(self._order))
+
     def on_trial_add(self, trial: Trial) -> None:
         """Sample the mutated keys the trial's config lacks (sets ``trial.config``)."""
         self._require_metric_and_mode()
@@ -162,7 +190,8 @@ class PopulationBasedTraining(_SchedulerBase):
         filled = fill_missing(trial.config, self._mutations, self._rng)
         if filled is not None:
             trial.config = filled
-        self._members[trial.trial_id] = _Member(orig_tag=trial.experiment_tag, seen_checkpoint=trial.checkpoint)
+        member = self._members[trial.trial_id] = _Member(orig_tag=trial.experiment_tag, seen_checkpoint=trial.checkpoint)
+        self._set_train_time(trial.trial_id, member, 0.0)
 
     def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
         self._on_trial_end(trial)
@@ -174,10 +203,19 @@ class PopulationBasedTraining(_SchedulerBase):
         self._on_trial_end(trial)
 
     def _on_trial_end(self, trial: Trial) -> None:
+        self._live.pop(trial.trial_id, None)
         if trial.trial_id in self._prefer:
             self._prefer.remove(trial.trial_id)
-        live = [t for t in self._live_trials() if t is not trial]
-        if self._synch and live and not self._someone_behind(exclude=trial):
+        if self._ranking is not None:
+            self._ranking.discard(trial.trial_id)
+        if self._behind is not None:
+            self._behind.discard(trial.trial_id)
+        if self._by_time is not None:
+            self._by_time.discard(trial.trial_id)
+        if not self._synch:
+            return
+        others_live = any(t is not trial and t.status not in _FINISHED for t in self._live.values())
+        if others_live and not self._someone_behind(exclude=trial):
             self._sync_round(exclude=trial)  # the population now waits only for those that arrived
 
     # -- results ---------------------------------------------------------------------------
@@ -187,7 +225,7 @@ class PopulationBasedTraining(_SchedulerBase):
                 raise RuntimeError(
                     f"{type(self).__name__}: every result must contain time_attr "
                     f"{self._time_attr!r} and metric {self._metric!r} (or pass require_attrs=False); "
-                    f"trial {trial.trial_id} reported {sorted(result)}."
+                    f"trial {trial.trial_id} reported {sorted(k for k in result if not k.startswith('config/'))}."
                 )
             return Decision.CONTINUE
         if trial.trial_id not in self._members:
@@ -235,22 +273,55 @@ class PopulationBasedTraining(_SchedulerBase):
     def _record_score(self, trial: Trial, member: _Member, t: float, score: float) -> None:
         """Remember the trial's score at a perturbation point (PB2 also keeps the data)."""
         member.last_score = score
-        member.last_train_time = t
+        self._set_train_time(trial.trial_id, member, t)
+        if self._ranking is not None:
+            self._ranking.set(trial.trial_id, self._order[trial.trial_id], score)
 
     def _quantiles(self, exclude: Trial | None = None) -> tuple[list[str], list[str]]:
-        scores = {
-            t.trial_id: self._members[t.trial_id].last_score
-            for t in self._live_trials()
-            if t is not exclude and t.trial_id in self._members and self._members[t.trial_id].last_score is not None
-        }
-        return pbt_quantiles(scores, self._quantile_fraction)
+        """``pbt_quantiles`` of the live trials' last scores (kept ranked as they come in)."""
+        if self._ranking is None:
+            self._ranking = _Ranking()
+            for t in self._live_trials():
+                member = self._members.get(t.trial_id)
+                if member is not None and member.last_score is not None:
+                    self._ranking.set(t.trial_id, self._order[t.trial_id], member.last_score)
+        if exclude is not None:
+            self._ranking.discard(exclude.trial_id)
+        lower, upper = self._ranking.quantiles(self._quantile_fraction)
+        if any(self._trials[i].status in _FINISHED for i in (*lower, *upper)):
+            self._ranking = None  # a trial ended without a hook telling us: rank again
+            return self._quantiles(exclude)
+        return lower, upper
+
+    def _set_train_time(self, trial_id: str, member: _Member, t: float) -> None:
+        member.last_train_time = t
+        if self._by_time is not None:
+            self._by_time.set(trial_id, self._order[trial_id], t)
+        if self._behind is not None:
+            if t < self._next_sync:
+                self._behind.add(trial_id)
+            else:
+                self._behind.discard(trial_id)
 
     def _someone_behind(self, exclude: Trial | None = None) -> bool:
-        return any(
-            self._members[t.trial_id].last_train_time < self._next_sync
-            for t in self._live_trials()
-            if t is not exclude and t.trial_id in self._members
-        )
+        """Whether a live trial other than ``exclude`` has not reached ``_next_sync`` yet."""
+        if self._behind is None:
+            self._behind = {
+                t.trial_id
+                for t in self._live_trials()
+                if t.trial_id in self._members and self._members[t.trial_id].last_train_time < self._next_sync
+            }
+        ended, found = [], False
+        for trial_id in self._behind:
+            if exclude is not None and trial_id == exclude.trial_id:
+                continue
+            if self._trials[trial_id].status in _FINISHED:  # ended without a hook telling us
+                ended.append(trial_id)
+                continue
+            found = True
+            break
+        self._behind.difference_update(ended)
+        return found
 
     def _sync_round(self, exclude: Trial | None = None) -> set[str]:
         """Everyone is at the interval: exploit/explore the bottom quantile, open the next one."""
@@ -262,6 +333,7 @@ class PopulationBasedTraining(_SchedulerBase):
             if t is not exclude and t.trial_id in self._members
         ]
         self._next_sync = max([self._next_sync + self._interval, *times])
+        self._behind = None  # everyone is behind the new _next_sync: recount when asked
         return exploited
 
     # -- exploit and explore -----------------------------------------------------------------
@@ -269,7 +341,7 @@ class PopulationBasedTraining(_SchedulerBase):
         """Prepare ``trial`` to restart from a top trial's checkpoint with an explored config."""
         donors = [self._trials[i] for i in upper if i != trial.trial_id and self._trials[i].checkpoint is not None]
         if not donors:
-            logger.info("PBT: no top-quantile trial has a checkpoint yet; trial %s keeps its own", trial.trial_id)
+            self._warn_no_checkpoints(trial)
             return False
         donor = donors[int(self._rng.integers(len(donors)))]
         member, donor_member = self._members[trial.trial_id], self._members[donor.trial_id]
@@ -281,11 +353,26 @@ class PopulationBasedTraining(_SchedulerBase):
         trial.restore_checkpoint = donor.checkpoint
         trial.experiment_tag = perturbed_tag(member.orig_tag, new_config, self._mutations)
         member.last_perturbation_time = donor_member.last_perturbation_time
-        member.last_train_time = donor_member.last_train_time
+        self._set_train_time(trial.trial_id, member, donor_member.last_train_time)
         member.last_iteration = donor_iteration
         self._prefer.append(trial.trial_id)
         self._num_perturbations += 1
         return True
+
+    def _warn_no_checkpoints(self, trial: Trial) -> None:
+        """Say once, loudly, when no trial of the population has saved a checkpoint by now."""
+        if self._warned_no_checkpoint or any(t.checkpoint is not None for t in self._trials.values()):
+            logger.info("PBT: no top-quantile trial has a checkpoint yet; trial %s keeps its own", trial.trial_id)
+            return
+        self._warned_no_checkpoint = True
+        warnings.warn(
+            f"{type(self).__name__}: trial {trial.trial_id} should exploit a better trial, but no trial has "
+            "saved a checkpoint, so nothing is copied and the trials train on unchanged. PBT needs "
+            "checkpoints: report them with tune.report(..., checkpoint=...) (or save_checkpoint in a "
+            "Trainable) at least every perturbation_interval.",
+            UserWarning,
+            stacklevel=2,
+        )
 
     def _get_new_config(self, trial: Trial, donor: Trial) -> tuple[dict[str, Any], dict[str, Any]]:
         """The explored config for ``trial``, starting from ``donor``'s (PB2 overrides this)."""
@@ -336,19 +423,34 @@ class PopulationBasedTraining(_SchedulerBase):
 
     # -- who runs next ---------------------------------------------------------------------
     def choose_trial_to_run(self, trials: Sequence[Trial]) -> Trial | None:
-        """Exploited trials first, then the one that trained least (synch: only those behind)."""
-        candidates = [t for t in trials if t.status in _WAITING]
-        if self._synch:
-            candidates = [t for t in candidates if self._train_time(t) < self._next_sync]
-        for trial_id in self._prefer:
-            for trial in candidates:
-                if trial.trial_id == trial_id:
-                    return trial
-        return min(candidates, key=self._train_time, default=None)
+        """Exploited trials first, then the one that trained least (synch: only those behind).
 
-    def _train_time(self, trial: Trial) -> float:
-        member = self._members.get(trial.trial_id)
-        return member.last_train_time if member else 0.0
+        Ties go to the trial added first, as in Ray Tune.
+        """
+        for trial_id in self._prefer:
+            trial = self._trials.get(trial_id)
+            if trial is not None and trial in trials and self._may_run(trial):
+                return trial
+        if self._by_time is None:
+            self._by_time = _Ranking()
+            for t in self._live_trials():
+                if t.trial_id in self._members:
+                    self._by_time.set(t.trial_id, self._order[t.trial_id], self._members[t.trial_id].last_train_time)
+        # Walk the live trials from the least trained: past the few running ones to the first
+        # waiting one (a pass over every waiting trial before each start costs O(n^2) in all).
+        for trial_id in self._by_time:
+            trial = self._trials[trial_id]
+            if self._synch and not self._members[trial_id].last_train_time < self._next_sync:
+                break
+            if trial.status in _WAITING and trial in trials:
+                return trial
+        # a trial never added (so never ranked) counts as untrained
+        return next((t for t in trials if t.trial_id not in self._members and t.status in _WAITING), None)
+
+    def _may_run(self, trial: Trial) -> bool:
+        if trial.status not in _WAITING:
+            return False
+        return not self._synch or self._members[trial.trial_id].last_train_time < self._next_sync
 
     def debug_string(self) -> str:
         return f"PopulationBasedTraining: {self._num_perturbations} perturbs"
@@ -375,6 +477,44 @@ class PopulationBasedTraining(_SchedulerBase):
         self._policies = state["policies"]
         self._num_perturbations = state["num_perturbations"]
         self._rng = state["rng"]
+        self._ranking = None
+        self._behind = None
+        self._by_time = None
+
+
+class _Ranking:
+    """Live trials by a number (last score, last train time), least first; ties in the order
+    the trials were added; NaN first.
+
+    PBT asks for the quantiles after every perturbation-interval result, and for the least
+    trained waiting trial before every start; keeping the trials sorted as the numbers
+    change makes each O(quantile) or O(running trials) instead of a pass over the
+    population. Its quantiles are :func:`pbt_quantiles`'s.
+    """
+
+    def __init__(self) -> None:
+        self._keys: list[tuple[float, int, str]] = []
+        self._key_of: dict[str, tuple[float, int, str]] = {}
+
+    def set(self, trial_id: str, order: int, score: float) -> None:
+        self.discard(trial_id)
+        key = (rank_key(score), order, trial_id)
+        bisect.insort(self._keys, key)
+        self._key_of[trial_id] = key
+
+    def discard(self, trial_id: str) -> None:
+        key = self._key_of.pop(trial_id, None)
+        if key is not None:
+            del self._keys[bisect.bisect_left(self._keys, key)]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key[2] for key in self._keys)
+
+    def quantiles(self, quantile_fraction: float) -> tuple[list[str], list[str]]:
+        size = pbt_quantile_size(len(self._keys), quantile_fraction)
+        if size <= 0:
+            return [], []
+        return [k[2] for k in self._keys[:size]], [k[2] for k in self._keys[-size:]]
 
 
 def _join(folder: str, name: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from tunesmith.search.sample import Categorical, Domain
 from tunesmith.search.variant_generator import format_vars
 
-__all__ = ["explore", "fill_missing", "pbt_quantiles", "perturbed_tag", "validate_mutations"]
+__all__ = ["explore", "fill_missing", "pbt_quantile_size", "pbt_quantiles", "perturbed_tag", "rank_key", "validate_mutations"]
 
 _TOLERANCE = 1e-9
 
@@ -25,7 +25,8 @@ def pbt_quantiles(scores: Mapping[str, float], quantile_fraction: float) -> tupl
     """Split trial ids into the bottom and top quantiles by score (higher is better).
 
     Each quantile holds ``ceil(n * quantile_fraction)`` trials, but never more than half of
-    them; with fewer than two trials both are empty. Ties keep the mapping's order.
+    them; with fewer than two trials both are empty. Ties keep the mapping's order; a NaN
+    score ranks below every number.
 
     Returns:
         ``(bottom, top)``, each sorted from worst to best.
@@ -34,13 +35,28 @@ def pbt_quantiles(scores: Mapping[str, float], quantile_fraction: float) -> tupl
         >>> pbt_quantiles({"a": 1.0, "b": 4.0, "c": 2.0, "d": 3.0}, 0.25)
         (['a'], ['b'])
     """
-    ranked = sorted(scores, key=scores.__getitem__)
-    if len(ranked) <= 1:
-        return [], []
-    size = min(math.ceil(len(ranked) * quantile_fraction - _TOLERANCE), len(ranked) // 2)
+    ranked = sorted(scores, key=lambda trial_id: rank_key(scores[trial_id]))
+    size = pbt_quantile_size(len(ranked), quantile_fraction)
     if size <= 0:
         return [], []
     return ranked[:size], ranked[-size:]
+
+
+def pbt_quantile_size(num_trials: int, quantile_fraction: float) -> int:
+    """How many trials each quantile holds: ``ceil(n * fraction)``, at most ``n // 2``; 0 below 2 trials.
+
+    Example:
+        >>> pbt_quantile_size(10, 0.25), pbt_quantile_size(3, 0.5), pbt_quantile_size(1, 0.5)
+        (3, 1, 0)
+    """
+    if num_trials <= 1:
+        return 0
+    return max(0, min(math.ceil(num_trials * quantile_fraction - _TOLERANCE), num_trials // 2))
+
+
+def rank_key(score: float) -> float:
+    """The score to sort by: NaN (a failed evaluation) ranks worst."""
+    return -math.inf if math.isnan(score) else score
 
 
 def _is_number(value: Any) -> bool:

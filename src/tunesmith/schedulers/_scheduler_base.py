@@ -19,18 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
+from tunesmith.error import TuneError
 from tunesmith.experiment import TrialStatus
 from tunesmith.schedulers._trial_scheduler import FIFOScheduler
 
 if TYPE_CHECKING:
     from tunesmith.experiment import Trial
 
-__all__ = ["DEFAULT_METRIC", "mode_sign", "validate_mode"]
+__all__ = ["DEFAULT_METRIC", "missing_keys_message", "mode_sign", "validate_mode"]
 
 logger = logging.getLogger("tunesmith.schedulers")
 
 DEFAULT_METRIC = "_metric"
-_WAITING = (TrialStatus.PENDING, TrialStatus.PAUSED)
+_WAITING = frozenset((TrialStatus.PENDING, TrialStatus.PAUSED))
+_FINISHED = frozenset((TrialStatus.TERMINATED, TrialStatus.ERROR))
 
 
 def validate_mode(owner: str, mode: str | None) -> None:
@@ -44,6 +46,23 @@ def mode_sign(mode: str | None) -> float:
     return -1.0 if mode == "min" else 1.0
 
 
+def missing_keys_message(owner: str, time_attr: str, metric: str | None, missing: list[str], result: dict[str, Any]) -> str:
+    """The error for a first result without the scheduler's ``time_attr`` or metric.
+
+    Example:
+        >>> missing_keys_message("ASHAScheduler", "epoch", "loss", ["epoch"], {"loss": 1.0, "trial_id": "a"})
+        "ASHAScheduler needs time_attr 'epoch' in the results, but the first result (trial a) lacks it; it reported: loss, trial_id. Report 'epoch' with tune.report, or give the scheduler one of the reported keys."
+    """
+    roles = {metric: "metric", time_attr: "time_attr"}
+    named = " and ".join(f"{roles[key]} {key!r}" for key in missing)
+    reported = ", ".join(sorted(k for k in result if not k.startswith("config/"))) or "nothing"
+    return (
+        f"{owner} needs {named} in the results, but the first result (trial {result.get('trial_id', '?')}) "
+        f"lacks {'it' if len(missing) == 1 else 'them'}; it reported: {reported}. Report "
+        f"{' and '.join(repr(k) for k in missing)} with tune.report, or give the scheduler one of the reported keys."
+    )
+
+
 class _SchedulerBase(FIFOScheduler):
     """Metric/mode, trial registry, stop queue and save/restore for the built-in schedulers."""
 
@@ -52,7 +71,9 @@ class _SchedulerBase(FIFOScheduler):
         self._metric = metric
         self._mode = mode
         self._trials: dict[str, Trial] = {}
+        self._live: dict[str, Trial] = {}  # _trials less (some of) the finished ones
         self._stop_queue: list[str] = []
+        self._seen_keys = False  # time_attr and metric were in a result (see _has_keys)
 
     # -- metric and mode ------------------------------------------------------------------
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -90,6 +111,26 @@ class _SchedulerBase(FIFOScheduler):
                 f"Got metric={self._metric!r}, mode={self._mode!r}."
             )
 
+    def _has_keys(self, result: dict[str, Any], time_attr: str) -> bool:
+        """Whether ``result`` has ``time_attr`` and the metric, which the scheduler needs to act.
+
+        The first result the scheduler sees must have both: a key missing there is a
+        misconfiguration every trial shares (a typo in ``time_attr``, a metric the trainable
+        never reports), so it ends the experiment instead of being skipped silently for
+        ever. Once both were seen, a later result without them is skipped (CONTINUE).
+
+        Raises:
+            TuneError: The first result lacks ``time_attr`` or the metric (not for the
+                default metric ``"_metric"``, which only a returned number reports).
+        """
+        missing = [key for key in (time_attr, self._metric) if key not in result]
+        if not missing:
+            self._seen_keys = True
+            return True
+        if not self._seen_keys and missing != [DEFAULT_METRIC]:
+            raise TuneError(missing_keys_message(type(self).__name__, time_attr, self._metric, missing, result))
+        return False
+
     def _score(self, result: dict[str, Any]) -> float:
         """The result's metric, signed so that higher is better."""
         return self._sign * float(result[self._metric])
@@ -97,13 +138,18 @@ class _SchedulerBase(FIFOScheduler):
     # -- trials ---------------------------------------------------------------------------
     def _bind(self, trial: Trial) -> None:
         self._trials[trial.trial_id] = trial
+        self._live[trial.trial_id] = trial
 
     def _live_trials(self) -> list[Trial]:
-        return [t for t in self._trials.values() if not t.status.is_finished()]
+        """The trials that have not finished, in the order they were added."""
+        live = [t for t in self._live.values() if t.status not in _FINISHED]
+        if len(live) < len(self._live):  # forget finished ones: later calls get cheaper
+            self._live = {t.trial_id: t for t in live}
+        return live
 
     def _others_waiting(self, trial: Trial) -> bool:
         """Whether another live trial is PENDING or PAUSED (and could use this one's slot)."""
-        return any(t is not trial and t.status in _WAITING for t in self._trials.values())
+        return any(t is not trial and t.status in _WAITING for t in self._live.values())
 
     def _request_stop(self, trial_id: str) -> None:
         if trial_id not in self._stop_queue:

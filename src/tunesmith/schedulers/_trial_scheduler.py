@@ -52,6 +52,15 @@ class TrialScheduler:
         return self._metric
 
     @property
+    def mode(self) -> str | None:
+        """``"min"``, ``"max"`` or None (not known yet)."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str | None) -> None:  # subclasses written for Ray may assign self.mode
+        self._mode = value
+
+    @property
     def supports_buffered_results(self) -> bool:
         return self._supports_buffered_results
 

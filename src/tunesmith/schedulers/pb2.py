@@ -177,6 +177,8 @@ def _flatten_bounds(bounds: Mapping[str, Any], prefix: tuple = ()) -> list[tuple
 
 
 def _check_bounds(bounds: Mapping[str, Any] | None) -> list[tuple[tuple, float, float]]:
+    if bounds is not None and not isinstance(bounds, Mapping):
+        raise TypeError(f"PB2: hyperparam_bounds must be a dict like {{'lr': [1e-4, 1e-1]}}, got {type(bounds).__name__}: {bounds!r}.")
     if not bounds:
         raise TuneError(f"PB2 needs hyperparam_bounds, e.g. {{'lr': [1e-4, 1e-1]}}; got {bounds!r}.")
     checked = []
@@ -226,6 +228,7 @@ class PB2(PopulationBasedTraining):
     Raises:
         ImportError: scikit-learn or scipy is missing (``pip install "tunesmith[pb2]"``).
         TuneError: No ``hyperparam_bounds``.
+        TypeError: ``hyperparam_bounds`` that is not a dict.
         ValueError: A bound that is not ``[min, max]`` with ``min < max``, or the PBT
             checks (quantile_fraction, perturbation_interval, mode).
 

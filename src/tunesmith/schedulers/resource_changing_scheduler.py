@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 _GROWING = ("cpu", "gpu")
+_FINISHED = frozenset((TrialStatus.TERMINATED, TrialStatus.ERROR))
 _TOLERANCE = 1e-9
 
 
@@ -51,12 +52,24 @@ def as_resource_dict(request: Any) -> dict[str, float]:
     """``{"cpu": .., "gpu": .., ...}`` from a dict (either key case) or an object with ``required_resources``."""
     if hasattr(request, "required_resources"):
         request = request.required_resources
-    if not isinstance(request, Mapping):
+    if not isinstance(request, dict) and not isinstance(request, Mapping):  # dict first: typing's check is slow
         raise TypeError(
             "a resource request must be a dict like {'cpu': 2, 'gpu': 1} or an object with "
             f"required_resources (PlacementGroupFactory), got {type(request).__name__}: {request!r}."
         )
     return {(k.lower() if k.lower() in _GROWING else k): float(v) for k, v in request.items()}
+
+
+def _requested(trials: Sequence[Trial]) -> dict[str, float]:
+    """The CPUs and GPUs ``trials`` request together (one pass: it runs after every result)."""
+    cpu = gpu = 0.0
+    for trial in trials:
+        request = trial.resources
+        if type(request) is not dict or "CPU" in request or "GPU" in request:
+            request = as_resource_dict(request)
+        cpu += request.get("cpu", 0.0)
+        gpu += request.get("gpu", 0.0)
+    return {"cpu": cpu, "gpu": gpu}
 
 
 def _same(a: Mapping[str, float], b: Mapping[str, float]) -> bool:
@@ -121,7 +134,7 @@ class AllocationContext:
         return list(self.trials)
 
     def get_live_trials(self) -> list[Trial]:
-        return [t for t in self.trials if not t.status.is_finished()]
+        return [t for t in self.trials if t.status not in _FINISHED]
 
 
 class DistributeResources:
@@ -169,9 +182,9 @@ class DistributeResources:
         total = as_resource_dict(context.total_resources)
         total = {r: total.get(r, 0.0) - self.reserve_resources.get(r, 0.0) for r in _GROWING}
         live = context.get_live_trials()
-        if all(t.trial_id != trial.trial_id for t in live):
+        if trial not in live and all(t.trial_id != trial.trial_id for t in live):
             live.append(trial)
-        used = {r: sum(as_resource_dict(t.resources).get(r, 0.0) for t in live) for r in _GROWING}
+        used = _requested(live)
         free = {r: total[r] - used[r] for r in _GROWING}
         upper = self._upper_limits(base, total, live, trial, result, scheduler)
         return grow_resources(

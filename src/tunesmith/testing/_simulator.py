@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 from typing import Any, Callable, Mapping, Sequence
@@ -82,6 +83,8 @@ class SimulationLaunch:
 class _Attempt:
     iteration: int
     resources: dict[str, float]
+    config: Any = None  # the trial's config object when last copied, and the copy
+    config_copy: Any = None
 
 
 class Simulator:
@@ -149,6 +152,9 @@ class Simulator:
             for index, config in enumerate(configs)
         ]
         self._fail_at = {self.trials[i].trial_id: it for i, it in (fail_at or {}).items()}
+        self._by_id = {t.trial_id: t for t in self.trials}
+        self._order = {t.trial_id: index for index, t in enumerate(self.trials)}
+        self._waiting = list(self.trials)  # PENDING and PAUSED, oldest first (kept in step with statuses)
         self.tick = 0
         self.events: list[SimulationEvent] = []
         self.launches: list[SimulationLaunch] = []
@@ -206,18 +212,18 @@ class Simulator:
         self.replace_scheduler(fresh)
 
     def _trial(self, trial_id: str) -> Trial:
-        return next(t for t in self.trials if t.trial_id == trial_id)
+        return self._by_id[trial_id]
 
     def _start_trials(self) -> None:
         while len(self._running) < self.num_slots:
-            waiting = [t for t in self.trials if t.status in _WAITING]
+            waiting = list(self._waiting)
             if not waiting:
                 return
             chosen = self.scheduler.choose_trial_to_run(waiting)
             self._drain_stops()
             if chosen is None:
                 return
-            if all(chosen is not t for t in waiting):
+            if chosen not in waiting:  # Trial has no __eq__: identity
                 raise AssertionError(
                     f"choose_trial_to_run returned {chosen!r}, which is not one of the PENDING/PAUSED "
                     "trials it was given"
@@ -240,6 +246,7 @@ class Simulator:
     def _launch(self, trial: Trial) -> None:
         checkpoint = trial.restore_checkpoint or trial.checkpoint
         trial.restore_checkpoint = None
+        self._waiting.remove(trial)
         start = checkpoint.iteration if isinstance(checkpoint, SimulatedCheckpoint) else 0
         trial.status = TrialStatus.RUNNING
         trial.attempt += 1
@@ -259,8 +266,11 @@ class Simulator:
             self.scheduler.on_trial_error(trial)
             self._drain_stops()
             return
-        result = self._result(trial, attempt.iteration)
-        trained_with = copy.deepcopy(trial.config)
+        if attempt.config is not trial.config or not _equal(attempt.config_copy, trial.config):
+            # copied when the config changed (replaced or edited in place), not for every result
+            attempt.config, attempt.config_copy = trial.config, copy.deepcopy(trial.config)
+        trained_with = attempt.config_copy
+        result = self._result(trial, attempt.iteration, trained_with)
         trial.last_result = result
         flat = flatten_dict(result)
         decision = Decision(self.scheduler.on_trial_result(trial, flat))
@@ -270,11 +280,12 @@ class Simulator:
         if decision is Decision.PAUSE:
             del self._running[trial.trial_id]
             trial.status = TrialStatus.PAUSED
+            bisect.insort(self._waiting, trial, key=lambda t: self._order[t.trial_id])
         elif decision is Decision.STOP or attempt.iteration >= self.max_iterations:
             self._end(trial, flat)
         self._drain_stops()
 
-    def _result(self, trial: Trial, iteration: int) -> dict[str, Any]:
+    def _result(self, trial: Trial, iteration: int, config: dict[str, Any]) -> dict[str, Any]:
         per_iteration = self.seconds_per_iteration
         if callable(per_iteration):
             per_iteration = per_iteration(trial.config)
@@ -285,10 +296,12 @@ class Simulator:
             "time_total_s": iteration * per_iteration,
             "trial_id": trial.trial_id,
             "done": False,
-            "config": copy.deepcopy(trial.config),
+            "config": config,
         }
 
     def _end(self, trial: Trial, flat: dict[str, Any]) -> None:
+        if trial.status in _WAITING:
+            self._waiting.remove(trial)
         self._running.pop(trial.trial_id, None)
         trial.status = TrialStatus.TERMINATED
         self.scheduler.on_trial_complete(trial, flat)
@@ -324,3 +337,10 @@ class Simulator:
         """Per trial: final status, highest iteration and config (compare two runs with it)."""
         reached = self.iterations()
         return {t.trial_id: (t.status.value, reached[t.trial_id], t.config) for t in self.trials}
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # e.g. arrays in the config, which compare element-wise
+        return False
