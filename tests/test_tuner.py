@@ -260,3 +260,12 @@ def test_progress_csv_keeps_columns_that_appear_later(run):
         rows = list(csv.DictReader(f))
     assert [r["a"] for r in rows] == ["1", "2"]
     assert [r["late"] for r in rows] == ["", "7"]
+
+
+def test_a_reported_done_is_kept_so_stop_on_done_works(run):
+    def train(config):
+        for i in range(10):
+            tune.report({"i": i, "done": i == 2})
+
+    result = run(train, run_config={"stop": {"done": True}})[0]
+    assert result.metrics["training_iteration"] == 3

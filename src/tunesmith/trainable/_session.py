@@ -69,7 +69,7 @@ class _Session:
         result.update(
             timestamp=int(now),
             checkpoint_dir_name=checkpoint_dir_name,
-            done=False,
+            done=bool(metrics.get("done", False)),  # a reported done=True is kept, as in Ray
             training_iteration=self.iteration,
             trial_id=self.trial_id,
             date=datetime.datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S"),
