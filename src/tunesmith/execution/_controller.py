@@ -347,7 +347,9 @@ class Controller:
         self.progress.trial_result(trial, result)
         if checkpoint_dir_name:
             self._register_checkpoint(trial, checkpoint_dir_name, flat)
-        self.server.send_decision(trial.trial_id, seq, decision.value)
+        # A callback may ask for a checkpoint by setting should_checkpoint, as in Ray Tune.
+        save = bool(result.get("should_checkpoint")) and not checkpoint_dir_name and self.settings.is_class_trainable
+        self.server.send_decision(trial.trial_id, seq, decision.value, save=save)
         if decision is Decision.STOP:
             self._end_attempt(trial, running, "stop")
             self._complete(trial)

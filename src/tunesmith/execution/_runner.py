@@ -108,6 +108,9 @@ def _run_class(cls: type[Trainable], config: dict[str, Any], assignment: dict[st
                     name = session.persist_checkpoint(_save_class_checkpoint(trainable))
                     _wire.send_frame(session.conn, ("checkpoint", name))
                 raise
+            if session.save_requested and checkpoint is None:  # a callback asked for one
+                name = session.persist_checkpoint(_save_class_checkpoint(trainable))
+                _wire.send_frame(session.conn, ("checkpoint", name))
             if done:
                 finished = True
                 return

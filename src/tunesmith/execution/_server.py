@@ -95,12 +95,13 @@ class TrialServer:
             conn.trial_id = None
             self._close(conn)
 
-    def send_decision(self, trial_id: str, seq: int, decision: str) -> None:
+    def send_decision(self, trial_id: str, seq: int, decision: str, save: bool = False) -> None:
+        """Answer result ``seq``; ``save`` asks a class trainable to save a checkpoint now."""
         conn = self._by_trial.get(trial_id)
         if conn is None:
             return
         try:
-            _wire.send_frame(conn.sock, ("decision", seq, decision))
+            _wire.send_frame(conn.sock, ("decision", seq, decision, save))
         except OSError:
             pass  # the loss shows up as EOF on the next poll
 

@@ -54,6 +54,7 @@ class _Session:
         self.checkpoint_index: int = assignment.get("checkpoint_index", 0)
         self.attempt: int = assignment.get("attempt", 0)
         self.seq = 0
+        self.save_requested = False
         self.iterations_since_restore = 0
         self.restore_time = time.time()
         self.last_report_time = self.restore_time
@@ -128,6 +129,7 @@ class _Session:
             if message[0] == "decision" and message[1] == self.seq:
                 break
         decision = message[2]
+        self.save_requested = bool(message[3]) if len(message) > 3 else False
         if decision in ("STOP", "PAUSE"):
             raise TrialInterrupt(decision)
 
