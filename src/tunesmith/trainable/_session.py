@@ -155,7 +155,6 @@ def _folder_size(folder: str) -> int:
 
 
 _session: _Session | None = None
-_warned_outside = False
 
 
 def _set_session(session: _Session | None) -> None:
@@ -193,7 +192,6 @@ def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> 
         ...     for step in range(3):
         ...         report({"loss": 1.0 / (step + 1)})
     """
-    global _warned_outside
     _check_metrics(metrics)
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
         raise TypeError(
@@ -201,9 +199,8 @@ def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> 
             f"got {type(checkpoint).__name__}"
         )
     if _session is None:
-        if not _warned_outside:
-            _warned_outside = True
-            warnings.warn("tune.report() was called outside a trial; the metrics are not recorded", stacklevel=2)
+        # The warnings module shows it once per calling line by default.
+        warnings.warn("tune.report() was called outside a trial; the metrics are not recorded", stacklevel=2)
         return
     _session.report(metrics, checkpoint)
 
