@@ -9,7 +9,7 @@ CS = pytest.importorskip("ConfigSpace", reason='needs ConfigSpace: pip install "
 from tunesmith.search.bohb import TuneBOHB  # noqa: E402
 from tunesmith.search.bohb._kde import fit_kde, fit_model, log_density, propose, split_good_bad  # noqa: E402
 from tunesmith.search.sample import choice, grid_search, loguniform, qrandint, randint, randn, sample_from, uniform  # noqa: E402
-from tunesmith.testing import assert_in_space, check_searcher, contract_space  # noqa: E402
+from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
 
 SPACE = {"x": uniform(-5.0, 5.0), "lr": loguniform(1e-4, 1e-1), "units": randint(1, 10), "z": randn(0, 1),
          "act": choice(["relu", None, 3, [1, 2]]), "nested": {"p": uniform(0, 1)}, "const": 7}
@@ -72,10 +72,8 @@ def test_propose_lands_in_the_good_region_and_inside_the_unit_cube():
 
 
 def test_contract(tmp_path):
-    space = contract_space()
-    del space["step"]
-    space["nested"]["dropout"] = uniform(0.0, 0.5)
-    check_searcher(lambda **kw: TuneBOHB(seed=0, **kw), tmp_path, space, same_suggestions=True)
+    # TuneBOHB drops quantization (warned about below), so quantized values are not checked.
+    check_searcher(lambda **kw: TuneBOHB(seed=0, **kw), tmp_path, same_suggestions=True, check_quantization=False)
 
 
 def test_suggestions_have_the_right_types_and_keep_constants():

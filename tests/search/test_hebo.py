@@ -11,7 +11,7 @@ from hebo.design_space.design_space import DesignSpace  # noqa: E402
 
 from tunesmith.search.hebo import HEBOSearch  # noqa: E402
 from tunesmith.search.sample import choice, grid_search, loguniform, qrandint, randint, randn, uniform  # noqa: E402
-from tunesmith.testing import assert_in_space, check_searcher, contract_space  # noqa: E402
+from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
 
 SPACE = {"x": uniform(-5.0, 5.0), "lr": loguniform(1e-4, 1e-1), "units": randint(1, 10), "act": choice(["relu", None, 3]),
          "nested": {"p": uniform(0, 1)}, "const": 7}
@@ -34,10 +34,8 @@ def _run(searcher, n, prefix="t"):
 
 
 def test_contract(tmp_path):
-    space = contract_space()
-    del space["step"]
-    space["nested"]["dropout"] = uniform(0.0, 0.5)
-    check_searcher(lambda **kw: HEBOSearch(**RANDOM_PHASE, **kw), tmp_path, space, same_suggestions=True)
+    # HEBO drops quantization (warned about below), so quantized values are not checked.
+    check_searcher(lambda **kw: HEBOSearch(**RANDOM_PHASE, **kw), tmp_path, same_suggestions=True, check_quantization=False)
 
 
 def test_suggestions_have_the_right_types_and_keep_constants():

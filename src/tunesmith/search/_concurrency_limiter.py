@@ -28,7 +28,9 @@ class ConcurrencyLimiter(Searcher):
         batch: Hold completions back until the whole batch is done.
 
     Raises:
-        ValueError: ``max_concurrent`` is not an int > 0.
+        ValueError: ``max_concurrent`` is not an int > 0, or ``searcher`` is already limited
+            by a ``ConcurrencyLimiter`` (directly or inside another wrapper such as
+            ``Repeater``): two limits on one searcher are one too many.
         TypeError: ``searcher`` is not a :class:`Searcher`.
 
     Example:
@@ -51,6 +53,7 @@ class ConcurrencyLimiter(Searcher):
             raise ValueError(f"max_concurrent must be an int > 0; got {max_concurrent!r}")
         if not isinstance(searcher, Searcher):
             raise TypeError(f"ConcurrencyLimiter needs a tunesmith.search.Searcher; got {type(searcher).__name__}")
+        _refuse_second_limit(searcher)
         super().__init__()
         self.searcher = searcher
         self.max_concurrent = max_concurrent
@@ -151,3 +154,20 @@ class ConcurrencyLimiter(Searcher):
 
     def restore(self, checkpoint_path: str) -> None:
         self.searcher.restore(checkpoint_path)
+
+
+def _refuse_second_limit(searcher: Searcher) -> None:
+    """Raise ValueError if a ConcurrencyLimiter already wraps ``searcher`` or anything inside it."""
+    chain, limit = [], None
+    while isinstance(searcher, Searcher):
+        chain.append(type(searcher).__name__)
+        if isinstance(searcher, ConcurrencyLimiter) and limit is None:
+            limit = searcher.max_concurrent
+        searcher = getattr(searcher, "searcher", None)
+    if limit is not None:
+        nested = "(".join(chain) + ")" * (len(chain) - 1)
+        raise ValueError(
+            "a searcher can be wrapped in one ConcurrencyLimiter only; got a searcher already "
+            f"limited: {nested} with max_concurrent={limit}. Keep one limit "
+            "(TuneConfig(max_concurrent_trials=...) adds a ConcurrencyLimiter too)"
+        )

@@ -72,6 +72,12 @@ class Parameter:
 
     def describe(self) -> str:
         """``"Float(0.0, 1.0) with a Normal sampler"``-style text for error messages."""
+        if getattr(self.domain, "is_function", lambda: False)():
+            func = getattr(self.domain.func, "__name__", repr(self.domain.func))
+            return (
+                f"Function sample_from({func}), a value computed per trial that no searcher can "
+                "model (use a domain such as tune.uniform or tune.choice, or BasicVariantGenerator)"
+            )
         sampler = type(self.sampler).__name__ if self.sampler is not None else "no"
         quantized = f" quantized by {self.q}" if self.q is not None else ""
         return f"{type(self.domain).__name__}{_domain_str(self.domain)} with a {sampler} sampler{quantized}"

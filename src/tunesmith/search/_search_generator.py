@@ -78,6 +78,10 @@ class SearchGenerator(SearchAlgorithm):
     ) -> bool:
         """Pass the experiment's metric, mode and param space to the searcher.
 
+        A searcher that took an earlier param space with the same searched keys (the one
+        saved with an experiment that is now restored) keeps it; :meth:`restore_from_dir`
+        then loads its state.
+
         Returns:
             True when the searcher can run this experiment; False when its own metric or
             mode conflicts with ``metric``/``mode`` (the caller reports that).
@@ -86,13 +90,16 @@ class SearchGenerator(SearchAlgorithm):
             ValueError: The searcher keeps its own search space but ``config`` holds domains
                 or ``grid_search`` too.
         """
+        inner = _innermost(self.searcher)
+        keys = _searched_keys(config)
         if self.searcher.set_search_properties(metric, mode, config, **spec):
+            inner._param_space_keys = keys
             return True
         if _conflicts(self.searcher.metric, metric) or _conflicts(self.searcher.mode, mode):
             return False
-        if has_unresolved_values(config):
+        if has_unresolved_values(config) and inner._param_space_keys != keys:
             raise ValueError(
-                f"{type(self.searcher).__name__} already has its own search space, so the "
+                f"{type(inner).__name__} already has its own search space, so the "
                 "param_space must hold only constants; got a param_space with search domains "
                 "(tune.uniform, tune.choice, grid_search, ...). Define the space in one place: "
                 "either in the searcher or in the param_space."
@@ -211,6 +218,16 @@ class SearchGenerator(SearchAlgorithm):
 
     def _state_files(self, dirpath: str) -> list[str]:
         return glob.glob(os.path.join(glob.escape(dirpath), self.CKPT_FILE_TMPL.format("*")))
+
+
+def _searched_keys(param_space: Any) -> frozenset[str] | None:
+    """The flat keys (``"a/b"``) of the domains and grids in ``param_space``; None if it has none."""
+    from tunesmith.search.variant_generator import parse_spec_vars
+
+    if not has_unresolved_values(param_space):
+        return None
+    _, domain_vars, grid_vars = parse_spec_vars(param_space)
+    return frozenset("/".join(map(str, path)) for path, _ in domain_vars + grid_vars)
 
 
 def _wrappers(searcher: Searcher) -> list[Searcher]:

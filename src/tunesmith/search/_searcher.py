@@ -178,6 +178,11 @@ class Searcher:
     FINISHED = "FINISHED"
     CKPT_FILE_TMPL = "searcher-state-{}.pkl"
 
+    #: Searched keys of the param space this searcher took through ``SearchGenerator``
+    #: (None: it took none). A restored experiment hands the same param space to the
+    #: searcher saved with it, which already holds the converted space.
+    _param_space_keys: frozenset[str] | None = None
+
     def __init__(self, metric: str | list[str] | None = None, mode: str | list[str] | None = None) -> None:
         self._metric, self._mode = validate_metric_mode(metric, mode)
 

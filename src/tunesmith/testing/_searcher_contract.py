@@ -133,20 +133,37 @@ def check_suggestions_in_space(
     return _run(searcher, space, [f"trial{i:04d}" for i in range(num_trials)], check_quantization)
 
 
-def check_trial_lifecycle(make_searcher: SearcherFactory, space: dict[str, Any] | None = None) -> None:
-    """Errored trials, trials without a result and unknown ids are accepted quietly."""
+def check_trial_lifecycle(
+    make_searcher: SearcherFactory, space: dict[str, Any] | None = None, check_quantization: bool = True
+) -> None:
+    """Errored trials, trials without a result and unknown ids are accepted quietly.
+
+    Each trial is suggested and ended before the next one is suggested, so a searcher that
+    runs one trial at a time passes too.
+
+    Args:
+        make_searcher: The factory.
+        space: The param space (default :func:`contract_space`).
+        check_quantization: Passed to :func:`assert_in_space`.
+    """
     space = space if space is not None else contract_space()
     searcher = _configured(make_searcher, space)
-    for trial_id in ("ok", "error", "no-result", "no-metric"):
-        _expect(isinstance(searcher.suggest(trial_id), dict), f"suggest({trial_id!r}) must return a dict")
-    searcher.on_trial_result("ok", {"loss": 1.0, "training_iteration": 1})
-    searcher.on_trial_result("ok", {"loss": 0.5, "training_iteration": 2})
-    searcher.on_trial_complete("ok", {"loss": 0.5, "training_iteration": 2})
-    searcher.on_trial_complete("error", None, error=True)
-    searcher.on_trial_complete("no-result")
-    searcher.on_trial_complete("no-metric", {"other": 1.0})
+    endings: list[tuple[str, dict[str, Any] | None, bool]] = [
+        ("ok", {"loss": 0.5, "training_iteration": 2}, False),
+        ("error", None, True),
+        ("no-result", None, False),
+        ("no-metric", {"other": 1.0}, False),
+    ]
+    for trial_id, result, error in endings:
+        config = searcher.suggest(trial_id)
+        _expect(isinstance(config, dict), f"suggest({trial_id!r}) must return a dict; got {config!r}")
+        assert_in_space(config, space, check_quantization=check_quantization)
+        if trial_id == "ok":
+            searcher.on_trial_result(trial_id, {"loss": 1.0, "training_iteration": 1})
+            searcher.on_trial_result(trial_id, {"loss": 0.5, "training_iteration": 2})
+        searcher.on_trial_complete(trial_id, result, error=error)
     searcher.on_trial_complete("never-suggested", {"loss": 1.0})
-    assert_in_space(searcher.suggest("after"), space)
+    assert_in_space(searcher.suggest("after"), space, check_quantization=check_quantization)
 
 
 def check_save_restore(
@@ -159,13 +176,19 @@ def check_save_restore(
 ) -> None:
     """A restored searcher keeps suggesting; a trial pending at save time can still complete.
 
+    The original searcher runs ``num_trials`` trials, suggests one more (``"pending"``) and
+    is saved. Each restored searcher (through :meth:`~Searcher.restore` and through
+    :meth:`~Searcher.restore_from_dir`) completes ``"pending"`` and runs ``num_trials``
+    more trials, one at a time.
+
     Args:
         make_searcher: The factory.
         directory: An empty folder for the state files.
         space: The param space (default :func:`contract_space`).
         num_trials: Trials run before saving and again after restoring.
         same_suggestions: Also require the restored searcher to make the very suggestion
-            the original makes next (for seeded, deterministic searchers).
+            the original makes next, once both have completed ``"pending"`` with the same
+            result (for seeded, deterministic searchers).
         check_quantization: Passed to :func:`assert_in_space`.
     """
     space = space if space is not None else contract_space()
@@ -173,6 +196,7 @@ def check_save_restore(
     original = _configured(make_searcher, space)
     _run(original, space, [f"before{i}" for i in range(num_trials)], check_quantization)
     pending = original.suggest("pending")
+    _expect(isinstance(pending, dict), f"suggest('pending') must return a dict here; got {pending!r}")
     path = os.path.join(directory, "searcher.pkl")
     original.save(path)
     original.save_to_dir(directory, session_str="contract")
@@ -180,22 +204,33 @@ def check_save_restore(
         os.path.exists(os.path.join(directory, "searcher-state-contract.pkl")),
         "save_to_dir must write searcher-state-<session>.pkl",
     )
+    # The original goes on exactly as each restored searcher will: complete "pending", then
+    # suggest "next". Saving must not have changed what it does.
+    expected = _next_after_pending(original, pending) if same_suggestions else None
     for restored in (_restored(make_searcher, space, lambda s: s.restore(path)),
                      _restored(make_searcher, space, lambda s: s.restore_from_dir(directory))):
         _expect(
             restored.metric == "loss" and restored.mode == "min",
             f"restored metric/mode must be 'loss'/'min'; got {restored.metric!r}/{restored.mode!r}",
         )
-        restored.on_trial_complete("pending", {"loss": toy_loss(pending)})
         if same_suggestions:
-            twin = copy.deepcopy(original)
-            twin.on_trial_complete("pending", {"loss": toy_loss(pending)})
-            expected, got = twin.suggest("next"), restored.suggest("next")
+            got = _next_after_pending(restored, pending)
             _expect(
                 expected == got,
                 f"a restored seeded searcher must continue the same sequence; expected {expected!r}, got {got!r}",
             )
+        else:
+            restored.on_trial_complete("pending", {"loss": toy_loss(pending)})
         _run(restored, space, [f"after{i}" for i in range(num_trials)], check_quantization)
+
+
+def _next_after_pending(searcher: Searcher, pending: dict[str, Any]) -> Any:
+    """Complete ``"pending"``, then suggest and complete ``"next"``; return that suggestion."""
+    searcher.on_trial_complete("pending", {"loss": toy_loss(pending)})
+    suggestion = searcher.suggest("next")
+    if isinstance(suggestion, dict):
+        searcher.on_trial_complete("next", {"loss": toy_loss(suggestion)})
+    return suggestion
 
 
 def _restored(make_searcher: SearcherFactory, space: dict[str, Any], load: Callable[[Searcher], None]) -> Searcher:
@@ -205,8 +240,16 @@ def _restored(make_searcher: SearcherFactory, space: dict[str, Any], load: Calla
     return searcher
 
 
-def check_metric_mode(make_searcher: SearcherFactory, space: dict[str, Any] | None = None) -> None:
-    """Metric/mode: adopted from the experiment when unset, conflicts refused, bad modes rejected."""
+def check_metric_mode(
+    make_searcher: SearcherFactory, space: dict[str, Any] | None = None, check_quantization: bool = True
+) -> None:
+    """Metric/mode: adopted from the experiment when unset, conflicts refused, bad modes rejected.
+
+    Args:
+        make_searcher: The factory.
+        space: The param space (default :func:`contract_space`).
+        check_quantization: Passed to :func:`assert_in_space`.
+    """
     space = space if space is not None else contract_space()
     adopting = make_searcher()
     _expect(
@@ -217,7 +260,7 @@ def check_metric_mode(make_searcher: SearcherFactory, space: dict[str, Any] | No
         (adopting.metric, adopting.mode) == ("score", "max"),
         f"metric/mode must be adopted; got {adopting.metric!r}/{adopting.mode!r}",
     )
-    assert_in_space(adopting.suggest("t"), space)
+    assert_in_space(adopting.suggest("t"), space, check_quantization=check_quantization)
     conflicting = make_searcher(metric="a", mode="min")
     _expect(
         conflicting.set_search_properties("b", "min", copy.deepcopy(space)) is False,
@@ -268,7 +311,7 @@ def check_searcher(
 ) -> None:
     """Run every check of this module (see each one for what it asserts)."""
     check_suggestions_in_space(make_searcher, space, check_quantization=check_quantization)
-    check_trial_lifecycle(make_searcher, space)
+    check_trial_lifecycle(make_searcher, space, check_quantization=check_quantization)
     check_save_restore(
         make_searcher,
         directory,
@@ -276,7 +319,7 @@ def check_searcher(
         same_suggestions=same_suggestions,
         check_quantization=check_quantization,
     )
-    check_metric_mode(make_searcher, space)
+    check_metric_mode(make_searcher, space, check_quantization=check_quantization)
     check_bad_spaces(make_searcher)
 
 

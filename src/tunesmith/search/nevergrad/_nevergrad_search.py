@@ -6,6 +6,7 @@ import contextlib
 import importlib.metadata
 import inspect
 import logging
+import numbers
 import sys
 from typing import Any, Iterator
 
@@ -69,8 +70,10 @@ class NevergradSearch(Searcher):
 
     Args:
         optimizer: Required. A Nevergrad optimizer class (``ng.optimizers.NGOpt``), a
-            ``ConfiguredOptimizer`` (``ng.optimizers.OnePlusOne``), or an optimizer instance
-            that already has its parametrization.
+            ``ConfiguredOptimizer`` (``ng.optimizers.OnePlusOne``), an optimizer instance
+            that already has its parametrization, or (beyond Ray Tune) the name Nevergrad
+            registers an optimizer under (``"NGOpt"``), which needs no ``import nevergrad``
+            in the calling code (that import fails next to bayesian-optimization >= 2).
         optimizer_kwargs: Keyword arguments for creating the optimizer (``budget``,
             ``num_workers``); only with a class or ``ConfiguredOptimizer``.
         space: A tunesmith param space, a Nevergrad ``ng.p.Dict``/``ng.p.Instrumentation``,
@@ -78,11 +81,14 @@ class NevergradSearch(Searcher):
         metric: The result key to optimize.
         mode: ``"min"`` or ``"max"``.
         points_to_evaluate: Configs to try first (passed to ``optimizer.suggest``).
+        seed: Beyond Ray Tune: seeds the parametrization's random state, from which
+            Nevergrad's optimizers draw, so a seeded search repeats itself. Not with an
+            optimizer instance (seed its parametrization instead).
 
     Raises:
         ImportError: nevergrad is not installed.
-        ValueError: Missing optimizer, bad mode, unsupported domain, or a space or
-            ``optimizer_kwargs`` given with an optimizer instance.
+        ValueError: Missing or unknown optimizer, bad mode, unsupported domain, a bad seed,
+            or a space, ``optimizer_kwargs`` or ``seed`` given with an optimizer instance.
         TypeError: ``optimizer`` is not a Nevergrad optimizer.
 
     Example:
@@ -103,10 +109,14 @@ class NevergradSearch(Searcher):
         metric: str | None = None,
         mode: str | None = None,
         points_to_evaluate: list[dict[str, Any]] | None = None,
+        seed: int | None = None,
     ) -> None:
         super().__init__(metric=metric, mode=mode)
         ng = _import_nevergrad()
         _require_single_metric(self._metric)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"{_NAME}: seed must be an int or None; got {seed!r}")
+        self._seed = seed
         self._optimizer_kwargs = dict(optimizer_kwargs or {})
         self._points = check_points(points_to_evaluate, _NAME)
         self._factory: Any = None
@@ -126,6 +136,11 @@ class NevergradSearch(Searcher):
     # -- optimizer and space ---------------------------------------------------------------
 
     def _use_instance(self, optimizer: Any, space: Any) -> None:
+        if self._seed is not None:
+            raise ValueError(
+                f"{_NAME}: seed applies only to an optimizer class or ConfiguredOptimizer; an optimizer "
+                f"instance draws from its parametrization (seed that); got seed={self._seed!r}"
+            )
         if self._optimizer_kwargs:
             raise ValueError(f"{_NAME}: optimizer_kwargs apply only to an optimizer class or ConfiguredOptimizer, not to an optimizer instance; got {sorted(self._optimizer_kwargs)}")
         if space is not None and not isinstance(space, (list, tuple)):
@@ -134,6 +149,7 @@ class NevergradSearch(Searcher):
                 f"of parameter names; got {type(space).__name__}"
             )
         self._optimizer, self._parametrization = optimizer, optimizer.parametrization
+        _enable_pickling(optimizer)
         self._names = list(space) if space else None
 
     def _set_space(self, space: Any) -> None:
@@ -175,7 +191,10 @@ class NevergradSearch(Searcher):
             if self._parametrization is None:  # a nevergrad Parameter refuses bool()
                 self._require_space(None)
             self._require_metric_mode()
+            if self._seed is not None:
+                self._parametrization.random_state.seed(self._seed)
             self._optimizer = self._factory(parametrization=self._parametrization, **self._optimizer_kwargs)
+            _enable_pickling(self._optimizer)
         self._require_metric_mode()
         return self._optimizer
 
@@ -224,6 +243,26 @@ class NevergradSearch(Searcher):
             return
         self._optimizer.tell(candidate, value if self._mode == "min" else -value)
 
+    def restore(self, checkpoint_path: str) -> None:
+        """Load a file written by :meth:`save`.
+
+        Raises:
+            RuntimeError: Nevergrad could not rebuild the optimizer (see below).
+        """
+        try:
+            super().restore(checkpoint_path)
+        except RuntimeError as exc:
+            if "replay" not in str(exc):
+                raise
+            # nevergrad 1.0 rebuilds optimizers that wrap a scipy routine by replaying their
+            # history, drawing from the random state as it was at save time, not at the start.
+            raise RuntimeError(
+                f"{_NAME} cannot restore its optimizer from {checkpoint_path!r}: nevergrad could not replay "
+                f"its history ({exc}). This happens with optimizers that wrap a scipy routine, which "
+                "NGOpt may choose; start a new search, or use an optimizer such as OnePlusOne, CMA or "
+                "TwoPointsDE, which restore exactly"
+            ) from exc
+
 
 # -- helpers ---------------------------------------------------------------------------------
 
@@ -238,6 +277,8 @@ def _check_factory(ng: Any, optimizer: Any) -> Any:
             f"{_NAME} needs an optimizer: pass a Nevergrad optimizer class (ng.optimizers.NGOpt), "
             "a ConfiguredOptimizer (ng.optimizers.OnePlusOne) or an optimizer instance; got None"
         )
+    if isinstance(optimizer, str):
+        return _registered(ng, optimizer)
     base = ng.optimizers.base
     if isinstance(optimizer, base.ConfiguredOptimizer):
         return optimizer
@@ -247,6 +288,27 @@ def _check_factory(ng: Any, optimizer: Any) -> Any:
         f"{_NAME}(optimizer=...) must be a Nevergrad optimizer class, ConfiguredOptimizer or "
         f"optimizer instance; got {optimizer!r}"
     )
+
+
+def _enable_pickling(optimizer: Any) -> None:
+    """Make the optimizer picklable, so that the searcher can be saved (and an experiment restored).
+
+    Optimizers that wrap a scipy routine (``NGOpt`` often picks one) run it in a thread and
+    refuse to be pickled unless asked before their first ``ask``; they then keep their
+    history and replay it when unpickled. For every other optimizer this is a no-op.
+    """
+    if getattr(optimizer, "num_ask", 0) == 0:
+        optimizer.enable_pickling()
+
+
+def _registered(ng: Any, name: str) -> Any:
+    """The optimizer registered in Nevergrad under ``name`` (``"NGOpt"``, ``"OnePlusOne"``, ...)."""
+    registry = ng.optimizers.registry
+    if name not in registry:
+        close = sorted(k for k in registry if k.lower() == name.lower())
+        hint = f"; did you mean {close[0]!r}?" if close else " (see nevergrad.optimizers.registry)"
+        raise ValueError(f"{_NAME}(optimizer={name!r}): no Nevergrad optimizer is registered under that name{hint}")
+    return registry[name]
 
 
 def _conversion_rules(ng: Any) -> dict[tuple[type, type], Any]:

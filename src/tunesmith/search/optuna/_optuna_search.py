@@ -51,7 +51,10 @@ class OptunaSearch(Searcher):
             attributes, not optimized).
         points_to_evaluate: Configs to try first (enqueued in the study); partial configs
             get their missing keys sampled.
-        sampler: An ``optuna.samplers.BaseSampler``; default ``TPESampler(seed=seed)``.
+        sampler: An ``optuna.samplers.BaseSampler``; default
+            ``TPESampler(seed=seed, constant_liar=True)``: trials still running count as
+            bad results, so trials that run at the same time get different suggestions
+            (explicit because Optuna < 5 leaves ``constant_liar`` off).
         study_name: Name of the Optuna study (default ``"optuna"``).
         storage: Optuna storage (instance or URL); default in memory.
         seed: Seeds the default sampler (ignored, with a warning, when ``sampler`` is given).
@@ -194,7 +197,7 @@ class OptunaSearch(Searcher):
 
     def _create_study(self) -> Any:
         ot = _optuna()
-        sampler = self._sampler if self._sampler is not None else ot.samplers.TPESampler(seed=self._seed)
+        sampler = self._sampler if self._sampler is not None else _default_sampler(ot, self._seed)
         directions = ["minimize" if m == "min" else "maximize" for _, m in self._objectives()]
         if not directions:
             raise ValueError(f"OptunaSearch needs at least one metric with mode 'min' or 'max'; got modes {self._mode!r}")
@@ -319,6 +322,18 @@ class OptunaSearch(Searcher):
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+
+
+def _default_sampler(ot: Any, seed: int | None) -> Any:
+    """TPE that treats the study's RUNNING trials (every suggested, unfinished trial) as pending.
+
+    Without the constant liar, TPE fits its model to finished trials only, so the trials
+    asked for between two completions all come from the same model and crowd together
+    (with a ``choice``, usually the same category).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ot.exceptions.ExperimentalWarning)  # Optuna < 5
+        return ot.samplers.TPESampler(seed=seed, constant_liar=True)
 
 
 def _evaluated_outcome(ot: Any, value: Any, error: bool, pruned: bool) -> tuple[Any, list[float] | None]:

@@ -200,7 +200,8 @@ class ZOOptSearch(Searcher):
 
 
 def _next_solution(optimizer: Any) -> Any:
-    solution = optimizer.suggest()
+    with _init_samples_first(optimizer):
+        solution = optimizer.suggest()
     if solution is None and _initial_phase_over(optimizer):
         # SRacosTune pauses (semaphore 0) when its initial samples are all handed out and
         # resumes when the last of them completes. If that completion came first, the pause
@@ -208,6 +209,25 @@ def _next_solution(optimizer: Any) -> Any:
         optimizer.semaphore = 1
         solution = optimizer.suggest()
     return solution
+
+
+@contextlib.contextmanager
+def _init_samples_first(optimizer: Any) -> Iterator[None]:
+    """Let ZOOpt hand out every remaining init sample (``points_to_evaluate``) first.
+
+    ZOOpt 0.4 takes init samples only while it has no result yet (it checks
+    ``_best_solution is None``), so with one trial at a time only the first point ran. While
+    init samples remain, the best solution is hidden for the duration of the call.
+    """
+    if not getattr(optimizer, "_data_temp", None):
+        yield
+        return
+    best = optimizer._best_solution
+    optimizer._best_solution = None
+    try:
+        yield
+    finally:
+        optimizer._best_solution = best
 
 
 def _initial_phase_over(optimizer: Any) -> bool:
