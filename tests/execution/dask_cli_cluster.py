@@ -51,7 +51,8 @@ class CliCluster:
 
     def worker_pids(self, client) -> dict[str, int]:
         """Worker name -> pid of its worker process (the nanny's child, the trials' parent)."""
-        info = client.scheduler_info(n_workers=-1)["workers"]
+        # Straight from the scheduler: scheduler_info()'s cache can be a worker-less summary.
+        info = client.sync(client.scheduler.identity, n_workers=-1)["workers"]
         pids = client.run(os.getpid)
         return {info[address]["name"]: pid for address, pid in pids.items()}
 

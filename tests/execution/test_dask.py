@@ -138,7 +138,7 @@ def test_unreachable_scheduler_is_a_clear_error_within_the_timeout():
 def test_a_resource_no_worker_has_fails_at_once_listing_the_workers(run, executor):
     start = time.monotonic()
     with pytest.raises(TuneError, match=r"gpu=3 but no worker has that much; the workers have tcp://127.0.0.1:\d+: "
-                                        r"cpu=1 gpu=2"):
+                                        r"cpu=1 gpu=2.*start Dask workers that have it, e.g. `dask worker"):
         run(tune.with_resources(lambda config: None, {"cpu": 1, "gpu": 3}), executor=executor)
     assert time.monotonic() - start < 5
 
@@ -178,8 +178,6 @@ def test_local_storage_on_other_hosts_fails_before_any_trial(run, executor, tmp_
 
 # -- workers joining and failing ----------------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.xfail(reason="flaky: the shared test cluster sometimes has no worker registered when this "
-                   "test's executor starts ('there are no workers'); see the closing note", strict=False)
 def test_a_worker_that_joins_mid_run_gets_trials(cluster, run, executor, tmp_path):
     joined = tmp_path / "joined"
 

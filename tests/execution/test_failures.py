@@ -87,6 +87,27 @@ def test_max_failures_retries_in_a_fresh_attempt(run, tmp_path):
     assert open(os.path.join(results[0].path, "error.txt")).read().count("Failure #") == 2
 
 
+def test_a_retry_never_reuses_the_checkpoint_name_a_failed_attempt_may_still_write(run):
+    """A lost attempt on a hung host can wake up and finish writing checkpoint N; the
+    retry numbers its checkpoints from N + 1, so that folder never replaces one of its own."""
+    def train(config):
+        import tempfile
+
+        start = tune.get_checkpoint()
+        for step in range(2):
+            folder = tempfile.mkdtemp()
+            tune.report({"step": step, "resumed": start is not None},
+                        checkpoint=tune.Checkpoint.from_directory(folder))
+        if start is None:
+            raise RuntimeError("lost after two checkpoints")
+
+    results = run(train, run_config={"failure_config": tune.FailureConfig(max_failures=1)})
+    assert results.num_errors == 0
+    names = sorted(d for d in os.listdir(results[0].path) if d.startswith("checkpoint_"))
+    assert names == ["checkpoint_000000", "checkpoint_000001", "checkpoint_000003", "checkpoint_000004"]
+    assert results[0].checkpoint.path.endswith("checkpoint_000004")
+
+
 def test_failure_config_validation():
     with pytest.raises(ValueError, match="fail_fast must be"):
         tune.FailureConfig(fail_fast="sometimes")

@@ -188,7 +188,7 @@ class Controller:
         if reason is not None:
             raise TuneError(
                 f"trial {suggestion.trial_id} can never run: {reason}. Lower the request "
-                "(tune.with_resources) or declare more with tunesmith.init(num_cpus=..., num_gpus=...)"
+                f"(tune.with_resources) or {self.executor.more_resources_hint}"
             )
         trial = Trial(
             self.settings.trainable_name,
@@ -294,7 +294,7 @@ class Controller:
             "restore_checkpoint": restore.url if restore else None,
             "iteration": done.get("training_iteration", 0),
             "time_total_s": done.get("time_total_s", 0.0),
-            "checkpoint_index": self._books[trial.trial_id]._count,
+            "checkpoint_index": self._books[trial.trial_id].next_index,
             "checkpoint_frequency": self.settings.checkpoint_frequency,
             "checkpoint_at_end": self.settings.checkpoint_at_end,
             "chdir": _settings.chdir_to_trial_dir(),
@@ -500,6 +500,10 @@ class Controller:
         self.storage.journal("trial_failed", trial_id=trial.trial_id, attempt=trial.attempt, retry=retry,
                              error=f"{type(error).__name__}: {error}")
         if retry and not self._stop_requested:
+            # A lost attempt (a hung host that wakes up) may still write the checkpoint it
+            # was saving; the retry numbers its own checkpoints past that one, so a stale
+            # folder can never replace one the retry recorded.
+            self._books[trial.trial_id].skip_index()
             trial.status = TrialStatus.PENDING
             self._waiting.insert(0, trial)
             self.callbacks.call("on_trial_recover", iteration=self._iteration, trials=self.trials, trial=trial)

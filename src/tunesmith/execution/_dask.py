@@ -99,6 +99,9 @@ class DaskExecutor(Executor):
         >>> executor.close()
     """
 
+    more_resources_hint = ('start Dask workers that have it, e.g. `dask worker SCHEDULER --nthreads 1 '
+                           '--resources "CPU=4,GPU=1"`')
+
     def __init__(self, address: Any = None, *, timeout_s: float = 10.0, min_workers: int = 1,
                  heartbeat_timeout_s: float | None = None) -> None:
         super().__init__(heartbeat_timeout_s=heartbeat_timeout_s)
@@ -305,13 +308,14 @@ class DaskExecutor(Executor):
         self._nodes_at = now
         self._live = {t for t in self._live if not t.ended.is_set()}
         workers = self._workers()
-        for address in set(self._hosts) - set(workers):
+        for address in (set(self._hosts) | set(ledger.nodes)) - set(workers):
             ledger.remove_node(address)
-            del self._hosts[address]
+            self._hosts.pop(address, None)
         for address, info in workers.items():
-            if address not in self._hosts:
+            # Membership is the ledger's: the storage check fills _hosts before any ledger exists.
+            if address not in ledger.nodes:
                 ledger.add_node(address, _worker_ledger(info))
-                self._hosts[address] = str(info.get("host", ""))
+            self._hosts[address] = str(info.get("host", ""))
 
     def _worker_hosts(self) -> dict[str, str]:
         if not self._hosts:
@@ -322,11 +326,14 @@ class DaskExecutor(Executor):
 
     def _workers(self) -> dict[str, Any]:
         """Every worker the scheduler knows, with its resources and host."""
+        # Asked of the scheduler directly: Client.scheduler_info() returns a cache that the
+        # client's periodic refresh overwrites with a worker-less summary, which made a
+        # freshly started executor see no workers now and then.
         try:
-            info = self.client.scheduler_info(n_workers=-1)  # newer Dask lists only 5 unless asked
-        except TypeError:
-            info = self.client.scheduler_info()
-        return info.get("workers", {})
+            info = self.client.sync(self.client.scheduler.identity, n_workers=-1)
+        except TypeError:  # older Dask: identity() takes no arguments and lists every worker
+            info = self.client.sync(self.client.scheduler.identity)
+        return dict(info.get("workers", {}))
 
     def _wait_for_workers(self) -> None:
         try:

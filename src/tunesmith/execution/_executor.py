@@ -36,6 +36,9 @@ class Executor(abc.ABC):
             (30). Trial processes send a heartbeat every second or faster.
     """
 
+    #: How to get more resources on this engine; ends the error for a request no node can meet.
+    more_resources_hint = "declare more with tunesmith.init(num_cpus=..., num_gpus=...)"
+
     def __init__(self, *, heartbeat_timeout_s: float | None = None) -> None:
         if heartbeat_timeout_s is not None and heartbeat_timeout_s <= 0:
             raise ValueError(f"heartbeat_timeout_s must be > 0, got {heartbeat_timeout_s}")

@@ -77,6 +77,8 @@ class RayExecutor(Executor):
         executor.close()
     """
 
+    more_resources_hint = "add Ray nodes that have it (ray start --num-cpus=... --num-gpus=...)"
+
     def __init__(self, address: str | None = None, *, num_cpus: float | None = None, num_gpus: int | None = None,
                  resources: dict[str, float] | None = None, heartbeat_timeout_s: float | None = None) -> None:
         super().__init__(heartbeat_timeout_s=heartbeat_timeout_s)

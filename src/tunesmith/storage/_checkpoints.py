@@ -71,6 +71,15 @@ class CheckpointBook:
         self.entries.append((checkpoint, metrics, self._count))
         self._count += 1
 
+    @property
+    def next_index(self) -> int:
+        """The number the trial's next checkpoint folder gets (``checkpoint_NNNNNN``)."""
+        return self._count
+
+    def skip_index(self) -> None:
+        """Never hand out the next number: a failed attempt may still be writing that folder."""
+        self._count += 1
+
     def forget_latest(self) -> None:
         """Drop the latest entry (its folder has vanished)."""
         self.entries.pop()
