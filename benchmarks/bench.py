@@ -130,9 +130,15 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
 
+def _environment(**extra: str) -> dict[str, str]:
+    """A user's environment: default loggers on, and bytecode caching on (as after a pip
+    install; PYTHONDONTWRITEBYTECODE would make every run compile every module again)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")}
+    return dict(env, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", **extra)
+
+
 def _run_program(python: str, code: str, engine: str) -> dict:
-    env = dict(os.environ, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", TUNE_DISABLE_AUTO_CALLBACK_LOGGERS="0",
-               RAY_DEDUP_LOGS="0", PYTHONWARNINGS="ignore")
+    env = _environment(RAY_DEDUP_LOGS="0", PYTHONWARNINGS="ignore")
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
     if out.returncode != 0:
         raise RuntimeError(f"{engine} failed:\n{out.stderr[-3000:]}")
@@ -152,7 +158,7 @@ def _quickstart(engine: str, python: str) -> dict:
         code = f.read()
     if engine == "ray":
         code = code.replace("import tunesmith as tune", "from ray import tune")
-    env = dict(os.environ, TUNESMITH_STORAGE_PATH=tempfile.mkdtemp(), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    env = _environment(TUNESMITH_STORAGE_PATH=tempfile.mkdtemp())
     start = time.perf_counter()
     subprocess.run([python, "-c", code], check=True, capture_output=True, env=env, cwd=tempfile.gettempdir())
     return {"seconds": time.perf_counter() - start}

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
-__all__ = ["flatten_dict", "json_default", "unflatten_dict"]
+__all__ = ["flatten_dict", "json_default", "to_json", "unflatten_dict"]
 
 
 def flatten_dict(data: dict[str, Any], delimiter: str = "/", prefix: str = "") -> dict[str, Any]:
@@ -43,3 +44,11 @@ def json_default(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return repr(value)
+
+
+_ENCODER = json.JSONEncoder(default=json_default)
+
+
+def to_json(value: Any) -> str:
+    """``json.dumps(value, default=json_default)``, without building an encoder per call."""
+    return _ENCODER.encode(value)

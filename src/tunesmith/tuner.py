@@ -24,7 +24,6 @@ from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
-from tunesmith.logger._tensorboard import tensorboardx_available
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage
@@ -406,8 +405,7 @@ def _build_stopper(stop: Any, time_budget_s: Any) -> Any:
 def _with_default_loggers(callbacks: list[Any]) -> list[Any]:
     if not _settings.auto_callback_loggers():
         return callbacks
-    tbx = [TBXLoggerCallback] if tensorboardx_available() else []
-    for logger_class in (JsonLoggerCallback, CSVLoggerCallback, *tbx):
+    for logger_class in (JsonLoggerCallback, CSVLoggerCallback, TBXLoggerCallback):
         if not any(isinstance(c, logger_class) for c in callbacks):
             callbacks.append(logger_class())
     return callbacks

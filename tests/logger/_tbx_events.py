@@ -6,18 +6,25 @@ import struct
 
 
 def read_events(path):
-    """Every ``Event`` in one events file, in order."""
+    """Every ``Event`` in one events file, in order; each record's two CRCs are checked
+    with tensorboardX's own CRC-32C, as TensorBoard's reader checks them."""
     from tensorboardX.proto import event_pb2
+    from tensorboardX.record_writer import masked_crc32c
 
     events = []
     with open(path, "rb") as f:
         data = f.read()
     offset = 0
     while offset < len(data):
-        (length,) = struct.unpack("<Q", data[offset:offset + 8])
+        header = data[offset:offset + 8]
+        (length,) = struct.unpack("<Q", header)
+        assert struct.unpack("<I", data[offset + 8:offset + 12])[0] == masked_crc32c(header), "bad length CRC"
         offset += 12  # length + its CRC
+        record = data[offset:offset + length]
+        assert struct.unpack("<I", data[offset + length:offset + length + 4])[0] == masked_crc32c(record), \
+            "bad data CRC"
         event = event_pb2.Event()
-        event.ParseFromString(data[offset:offset + length])
+        event.ParseFromString(record)
         events.append(event)
         offset += length + 4  # data + its CRC
     return events

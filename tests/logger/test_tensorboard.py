@@ -60,6 +60,49 @@ def test_hparams_are_written_when_the_trial_ends(run):
     data = HParamsPluginData.FromString(start.metadata.plugin_data.content)
     assert data.session_start_info.hparams["a"].number_value == 3
     assert data.session_start_info.hparams["act"].string_value == "relu"
+    plugin = {v.tag: HParamsPluginData.FromString(v.metadata.plugin_data.content)
+              for f in event_files(path) for e in read_events(f) for v in e.summary.value
+              if v.metadata.plugin_data.plugin_name == "hparams"}
+    experiment = plugin["_hparams_/experiment"].experiment
+    assert sorted(info.name for info in experiment.hparam_infos) == ["a", "act"]
+    assert "ray/tune/score" in [m.name.tag for m in experiment.metric_infos]
+    assert plugin["_hparams_/session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
+
+
+def test_hparams_match_what_tensorboardx_writes_and_mark_failed_trials():
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
+    from tensorboardX.proto.summary_pb2 import Summary
+    from tensorboardX.summary import hparams
+
+    from tunesmith.logger._tfevents import hparams_summaries
+
+    params = {"lr": 0.1, "layers": 3, "act": "relu", "bn": True}
+    ours = [Summary.FromString(b).value[0] for b in hparams_summaries(params, ["ray/tune/loss"], success=False)]
+    theirs = [s.value[0] for s in hparams(params, {"ray/tune/loss": 0.0})]
+    assert [v.tag for v in ours] == [v.tag for v in theirs]
+    for mine, reference in zip(ours, theirs):
+        assert mine.metadata.plugin_data.plugin_name == reference.metadata.plugin_data.plugin_name == "hparams"
+        a = HParamsPluginData.FromString(mine.metadata.plugin_data.content)
+        b = HParamsPluginData.FromString(reference.metadata.plugin_data.content)
+        assert a.version == b.version
+        assert dict(a.session_start_info.hparams) == dict(b.session_start_info.hparams)
+        assert [(i.name, i.type) for i in a.experiment.hparam_infos] == [(i.name, i.type) for i in b.experiment.hparam_infos]
+        assert [m.name.tag for m in a.experiment.metric_infos] == [m.name.tag for m in b.experiment.metric_infos]
+    end = HParamsPluginData.FromString(ours[2].metadata.plugin_data.content).session_end_info
+    assert end.status == 2  # STATUS_FAILURE
+
+
+def test_a_failed_trial_ends_its_hparams_session_as_failed(run):
+    from tensorboardX.proto.plugin_hparams_pb2 import HParamsPluginData
+
+    def fails(config):
+        tune.report({"score": 1.0})
+        raise RuntimeError("no")
+
+    (result,) = run(fails, {"a": 1})
+    end = next(v for f in event_files(result.path) for e in read_events(f) for v in e.summary.value
+               if v.tag == "_hparams_/session_end_info")
+    assert HParamsPluginData.FromString(end.metadata.plugin_data.content).session_end_info.status == 2
 
 
 def test_values_tensorboard_cannot_take_are_skipped_with_one_warning_per_key(run, caplog):
@@ -117,30 +160,33 @@ def test_one_setting_turns_every_default_logger_off(run, monkeypatch):
 
 
 WITHOUT_TENSORBOARDX = textwrap.dedent("""
-    import logging, sys, tempfile
+    import glob, logging, os, sys, tempfile
     sys.modules["tensorboardX"] = None  # as if it were not installed
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     import tunesmith as tune
-    from tunesmith.logger import TBXLoggerCallback
-    try:
-        TBXLoggerCallback()
-    except ImportError as exc:
-        print("ImportError:", exc)
+
+    def train(config):
+        for i in range(2):
+            tune.report({"x": 1.5, "hist": [1.0, 2.0]})
+
     for _ in range(2):
-        tune.Tuner(lambda config: {"x": 1}, run_config=tune.RunConfig(
+        (result,) = tune.Tuner(train, run_config=tune.RunConfig(
             storage_path=tempfile.mkdtemp(), name="e", verbose=0)).fit()
-    print("ran")
+        (events,) = glob.glob(os.path.join(result.path, "events.out.tfevents.*"))
+        data = open(events, "rb").read()
+        print("scalar written:", b"ray/tune/x" in data, "histogram written:", b"ray/tune/hist" in data)
+    print("torch loaded:", "torch" in sys.modules)
 """)
 
 
-def test_without_tensorboardx_the_default_is_off_with_one_info_line():
+def test_without_tensorboardx_scalars_are_still_written_and_histograms_warn_once():
     out = subprocess.run([sys.executable, "-c", WITHOUT_TENSORBOARDX], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert 'ImportError: TBXLoggerCallback needs tensorboardX: pip install "tunesmith[tensorboard]"' in out.stdout
-    assert "ran" in out.stdout
-    info = [line for line in out.stderr.splitlines() if "TensorBoard" in line]
-    assert len(info) == 1 and info[0].startswith("INFO")
-    assert "WARNING" not in out.stderr
+    assert out.stdout.count("scalar written: True histogram written: False") == 2
+    assert "torch loaded: False" in out.stdout
+    warnings = [line for line in out.stderr.splitlines() if "tensorboardX" in line]
+    assert len(warnings) == 1, out.stderr  # once per process
+    assert warnings[0].startswith("WARNING") and 'pip install "tunesmith[tensorboard]"' in warnings[0]
 
 
 TBX_WITHOUT_TORCH = textwrap.dedent("""

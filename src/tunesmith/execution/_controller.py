@@ -77,6 +77,7 @@ class _Running:
     ending: str | None = None  # "stop" or "pause" once decided
     deadline: float = math.inf
     last_seen: float = 0.0
+    unanswered: bool = False  # sent its final result, which takes no decision
 
 
 class Controller:
@@ -325,15 +326,17 @@ class Controller:
         """[scale-out] Nothing to do: ``_handle_events`` already noted that the attempt is alive."""
 
     def _on_result(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
-        seq, result, checkpoint_dir_name = event.payload
+        seq, result, checkpoint_dir_name, final = event.payload
+        if final:  # the trial ends right after it; nothing waits for a decision
+            running.unanswered = True
         if running.ending is not None:
-            self.server.send_decision(trial.trial_id, seq, running.ending.upper())
+            self._answer(trial, running, seq, running.ending.upper())
             return
         result["config"] = trial.config
         flat = flatten_dict(result)
         problem = self._check_metric(flat)
         if problem is not None:
-            self.server.send_decision(trial.trial_id, seq, "STOP")
+            self._answer(trial, running, seq, "STOP")
             self._end_attempt(trial, running, "stop")
             self._fail(trial, problem, "")
             return
@@ -349,12 +352,16 @@ class Controller:
             self._register_checkpoint(trial, checkpoint_dir_name, flat)
         # A callback may ask for a checkpoint by setting should_checkpoint, as in Ray Tune.
         save = bool(result.get("should_checkpoint")) and not checkpoint_dir_name and self.settings.is_class_trainable
-        self.server.send_decision(trial.trial_id, seq, decision.value, save=save)
+        self._answer(trial, running, seq, decision.value, save)
         if decision is Decision.STOP:
             self._end_attempt(trial, running, "stop")
             self._complete(trial)
         elif decision is Decision.PAUSE:
             self._end_attempt(trial, running, "pause")
+
+    def _answer(self, trial: Trial, running: _Running, seq: int, decision: str, save: bool = False) -> None:
+        if not running.unanswered:
+            self.server.send_decision(trial.trial_id, seq, decision, save=save)
 
     def _check_metric(self, flat: dict[str, Any]) -> Exception | None:
         metrics = self.settings.metric

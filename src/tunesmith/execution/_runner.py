@@ -56,7 +56,8 @@ def _run_function(fn: Any, config: dict[str, Any]) -> None:
         for item in output:
             _session.report(_as_metrics(item, "a value yielded by the trainable"))
     elif output is not None:
-        _session.report(_as_metrics(output, "the trainable's return value"))
+        # The last result: the trial ends whatever the answer, so it does not wait for one.
+        _session.report_final(_as_metrics(output, "the trainable's return value"))
 
 
 def _save_class_checkpoint(trainable: Trainable) -> Checkpoint:

@@ -4,7 +4,8 @@ Messages on a connection, after the JSON token frame:
 
 trial -> driver
     ``("hello", trial_id, attempt, info)``            asks for its assignment
-    ``("result", seq, result, checkpoint_dir_name)``  waits for a decision
+    ``("result", seq, result, checkpoint_dir_name, final)``  waits for a decision, unless ``final``
+                                                      (a function's return value: DONE follows)
     ``("checkpoint", checkpoint_dir_name)``            a checkpoint saved while stopping
     ``("done", reason)``                               "finished", "stop" or "pause"
     ``("error", pickled_exc, traceback_text, summary)``
@@ -127,7 +128,7 @@ class TrialServer:
 
     def _read(self, conn: _Connection, events: list[TrialEvent]) -> None:
         try:
-            data = conn.sock.recv(1 << 20)
+            data = conn.sock.recv(1 << 16)  # under malloc's mmap threshold: no mmap/munmap per call
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -161,7 +162,8 @@ class TrialServer:
         if kind == "heartbeat":
             events.append(TrialEvent("heartbeat", conn.trial_id, conn.attempt))
         elif kind == "result":
-            events.append(TrialEvent("result", conn.trial_id, conn.attempt, (message[1], message[2], message[3])))
+            final = len(message) > 4 and message[4]
+            events.append(TrialEvent("result", conn.trial_id, conn.attempt, (message[1], message[2], message[3], final)))
         elif kind == "checkpoint":
             events.append(TrialEvent("checkpoint", conn.trial_id, conn.attempt, message[1]))
         elif kind in ("done", "error"):

@@ -1,38 +1,32 @@
-"""``TBXLoggerCallback``: each trial's results as TensorBoard event files, via tensorboardX.
+"""``TBXLoggerCallback``: each trial's results as TensorBoard event files.
 
-The callback sorts values on the controller thread; a background thread writes the
-files, so a slow disk never holds up the controller loop.
+Scalars and hyperparameters are encoded by ``_tfevents`` with the standard library;
+tensorboardX is imported only for the first histogram, image or video.
 
 tensorboardX imports torch whenever torch is installed, only to name its tensor type in
-annotations; that import takes seconds and would be paid by every experiment, since this
-logger is on by default. When nothing has imported torch yet, it is hidden while
-tensorboardX is imported (on the main thread, before any trial runs); tensorboardX still
-converts torch tensors later, importing torch then.
+annotations; that import takes seconds. When nothing has imported torch yet, it is hidden
+while tensorboardX is imported; tensorboardX still converts torch tensors later,
+importing torch then.
 """
 
 from __future__ import annotations
 
 import atexit
-import glob
-import importlib.util
 import logging
 import numbers
-import os
-import queue
-import socket
 import sys
-import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from tunesmith._flatten import flatten_dict
 from tunesmith._imports import install_hint, try_import
 from tunesmith.logger._logger import LoggerCallback
+from tunesmith.logger._tfevents import EventFile, hparams_summaries, scalar_values
 
 if TYPE_CHECKING:
     from tunesmith.experiment import Trial
 
-__all__ = ["TBXLoggerCallback", "result_step", "tensorboardx_available"]
+__all__ = ["TBXLoggerCallback", "result_step"]
 
 logger = logging.getLogger("tunesmith")
 
@@ -42,20 +36,8 @@ _SKIPPED_KEYS = frozenset(("config", "pid", "timestamp", "time_total_s", "traini
 _QUIET_KEYS = frozenset(("date", "hostname", "node_ip", "trial_id", "experiment_tag", "checkpoint_dir_name"))
 _TAG_PREFIX = "ray/tune/"
 _FLUSH_PERIOD_S = 5.0
-_JOIN_TIMEOUT_S = 120.0
 _VIDEO_FPS = 20
-_logged_missing = False
-
-
-def tensorboardx_available() -> bool:
-    """Whether tensorboardX can be imported; says so once (INFO) when it cannot."""
-    global _logged_missing
-    if importlib.util.find_spec("tensorboardX") is not None:
-        return True
-    if not _logged_missing:
-        _logged_missing = True
-        logger.info("TensorBoard logging is off: %s", install_hint("tensorboard", "tensorboardX"))
-    return False
+_warned_missing = False
 
 
 def _import_tensorboardx() -> Any:
@@ -68,6 +50,15 @@ def _import_tensorboardx() -> Any:
     finally:
         if "torch" in sys.modules and sys.modules["torch"] is None:
             del sys.modules["torch"]
+
+
+def _warn_missing_tensorboardx(key: str, kind: str) -> None:
+    global _warned_missing
+    if not _warned_missing:  # once per process, not per experiment
+        _warned_missing = True
+        logger.warning("TBXLoggerCallback: result key %r is a %s, which needs tensorboardX: %s; "
+                       "histograms, images and videos are left out (warned once)",
+                       key, kind, install_hint("tensorboard", "tensorboardX"))
 
 
 def _value_kind(value: Any) -> str | None:
@@ -123,12 +114,10 @@ class TBXLoggerCallback(LoggerCallback):
     start or restart of a trial begins a new events file.
 
     A value TensorBoard cannot take (a string, an object) is skipped with one warning per
-    key; NaN and infinity are written as they are. Added to every experiment when
-    tensorboardX is installed (``pip install "tunesmith[tensorboard]"``), unless
-    ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1``.
-
-    Raises:
-        ImportError: tensorboardX is not installed.
+    key; NaN and infinity are written as they are. Added to every experiment unless
+    ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=1``. Scalars and hyperparameters need no extra
+    library; histograms, images and videos need tensorboardX (``pip install
+    "tunesmith[tensorboard]"``), and are skipped with one warning saying so without it.
 
     Example:
         >>> from tunesmith.logger import TBXLoggerCallback
@@ -136,10 +125,7 @@ class TBXLoggerCallback(LoggerCallback):
     """
 
     def __init__(self) -> None:
-        if importlib.util.find_spec("tensorboardX") is None:
-            raise ImportError(f"TBXLoggerCallback needs tensorboardX: {install_hint('tensorboard', 'tensorboardX')}")
         self._writer: _EventWriter | None = None
-        self._broken = False
         self._open: set[str] = set()
         self._last_scalars: dict[str, dict[str, float]] = {}
         self._warned: set[str] = set()
@@ -165,7 +151,7 @@ class TBXLoggerCallback(LoggerCallback):
         if trial.trial_id not in self._open:
             return
         params = {k: _hparam(v) for k, v in flatten_dict(trial.evaluated_params or {}).items()}
-        self._send("hparams", trial.trial_id, params, self._last_scalars.pop(trial.trial_id, {}))
+        self._send("hparams", trial.trial_id, params, list(self._last_scalars.pop(trial.trial_id, {})), not failed)
         self._send("close", trial.trial_id)
         self._open.discard(trial.trial_id)
 
@@ -201,93 +187,39 @@ class TBXLoggerCallback(LoggerCallback):
                            "it is left out of the event files (warned once per key)", key, what)
 
     def _send(self, *op: Any) -> None:
-        if self._start_writer():
-            self._writer.put(op)
+        self._start_writer().put(op)
 
-    def _start_writer(self) -> bool:
-        if self._writer is None and not self._broken:
-            try:
-                self._writer = _EventWriter(_import_tensorboardx())
-            except ImportError as exc:
-                self._broken = True
-                logger.warning("TensorBoard logging is off: %s", exc)
-        return self._writer is not None
-
-
-class _EventFile:
-    """One ``events.out.tfevents.<time>.<host>`` file; a restart gets a numbered suffix."""
-
-    def __init__(self, tbx: Any, logdir: str) -> None:
-        from tensorboardX.proto import event_pb2
-
-        os.makedirs(logdir, exist_ok=True)
-        earlier = len(glob.glob(os.path.join(glob.escape(logdir), "events.out.tfevents.*")))
-        suffix = f".{earlier}" if earlier else ""
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}{suffix}"
-        self.path = os.path.join(logdir, name)
-        self._event_pb2 = event_pb2
-        self._records = tbx.RecordWriter(self.path)
-        self._records.write(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2").SerializeToString())
-        self._dirty = True
-        self._flushed_at = time.monotonic()
-
-    def add(self, summary: Any, step: int, wall_time: float) -> None:
-        event = self._event_pb2.Event(wall_time=wall_time, step=step, summary=summary)
-        self._records.write(event.SerializeToString())
-        self._dirty = True
-        if time.monotonic() - self._flushed_at > _FLUSH_PERIOD_S:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._dirty:
-            self._records.flush()
-            self._dirty = False
-        self._flushed_at = time.monotonic()
-
-    def close(self) -> None:
-        self._records.close()
+    def _start_writer(self) -> _EventWriter:
+        if self._writer is None:
+            self._writer = _EventWriter()
+        return self._writer
 
 
 class _EventWriter:
-    """A daemon thread that writes the queued operations with tensorboardX."""
+    """Applies operations at once; files are buffered, and flushed every few seconds and when closed.
 
-    def __init__(self, tbx: Any) -> None:
-        from tensorboardX.proto import summary_pb2
+    Written on the controller thread, like the JSON and CSV logs: encoding an event costs
+    tens of microseconds, less than handing it to a thread that then competes for the GIL.
+    """
 
-        self._queue: queue.Queue = queue.Queue()
-        self._files: dict[str, _EventFile] = {}
+    def __init__(self) -> None:
+        self._files: dict[str, EventFile] = {}
+        self._dirty: set[str] = set()
         self._warned: set[str] = set()
-        self._tbx = tbx
-        self._summary_pb2 = summary_pb2
-        self._thread = threading.Thread(target=self._run, name="tunesmith-tensorboard", daemon=True)
-        self._thread.start()
+        self._tbx: Any = None
+        self._flushed_at = time.monotonic()
         atexit.register(self.finish)
 
     def put(self, op: tuple) -> None:
-        self._queue.put(op)
+        self._apply(op)
+        if time.monotonic() - self._flushed_at > _FLUSH_PERIOD_S:
+            self._flush_all()
+            self._flushed_at = time.monotonic()
 
     def finish(self) -> None:
-        """Write what is queued, close every file and stop the thread."""
+        """Close every file (idempotent)."""
         atexit.unregister(self.finish)
-        if not self._thread.is_alive():
-            return
-        self._queue.put(("stop",))
-        self._thread.join(_JOIN_TIMEOUT_S)
-        if self._thread.is_alive():
-            logger.warning("TBXLoggerCallback: event files were still being written after %.0f s; "
-                           "some TensorBoard data may be missing", _JOIN_TIMEOUT_S)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                op = self._queue.get(timeout=_FLUSH_PERIOD_S)
-            except queue.Empty:
-                self._flush_all()
-                continue
-            if op[0] == "stop":
-                self._close_all()
-                return
-            self._apply(op)
+        self._close_all()
 
     def _apply(self, op: tuple) -> None:
         try:
@@ -298,55 +230,72 @@ class _EventWriter:
 
     def _op_open(self, trial_id: str, logdir: str) -> None:
         self._op_close(trial_id)
-        self._files[trial_id] = _EventFile(self._tbx, logdir)
+        self._files[trial_id] = EventFile(logdir)
 
     def _op_values(self, trial_id: str, step: int, wall_time: float, values: list) -> None:
         file = self._files.get(trial_id)
         if file is None:
             return
+        summary = [scalar_values([(tag, value) for tag, kind, value in values if kind == "scalar"])]
         for tag, kind, value in values:
-            try:
-                summary = self._summary(tag, kind, value)
-            except Exception as exc:
-                key = tag[len(_TAG_PREFIX):]
-                self._warn_once(key, f"TBXLoggerCallback: result key {key!r} could not be written as a {kind} "
-                                     f"({type(exc).__name__}: {exc}); it is left out (warned once per key)")
-                continue
-            file.add(summary, step, wall_time)
+            if kind != "scalar":
+                summary.append(self._tensorboardx_summary(tag, kind, value))
+        file.add(b"".join(summary), step, wall_time)
+        self._dirty.add(trial_id)
 
-    def _summary(self, tag: str, kind: str, value: Any) -> Any:
+    def _tensorboardx_summary(self, tag: str, kind: str, value: Any) -> bytes:
+        """A histogram, image or video as serialized ``Summary.value`` entries (b"" if it cannot be)."""
+        key = tag[len(_TAG_PREFIX):]
+        if self._tbx is None:
+            try:
+                self._tbx = _import_tensorboardx()
+            except ImportError:
+                self._tbx = False  # not looked for again
+        if self._tbx is False:
+            _warn_missing_tensorboardx(key, kind)
+            return b""
         import numpy as np
 
-        summary = self._tbx.summary
-        if kind == "scalar":  # built directly: tensorboardX's scalar() logs a line for every NaN
-            return self._summary_pb2.Summary(value=[self._summary_pb2.Summary.Value(tag=tag, simple_value=value)])
-        array = np.asarray(value)
-        if kind == "image":
-            return summary.image(tag, array, dataformats="CHW")
-        if kind == "images":
-            return summary.image(tag, array, dataformats="NCHW")
-        if kind == "video":
-            return summary.video(tag, array, fps=_VIDEO_FPS)
-        return summary.histogram(tag, array.astype(float), bins="auto")
+        try:
+            array = np.asarray(value)
+            summary = self._tbx.summary
+            if kind == "image":
+                built = summary.image(tag, array, dataformats="CHW")
+            elif kind == "images":
+                built = summary.image(tag, array, dataformats="NCHW")
+            elif kind == "video":
+                built = summary.video(tag, array, fps=_VIDEO_FPS)
+            else:
+                built = summary.histogram(tag, array.astype(float), bins="auto")
+            return built.SerializeToString()  # a Summary is its repeated values: these bytes join ours
+        except Exception as exc:
+            self._warn_once(key, f"TBXLoggerCallback: result key {key!r} could not be written as a {kind} "
+                                 f"({type(exc).__name__}: {exc}); it is left out (warned once per key)")
+            return b""
 
-    def _op_hparams(self, trial_id: str, params: dict, metrics: dict) -> None:
+    def _op_hparams(self, trial_id: str, params: dict, metric_tags: list, success: bool) -> None:
         file = self._files.get(trial_id)
         if file is None:
             return
-        for summary in self._tbx.summary.hparams(hparam_dict=params, metric_dict=metrics):
-            file.add(summary, 0, time.time())
+        experiment, start, end = hparams_summaries(params, metric_tags, success=success)
+        file.add(experiment, 0, repeated=True)
+        file.add(start, 0)
+        file.add(end, 0, repeated=True)
 
     def _op_close(self, trial_id: str) -> None:
         file = self._files.pop(trial_id, None)
+        self._dirty.discard(trial_id)
         if file is not None:
             file.close()
 
     def _flush_all(self) -> None:
-        for file in self._files.values():
+        for trial_id in list(self._dirty):
+            file = self._files[trial_id]
             try:
                 file.flush()
             except OSError as exc:
                 self._warn_once(f"flush:{file.path}", f"TBXLoggerCallback could not flush {file.path}: {exc}")
+        self._dirty.clear()
 
     def _close_all(self) -> None:
         for trial_id in list(self._files):

@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tunesmith import _settings
-from tunesmith._flatten import json_default
+from tunesmith._flatten import to_json
 from tunesmith.error import StorageError
 
 if TYPE_CHECKING:
@@ -35,20 +35,28 @@ _UNSAFE = re.compile(r'[/()<>:"\\|?*]')
 _SYNC_PERIOD_S = 5.0
 
 
+_last_date: tuple[int, str] = (-1, "")
+
+
 def date_str() -> str:
-    return datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    """The local time to the second, as in folder names: ``2026-11-29_11-08-26``."""
+    global _last_date
+    second = int(time.time())
+    if second != _last_date[0]:  # formatted once a second, not once per trial
+        _last_date = (second, datetime.datetime.fromtimestamp(second).strftime("%Y-%m-%d_%H-%M-%S"))
+    return _last_date[1]
 
 
 def split_url(path: str | os.PathLike, filesystem: Any = None) -> tuple[Any, str, bool]:
     """``(filesystem, path without protocol, is_local)`` for a local path or fsspec URL."""
-    import fsspec.core
-
     path = os.fspath(path)
     if filesystem is not None:
         stripped = path.split("://", 1)[1] if "://" in path else path
         return filesystem, stripped, _fs_is_local(filesystem)
     if "://" not in path:
         return None, os.path.abspath(os.path.expanduser(path)), True
+    import fsspec.core  # only for URLs: importing it reads every installed package's entry points
+
     fs, stripped = fsspec.core.url_to_fs(path)
     return fs, stripped, _fs_is_local(fs)
 
@@ -146,12 +154,13 @@ class ExperimentStorage:
             StorageError: the journal cannot be written (the run cannot go on safely).
         """
         record = {"event": event, "time": round(time.time(), 3), **fields}
-        line = json.dumps(record, default=json_default) + "\n"
+        line = to_json(record) + "\n"
         try:
             if self._journal is None:
-                self._journal = open(self.journal_path, "a")
-            self._journal.write(line)
-            self._journal.flush()
+                self._journal = open(self.journal_path, "ab", buffering=0)
+            data = memoryview(line.encode())
+            while data:  # unbuffered: one write() per record, unless the disk takes less
+                data = data[self._journal.write(data):]
         except OSError as exc:
             raise StorageError(
                 f"cannot write the journal {self.journal_path!r}: {exc.strerror or exc}. "

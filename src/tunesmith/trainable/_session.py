@@ -113,17 +113,21 @@ class _Session:
         self.checkpoint = Checkpoint(target, filesystem=self.filesystem)
         return name
 
-    def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None) -> None:
+    def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None, final: bool = False) -> None:
         now = time.time()
         checkpoint_dir_name = self.persist_checkpoint(checkpoint) if checkpoint is not None else None
         result = self.auto_fill(metrics, now, checkpoint_dir_name)
         if checkpoint is not None:
             result["should_checkpoint"] = True
-        self.send_result(result, checkpoint_dir_name)
+        self.send_result(result, checkpoint_dir_name, final)
 
-    def send_result(self, result: dict[str, Any], checkpoint_dir_name: str | None) -> None:
+    def send_result(self, result: dict[str, Any], checkpoint_dir_name: str | None, final: bool = False) -> None:
+        """Send a result and wait for the driver's decision; a ``final`` one (the trial
+        ends right after) is not answered."""
         self.seq += 1
-        _wire.send_frame(self.conn, ("result", self.seq, result, checkpoint_dir_name))
+        _wire.send_frame(self.conn, ("result", self.seq, result, checkpoint_dir_name, final))
+        if final:
+            return
         while True:
             message = _wire.recv_frame(self.conn)
             if message[0] == "decision" and message[1] == self.seq:
@@ -174,6 +178,12 @@ def _check_metrics(metrics: Any) -> None:
             raise ValueError(
                 f"metric {key!r} is a torch tensor; report a plain number instead, e.g. {key}.item()"
             )
+
+
+def report_final(metrics: dict[str, Any]) -> None:
+    """Report the value a function trainable returned: its last result, not answered."""
+    _check_metrics(metrics)
+    _session.report(metrics, None, final=True)
 
 
 def report(metrics: dict[str, Any], *, checkpoint: Checkpoint | None = None) -> None:

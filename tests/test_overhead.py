@@ -1,0 +1,63 @@
+"""Regression checks for the per-trial overhead, with no timing: what a finished trial
+leaves on disk and in the driver's memory. The timings are in benchmarks/ (BENCHMARKS.md)."""
+
+import gc
+import os
+import tracemalloc
+
+import tunesmith as tune
+
+TRIAL_FILES = {"params.json", "params.pkl", "result.json", "progress.csv"}
+
+
+def trivial(config):
+    return {"x": config["i"]}
+
+
+def reports(config):
+    for i in range(config["n"]):
+        tune.report({"i": i, "loss": 1.0 / (i + 1)})
+
+
+def _peak_traced_bytes(run, trainable, param_space, name):
+    gc.collect()
+    tracemalloc.start()
+    try:
+        results = run(trainable, param_space, run_config={"name": name})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert results.num_errors == 0
+    return peak, results
+
+
+def test_a_finished_trial_leaves_exactly_rays_files(run):
+    results = run(trivial, {"i": tune.grid_search(list(range(30)))})
+    for result in results:
+        names = set(os.listdir(result.path))
+        events = [n for n in names if n.startswith("events.out.tfevents.")]
+        assert len(events) == 1, names
+        assert names - set(events) == TRIAL_FILES
+    experiment = os.path.dirname(results[0].path)
+    extra = [n for n in os.listdir(experiment) if not os.path.isdir(os.path.join(experiment, n))]
+    assert len(extra) <= 6, extra  # journal, configs, searcher state, ...: a constant, not per trial
+
+
+def test_driver_memory_per_finished_trial_is_small_and_constant(run):
+    run(trivial, {"i": tune.grid_search(list(range(20)))}, run_config={"name": "warm"})  # imports, caches
+    small, _ = _peak_traced_bytes(run, trivial, {"i": tune.grid_search(list(range(100)))}, "small")
+    large, _ = _peak_traced_bytes(run, trivial, {"i": tune.grid_search(list(range(400)))}, "large")
+    per_trial = (large - small) / 300
+    # What stays is the trial (config, last result, metric summary) for callbacks and the
+    # ResultGrid, about 3 KB; 10,000 trials must fit well inside the 200 MB budget.
+    assert per_trial < 8_000, f"{per_trial:.0f} bytes held per finished trial"
+
+
+def test_results_are_streamed_to_disk_not_kept_in_memory(run):
+    run(reports, {"n": 5}, run_config={"name": "warm"})
+    few, _ = _peak_traced_bytes(run, reports, {"n": 100}, "few")
+    many, results = _peak_traced_bytes(run, reports, {"n": 2000}, "many")
+    with open(os.path.join(results[0].path, "result.json")) as f:
+        assert sum(1 for _ in f) == 2000
+    per_result = (many - few) / 1900
+    assert per_result < 100, f"{per_result:.0f} bytes held per reported result"
