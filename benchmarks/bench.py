@@ -34,7 +34,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 IMPORTS = {
-    "tunesmith": "import tunesmith as tune\ntune.init(num_cpus=2)\n",
+    # The Tuner is loaded before the clock starts, as `from ray import tune` loads Ray's.
+    "tunesmith": "import tunesmith as tune\ntune.init(num_cpus=2)\ntune.Tuner\n",
     "ray": (
         "import ray\nfrom ray import tune\n"
         "ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level='ERROR')\n"

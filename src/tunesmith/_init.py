@@ -9,6 +9,7 @@ from tunesmith.execution._executor import Executor
 __all__ = ["default_executor", "init", "is_initialized", "shutdown"]
 
 _default: Executor | None = None
+_implicit: Executor | None = None  # the local executor when init() was not called
 _IGNORED = {"ignore_reinit_error", "include_dashboard", "log_to_driver", "logging_level"}
 
 
@@ -26,7 +27,8 @@ def init(
     Args:
         address: Where trials run.
 
-            - None or ``"local"``: worker processes on this machine.
+            - None or ``"local"``: worker processes on this machine, started now and
+              kept warm between experiments.
             - ``"tcp://host:8786"`` (or ``"tls://..."``): the workers of that Dask
               scheduler (``pip install "tunesmith[dask]"``).
             - ``"auto"`` or ``"ray://host:10001"``: a Ray cluster
@@ -69,8 +71,10 @@ def _executor_for(address: str | None, num_cpus: float | None, num_gpus: int | N
     if address in (None, "local"):
         from tunesmith.execution._local import LocalExecutor
 
-        return LocalExecutor(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
-                             heartbeat_timeout_s=heartbeat_timeout_s)
+        local = LocalExecutor(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
+                              heartbeat_timeout_s=heartbeat_timeout_s)
+        local.prestart()  # Python starts in the workers while the program goes on
+        return local
     if not isinstance(address, str):
         raise TypeError(f"address must be a string, got {type(address).__name__}")
     if address.startswith(("tcp://", "tls://")):
@@ -101,10 +105,11 @@ def _no_machine_sizes(address: str, num_cpus: Any, num_gpus: Any, resources: Any
 
 def shutdown() -> None:
     """Close the default executor (and any cluster client it opened); the next ``fit()`` runs locally."""
-    global _default
-    executor, _default = _default, None
-    if executor is not None:
-        executor.close()
+    global _default, _implicit
+    executors, _default, _implicit = (_default, _implicit), None, None
+    for executor in executors:
+        if executor is not None:
+            executor.close()
 
 
 def is_initialized() -> bool:
@@ -113,8 +118,11 @@ def is_initialized() -> bool:
 
 def default_executor() -> Executor:
     """The executor from the last :func:`init`, or a new local one."""
+    global _implicit
     if _default is not None:
         return _default
-    from tunesmith.execution._local import LocalExecutor
+    if _implicit is None:  # kept, so its warm workers serve the next experiment too
+        from tunesmith.execution._local import LocalExecutor
 
-    return LocalExecutor()
+        _implicit = LocalExecutor()
+    return _implicit

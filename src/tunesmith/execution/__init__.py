@@ -7,14 +7,21 @@ imports Dask or Ray.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from tunesmith.execution._executor import AttemptHandle, Executor
-from tunesmith.execution._local import LocalExecutor
-
 if TYPE_CHECKING:
     from tunesmith.execution._dask import DaskExecutor
+    from tunesmith.execution._executor import AttemptHandle, Executor
+    from tunesmith.execution._local import LocalExecutor
     from tunesmith.execution._ray import RayExecutor
 
-_LAZY = {"DaskExecutor": "tunesmith.execution._dask", "RayExecutor": "tunesmith.execution._ray"}
+# Everything loads on first use: trial processes import modules of this package and should
+# not pay for the executors (nor Dask or Ray).
+_LAZY = {
+    "AttemptHandle": "tunesmith.execution._executor",
+    "DaskExecutor": "tunesmith.execution._dask",
+    "Executor": "tunesmith.execution._executor",
+    "LocalExecutor": "tunesmith.execution._local",
+    "RayExecutor": "tunesmith.execution._ray",
+}
 
 __all__ = ["AttemptHandle", "DaskExecutor", "Executor", "LocalExecutor", "RayExecutor"]
 

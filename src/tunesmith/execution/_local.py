@@ -30,9 +30,21 @@ class _Worker:
         )
         self.stdin: IO[bytes] = self.process.stdin  # type: ignore[assignment]
 
-    def run(self, trial_id: str, attempt: int) -> None:
-        self.stdin.write(json.dumps({"trial_id": trial_id, "attempt": attempt}).encode() + b"\n")
-        self.stdin.flush()
+    def run(self, trial_id: str, attempt: int, driver: str, token: str) -> None:
+        spec = {"trial_id": trial_id, "attempt": attempt, "driver": driver, "token": token,
+                "python_path": [p for p in sys.path if p]}
+        self._send(spec)
+
+    def disconnect(self) -> None:
+        """Close the connection to this experiment's driver; stay warm for the next one."""
+        self._send({"disconnect": True})
+
+    def _send(self, message: dict) -> None:
+        try:
+            self.stdin.write(json.dumps(message).encode() + b"\n")
+            self.stdin.flush()
+        except OSError:
+            pass  # it died; poll() finds its exit code, and the controller has seen its socket close
 
     def stop(self) -> None:
         try:
@@ -88,18 +100,27 @@ class LocalExecutor(Executor):
         self._idle: list[_Worker] = []
         self._busy: dict[tuple[str, int], _Worker] = {}
         self._polled_at = 0.0
+        self._spawned_with: dict[str, str] = {}
+
+    def prestart(self) -> None:
+        """Start the CPU workers now (``tunesmith.init`` does), so the first experiment
+        does not wait for Python to start; they stay warm between experiments."""
+        if not self.reuse_workers:
+            return
+        if os.environ != self._spawned_with:  # the environment changed: workers must see it
+            self._stop_idle()
+        self._idle = [w for w in self._idle if w.process.poll() is None]
+        wanted = max(1, int(self.num_cpus)) - sum(1 for w in self._idle if w.env_key == "")
+        self._idle += [_Worker("", self._env("")) for _ in range(wanted)]
 
     def _start(self) -> ResourceLedger:
-        # Start CPU-only workers now, so their interpreter start overlaps the driver's setup.
-        if self.reuse_workers and not self._idle:
-            self._idle = [_Worker("", self._env("")) for _ in range(max(1, int(self.num_cpus)))]
+        self.prestart()  # interpreter start-up overlaps the driver's setup
         return ResourceLedger(self.num_cpus, self.num_gpus, self.custom)
 
     def _env(self, cuda: str) -> dict[str, str]:
+        self._spawned_with = dict(os.environ)
         env = dict(os.environ)
         env.update(
-            TUNESMITH_DRIVER=self.driver_address,
-            TUNESMITH_TOKEN=self.token,
             CUDA_VISIBLE_DEVICES=cuda,
             PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
             TUNESMITH_HEARTBEAT_INTERVAL_S=f"{min(1.0, self.heartbeat_timeout() / 4):g}",
@@ -110,7 +131,7 @@ class LocalExecutor(Executor):
         cuda = ",".join(self._device_names[i] for i in handle.allocation.gpu_ids)
         worker = self._take_idle(cuda) or _Worker(cuda, self._env(cuda))
         self._busy[(handle.trial_id, handle.attempt)] = worker
-        worker.run(handle.trial_id, handle.attempt)
+        worker.run(handle.trial_id, handle.attempt, self.driver_address, self.token)
 
     def _take_idle(self, env_key: str) -> _Worker | None:
         for i, worker in enumerate(self._idle):
@@ -164,6 +185,15 @@ class LocalExecutor(Executor):
             return None
 
     def _shutdown(self) -> None:
+        for worker in self._idle:
+            worker.disconnect()  # before the server closes, or its heartbeat would find the driver gone
+
+    def close(self) -> None:
+        """End the experiment's attempts and stop every worker process (idempotent)."""
+        self.shutdown()
+        self._stop_idle()
+
+    def _stop_idle(self) -> None:
         for worker in self._idle:
             worker.stop()
         for worker in self._idle:

@@ -134,6 +134,7 @@ def run_attempt(conn: Any, assignment: dict[str, Any], trainable: Any, kept: dic
     if assignment.get("chdir") and local_dir and os.path.isdir(local_dir):
         os.chdir(local_dir)
         os.environ["TUNE_ORIG_WORKING_DIR"] = original_cwd
+    message: tuple = ("error", None, "", "the attempt did not finish")  # replaced below on every path
     try:
         config = assignment["config"]
         with captured_output(assignment.get("log_to_file"), assignment.get("local_dir") or assignment["trial_dir"]):
@@ -141,12 +142,13 @@ def run_attempt(conn: Any, assignment: dict[str, Any], trainable: Any, kept: dic
                 _run_class(trainable, config, assignment, {} if kept is None else kept)
             else:
                 _run_function(trainable, config)
-        message: tuple = ("done", "finished")
+        message = ("done", "finished")
     except _session.TrialInterrupt as interrupt:
         message = ("done", interrupt.decision.lower())
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         message = ("error", _pickled_error(exc), _user_traceback(exc), f"{type(exc).__name__}: {exc}")
     finally:
+        _session.run_attempt_end_hooks(failed=message[0] == "error")  # in the trial's folder still
         _session._set_session(None)
         os.chdir(original_cwd)
     _wire.send_frame(conn, message)

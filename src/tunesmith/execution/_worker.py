@@ -1,12 +1,16 @@
-"""A trial process: connects to the driver's TrialServer and runs attempts it is given.
+"""A trial process: runs the attempts it is given, talking to the driver's TrialServer.
 
-Started by an executor as ``python -c "from tunesmith.execution._worker import main; main()"``
-with ``TUNESMITH_DRIVER`` (``host:port``) and ``TUNESMITH_TOKEN`` in its environment.
-Attempts arrive as JSON lines on stdin (``{"trial_id": ..., "attempt": ...}``); the process
-exits when stdin closes, when the driver goes away, or when its parent dies. With
+Started by an executor as ``python -c "from tunesmith.execution._worker import main; main()"``.
+Attempts arrive as JSON lines on stdin: ``{"trial_id", "attempt"}`` plus, from the local
+executor, ``"driver"`` (``host:port``), ``"token"`` and ``"python_path"``; without them
+``TUNESMITH_DRIVER`` and ``TUNESMITH_TOKEN`` from the environment are used (cluster
+executors). The connection opens at the first attempt, so a process can be started
+before the experiment's server exists, and is replaced when an attempt names another
+driver; ``{"disconnect": true}`` closes it between experiments. The process exits when
+stdin closes, when a connected driver goes away, or when its parent dies. With
 ``TUNESMITH_ACK_FD`` set (cluster executors), the process writes one byte to that file
 descriptor as each attempt ends, so its parent knows it is free again. A heartbeat thread
-(:mod:`tunesmith.execution._heartbeat`) runs while the process lives.
+(:mod:`tunesmith.execution._heartbeat`) runs while the process is connected.
 """
 
 from __future__ import annotations
@@ -83,24 +87,56 @@ class _Attempts:
         self.kept_instances.clear()
 
 
+class _Connection:
+    """The connection to one driver, with its heartbeat and its attempts."""
+
+    def __init__(self, address: str, token: str) -> None:
+        self.address = address
+        self.sock = connect(address, token)
+        self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s()).start()
+        self.attempts = _Attempts(self.sock)
+
+    def close(self) -> None:
+        try:
+            self.attempts.close()
+        finally:
+            self.heartbeat.stop()
+            self.sock.close()
+
+
+def _add_python_path(entries: list[str] | None) -> None:
+    """Make the driver's import path (which may have grown since this process started) ours too."""
+    for entry in entries or ():
+        if entry not in sys.path:
+            sys.path.append(entry)
+
+
 def main() -> None:
     _die_with_parent()
-    sock = connect(os.environ["TUNESMITH_DRIVER"], os.environ["TUNESMITH_TOKEN"])
-    heartbeat = Heartbeat(sock, _settings.heartbeat_interval_s()).start()
     ack_fd = int(os.environ.get("TUNESMITH_ACK_FD") or -1)
-    attempts = _Attempts(sock)
+    connection: _Connection | None = None
     try:
         while True:
             line = sys.stdin.readline()
             if not line:
                 return
             spec = json.loads(line)
-            attempts.run(spec["trial_id"], spec["attempt"])
+            if spec.get("disconnect"):
+                if connection is not None:
+                    connection.close()
+                    connection = None
+                continue
+            address = spec.get("driver") or os.environ["TUNESMITH_DRIVER"]
+            if connection is None or connection.address != address:
+                if connection is not None:
+                    connection.close()
+                connection = _Connection(address, spec.get("token") or os.environ["TUNESMITH_TOKEN"])
+            _add_python_path(spec.get("python_path"))
+            connection.attempts.run(spec["trial_id"], spec["attempt"])
             if ack_fd >= 0:
                 os.write(ack_fd, b"\n")
     except _wire.ConnectionClosed:
         return
     finally:
-        attempts.close()
-        heartbeat.stop()
-        sock.close()
+        if connection is not None:
+            connection.close()

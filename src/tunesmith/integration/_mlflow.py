@@ -422,4 +422,12 @@ def _start_trial_run(mlflow: Any, experiment_id: str, run_name: str | None, tria
     run_tags = {str(k): str(v) for k, v in (tags or {}).items()}
     if trial_id is not None:
         run_tags.update({"trial_name": str(run_name), _TRIAL_TAG: trial_id})
-    mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags)
+    run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=run_tags)
+    from tunesmith.trainable._session import at_attempt_end
+
+    def end_run(failed: bool) -> None:
+        active = mlflow.active_run()
+        if active is not None and active.info.run_id == run.info.run_id:
+            mlflow.end_run(status="FAILED" if failed else "FINISHED")
+
+    at_attempt_end(end_run)  # as when Ray ends the trial's actor

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["WandbLoggerCallback", "setup_wandb"]
 
 logger = logging.getLogger("tunesmith")
+_INIT_LOCK = threading.Lock()
 
 # Results keys that describe the trial rather than measure it: they go to the run's config.
 _AUTO_CONFIG_KEYS = ("trial_id", "experiment_tag", "node_ip", "experiment_id", "hostname", "pid", "date")
@@ -293,7 +294,8 @@ class _TrialRun:
     def _run(self) -> None:
         wandb = _import_wandb("WandbLoggerCallback")
         try:
-            run = wandb.init(**self._init_kwargs)
+            with _INIT_LOCK:  # wandb.init is not safe to call from two threads at once
+                run = wandb.init(**self._init_kwargs)
         except Exception as exc:
             logger.warning("WandbLoggerCallback: could not start the W&B run of trial %s (%s: %s); "
                            "it is not logged", self.name, type(exc).__name__, exc)
@@ -391,4 +393,12 @@ def setup_wandb(
         previous.finish()  # left by an earlier attempt in this reused trial process
     run = wandb.init(**_with_api_key(init_kwargs, key))
     _last_trial_run["run"] = run
+    from tunesmith.trainable._session import at_attempt_end
+
+    def finish(failed: bool) -> None:
+        if _last_trial_run.get("run") is run:
+            del _last_trial_run["run"]
+            run.finish(exit_code=1 if failed else 0)
+
+    at_attempt_end(finish)  # as when Ray ends the trial's actor
     return run

@@ -8,13 +8,14 @@ user's code with a ``BaseException`` that ``except Exception:`` does not catch.
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 import os
 import shutil
 import socket
 import time
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 from tunesmith._checkpoint import Checkpoint
 from tunesmith.execution import _wire
@@ -159,6 +160,26 @@ def _folder_size(folder: str) -> int:
 
 
 _session: _Session | None = None
+_attempt_end_hooks: list[Callable[[bool], None]] = []
+
+
+def at_attempt_end(hook: Callable[[bool], None]) -> None:
+    """Call ``hook(failed)`` when the attempt running in this process ends, before the
+    driver hears of it. Integrations end their runs here: trial processes outlive trials
+    (and experiments), so "at exit" would be too late. Outside a trial, does nothing."""
+    if _session is not None:
+        _attempt_end_hooks.append(hook)
+
+
+def run_attempt_end_hooks(failed: bool) -> None:
+    """Run and forget the hooks of the attempt that just ended; a failing hook is logged."""
+    while _attempt_end_hooks:
+        hook = _attempt_end_hooks.pop(0)
+        try:
+            hook(failed)
+        except Exception as exc:  # cleanup must not turn a finished trial into an error
+            logging.getLogger("tunesmith").warning("cleanup at the end of a trial failed: %s: %s",
+                                                   type(exc).__name__, exc)
 
 
 def _set_session(session: _Session | None) -> None:

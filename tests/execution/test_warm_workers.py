@@ -1,0 +1,58 @@
+"""Local worker processes: started by ``tunesmith.init``, warm across experiments, and
+replaced when the driver's environment changes."""
+
+import psutil
+
+import tunesmith as tune
+
+
+def pid_and_env(config):
+    import os
+
+    return {"pid": os.getpid(), "flag": os.environ.get("TUNESMITH_TEST_FLAG", "")}
+
+
+def _workers():
+    return {p.pid for p in psutil.Process().children() if "tunesmith.execution._worker" in " ".join(p.cmdline())}
+
+
+def test_init_starts_workers_that_later_experiments_reuse(run):
+    tune.init(num_cpus=1)
+    started = _workers()
+    assert len(started) == 1  # before any experiment
+    first = run(pid_and_env)[0].metrics["pid"]
+    second = run(pid_and_env)[0].metrics["pid"]
+    assert first == second and first in started
+
+
+def test_a_changed_environment_gets_new_workers(run, monkeypatch):
+    tune.init(num_cpus=1)
+    before = run(pid_and_env)[0].metrics
+    monkeypatch.setenv("TUNESMITH_TEST_FLAG", "on")
+    after = run(pid_and_env)[0].metrics
+    assert after["flag"] == "on" and after["pid"] != before["pid"]
+    assert not psutil.pid_exists(before["pid"]) or psutil.Process(before["pid"]).status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_drivers_import_path_reaches_a_warm_worker(run, tmp_path, monkeypatch):
+    tune.init(num_cpus=1)
+    run(pid_and_env)  # the worker is warm now
+    (tmp_path / "late_module.py").write_text("VALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def uses_late_module(config):
+        import late_module
+
+        return {"value": late_module.VALUE}
+
+    assert run(uses_late_module)[0].metrics["value"] == 42
+
+
+def test_shutdown_stops_the_workers(run):
+    tune.init(num_cpus=2)
+    run(pid_and_env)
+    workers = _workers()
+    assert workers
+    tune.shutdown()
+    gone, alive = psutil.wait_procs([psutil.Process(p) for p in workers if psutil.pid_exists(p)], timeout=5)
+    assert not alive
