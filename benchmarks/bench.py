@@ -38,7 +38,8 @@ IMPORTS = {
     "tunesmith": "import tunesmith as tune\ntune.init(num_cpus=2)\ntune.Tuner\n",
     "ray": (
         "import ray\nfrom ray import tune\n"
-        "ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level='ERROR')\n"
+        "ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level='ERROR',\n"
+        "         _node_ip_address='127.0.0.1')\n"
     ),
 }
 
@@ -158,7 +159,8 @@ def _quickstart(engine: str, python: str) -> dict:
     with open(os.path.join(ROOT, "examples", "quickstart.py")) as f:
         code = f.read()
     if engine == "ray":
-        code = code.replace("import tunesmith as tune", "from ray import tune")
+        code = code.replace("import tunesmith as tune", "import ray\nfrom ray import tune\n"
+                            "ray.init(include_dashboard=False, _node_ip_address='127.0.0.1')  # stays on 127.0.0.1")
     env = _environment(TUNESMITH_STORAGE_PATH=tempfile.mkdtemp())
     start = time.perf_counter()
     subprocess.run([python, "-c", code], check=True, capture_output=True, env=env, cwd=tempfile.gettempdir())
@@ -174,7 +176,7 @@ def _summary(runs: list[dict]) -> dict:
 
 
 def _fmt(summary: dict) -> str:
-    return ", ".join(f"{k}={v:.3g}" for k, v in summary.items() if k not in ("errors", "floor_s"))
+    return ", ".join(f"{k}={v:.4g}" for k, v in summary.items() if k not in ("errors", "floor_s"))
 
 
 def main() -> None:

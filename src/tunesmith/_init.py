@@ -73,6 +73,7 @@ def _executor_for(address: str | None, num_cpus: float | None, num_gpus: int | N
 
         local = LocalExecutor(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
                               heartbeat_timeout_s=heartbeat_timeout_s)
+        local.keep_warm = True
         local.prestart()  # Python starts in the workers while the program goes on
         return local
     if not isinstance(address, str):
@@ -125,4 +126,5 @@ def default_executor() -> Executor:
         from tunesmith.execution._local import LocalExecutor
 
         _implicit = LocalExecutor()
+        _implicit.keep_warm = True
     return _implicit

@@ -17,8 +17,9 @@ def _workers():
 
 
 def test_init_starts_workers_that_later_experiments_reuse(run):
+    earlier = _workers()
     tune.init(num_cpus=1)
-    started = _workers()
+    started = _workers() - earlier
     assert len(started) == 1  # before any experiment
     first = run(pid_and_env)[0].metrics["pid"]
     second = run(pid_and_env)[0].metrics["pid"]
@@ -49,10 +50,21 @@ def test_the_drivers_import_path_reaches_a_warm_worker(run, tmp_path, monkeypatc
 
 
 def test_shutdown_stops_the_workers(run):
+    earlier = _workers()
     tune.init(num_cpus=2)
     run(pid_and_env)
-    workers = _workers()
+    workers = _workers() - earlier
     assert workers
     tune.shutdown()
     gone, alive = psutil.wait_procs([psutil.Process(p) for p in workers if psutil.pid_exists(p)], timeout=5)
+    assert not alive
+
+
+def test_an_executor_the_user_made_keeps_no_workers_after_its_experiment(run):
+    from tunesmith.execution import LocalExecutor
+
+    earlier = _workers()
+    run(pid_and_env, executor=LocalExecutor(num_cpus=2))
+    left = [psutil.Process(p) for p in _workers() - earlier if psutil.pid_exists(p)]
+    gone, alive = psutil.wait_procs(left, timeout=5)
     assert not alive

@@ -129,11 +129,14 @@ class Controller:
             while not self._finished():
                 self._iteration += 1
                 self.callbacks.call("on_step_begin", iteration=self._iteration, trials=self.trials)
-                self._create_trials()
-                self._start_trials()
-                self._handle_events(self._poll_timeout())
-                self._enforce_deadlines()
-                self._check_stop_all()
+                # Journal records of a step go out in one write, before the next wait.
+                with self.storage.deferred_journal():
+                    self._create_trials()
+                    self._start_trials()
+                with self.storage.deferred_journal():
+                    self._handle_events(self._poll_timeout())
+                    self._enforce_deadlines()
+                    self._check_stop_all()
                 self.callbacks.call("on_step_end", iteration=self._iteration, trials=self.trials)
                 self.progress.update(self.trials)
                 self.storage.sync()

@@ -101,6 +101,9 @@ class LocalExecutor(Executor):
         self._busy: dict[tuple[str, int], _Worker] = {}
         self._polled_at = 0.0
         self._spawned_with: dict[str, str] = {}
+        # Idle workers outlive an experiment only for the executor tunesmith.init() (or the
+        # default) made, which shutdown() closes; one a user made may never be closed.
+        self.keep_warm = False
 
     def prestart(self) -> None:
         """Start the CPU workers now (``tunesmith.init`` does), so the first experiment
@@ -185,6 +188,9 @@ class LocalExecutor(Executor):
             return None
 
     def _shutdown(self) -> None:
+        if not self.keep_warm:
+            self._stop_idle()
+            return
         for worker in self._idle:
             worker.disconnect()  # before the server closes, or its heartbeat would find the driver gone
 

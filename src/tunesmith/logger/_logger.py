@@ -120,13 +120,14 @@ class CSVLoggerCallback(LoggerCallback):
         header = self._header(trial)
         row = flatten_dict({k: v for k, v in result.items() if k != "config"})
         buffer = io.StringIO()
+        writer = csv.writer(buffer)
         if not header:  # the first row: header and row in one write
             header.extend(row)
-            csv.DictWriter(buffer, fieldnames=header).writeheader()
+            writer.writerow(header)
         new_keys = [k for k in row if k not in header]
         if new_keys:
             self._widen(trial, header, new_keys)
-        csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore").writerow(row)
+        writer.writerow([row.get(key, "") for key in header])
         append_file(os.path.join(trial.path, EXPR_PROGRESS_FILE), buffer.getvalue().encode())
 
     def _widen(self, trial: Trial, header: list[str], new_keys: list[str]) -> None:

@@ -9,6 +9,7 @@ arrive. Trial processes upload checkpoints to the URL themselves.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -17,7 +18,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from tunesmith import _settings
 from tunesmith._flatten import to_json
@@ -99,6 +100,8 @@ class ExperimentStorage:
             protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
             self.experiment_path = f"{protocol}://{self.remote_path}"
         self._journal: Any = None
+        self._journal_pending: list[bytes] = []
+        self._defer_journal = False
         self._dirty: set[str] = set()
         self._last_sync = time.monotonic()
 
@@ -147,19 +150,41 @@ class ExperimentStorage:
     def journal(self, event: str, **fields: Any) -> None:
         """Append one record to the journal and flush it; upload it when the storage is a URL.
 
-        One ``write`` per record: a crash can only cut the last line short, and the
-        reader skips such a line.
+        Inside :meth:`deferred_journal` the record is written when the block ends. A crash
+        can only cut the last line short, and the reader skips such a line.
 
         Raises:
             StorageError: the journal cannot be written (the run cannot go on safely).
         """
         record = {"event": event, "time": round(time.time(), 3), **fields}
-        line = to_json(record) + "\n"
+        self._journal_pending.append((to_json(record) + "\n").encode())
+        if not self._defer_journal:
+            self.flush_journal()
+
+    @contextlib.contextmanager
+    def deferred_journal(self) -> Iterator[None]:
+        """Write the records made inside the block together, in one ``write()``, when it ends.
+
+        The controller wraps each step of its loop in one, so every record is on disk
+        before the controller next waits for a trial.
+        """
+        self._defer_journal = True
+        try:
+            yield
+        finally:
+            self._defer_journal = False
+            self.flush_journal()
+
+    def flush_journal(self) -> None:
+        """Write the records not written yet (see :meth:`journal`)."""
+        if not self._journal_pending:
+            return
+        data = memoryview(b"".join(self._journal_pending))
+        self._journal_pending.clear()
         try:
             if self._journal is None:
                 self._journal = open(self.journal_path, "ab", buffering=0)
-            data = memoryview(line.encode())
-            while data:  # unbuffered: one write() per record, unless the disk takes less
+            while data:  # unbuffered: one write() for all, unless the disk takes less
                 data = data[self._journal.write(data):]
         except OSError as exc:
             raise StorageError(
@@ -169,6 +194,7 @@ class ExperimentStorage:
         self.sync(force=True)
 
     def close(self) -> None:
+        self.flush_journal()
         if self._journal is not None:
             self.sync(force=True)
             self._journal.close()
@@ -248,12 +274,18 @@ class ExperimentStorage:
     def create_trial_dir(self, trial: Trial, dirname_creator: Any = None) -> str:
         """Create the trial's (local) folder, unique in the experiment; return its name."""
         name = self.trial_dirname(trial, dirname_creator)
-        path = os.path.join(self.local_path, name)
-        while os.path.exists(path) and dirname_creator is None:
-            name = f"{self.trial_dirname(trial)}_{secrets.token_hex(2)}"
+        while True:
             path = os.path.join(self.local_path, name)
-        os.makedirs(path, exist_ok=True)
-        return name
+            try:
+                os.mkdir(path)  # one call; the experiment folder exists
+                return name
+            except FileExistsError:
+                if dirname_creator is not None:
+                    return name  # the user's names may repeat, as in Ray
+            except FileNotFoundError:
+                os.makedirs(path, exist_ok=True)  # a name with "/" in it
+                return name
+            name = f"{self.trial_dirname(trial)}_{secrets.token_hex(2)}"
 
     def trial_local_path(self, dirname: str) -> str:
         return os.path.join(self.local_path, dirname)
