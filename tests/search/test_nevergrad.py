@@ -175,4 +175,6 @@ def test_optimizers_that_wrap_scipy_are_saved_and_say_why_they_cannot_be_restore
         restored.restore(str(tmp_path / "state.pkl"))
     del searcher, restored
     gc.collect()  # nevergrad stops the optimizer's thread when the optimizer is collected
+    for thread in [t for t in threading.enumerate() if type(t).__name__ == "_MessagingThread"]:
+        thread.join(timeout=10)  # told to stop; it ends on its own schedule, later under load
     assert not [t for t in threading.enumerate() if type(t).__name__ == "_MessagingThread" and t.is_alive()]
