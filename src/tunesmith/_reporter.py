@@ -8,6 +8,7 @@ HTML that updates in one notebook output. Both share the table logic of
 
 from __future__ import annotations
 
+import abc
 import collections
 import datetime
 import html
@@ -104,12 +105,13 @@ class _View:
     footer: list[str] = field(default_factory=list)
 
 
-class ProgressReporter:
+class ProgressReporter(abc.ABC):
     """Decides when and how an experiment's progress is shown.
 
-    Subclass it and implement :meth:`should_report` and :meth:`report`, then pass an
-    instance as ``RunConfig(progress_reporter=...)``. Unlike Ray Tune's default output
-    engine, tunesmith always uses the reporter you pass.
+    Subclass it and implement :meth:`should_report` and :meth:`report` (a subclass
+    without them cannot be instantiated), then pass an instance as
+    ``RunConfig(progress_reporter=...)``. Unlike Ray Tune's default output engine,
+    tunesmith always uses the reporter you pass.
 
     Example:
         >>> class EveryStep(ProgressReporter):
@@ -134,13 +136,13 @@ class ProgressReporter:
                 f"mode={mode!r}; set them in TuneConfig or in the reporter, not both"
             )
 
+    @abc.abstractmethod
     def should_report(self, trials: list[Trial], done: bool = False) -> bool:
         """Whether to call :meth:`report` now (``done`` at the very end)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def report(self, trials: list[Trial], done: bool, *sys_info: str) -> None:
         """Show progress; ``sys_info`` are extra lines such as the results folder."""
-        raise NotImplementedError
 
     def set_search_properties(self, metric: str | None, mode: str | None) -> bool:
         """Receive the experiment's metric and mode; return True when accepted."""
