@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.execution._executor import Executor
+
+if TYPE_CHECKING:
+    from tunesmith.execution._local import LocalExecutor
 
 __all__ = ["default_executor", "init", "is_initialized", "shutdown"]
 
@@ -71,9 +74,8 @@ def _executor_for(address: str | None, num_cpus: float | None, num_gpus: int | N
     if address in (None, "local"):
         from tunesmith.execution._local import LocalExecutor
 
-        local = LocalExecutor(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
-                              heartbeat_timeout_s=heartbeat_timeout_s)
-        local.keep_warm = True
+        local = _kept_warm(LocalExecutor(num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
+                                         heartbeat_timeout_s=heartbeat_timeout_s))
         local.prestart()  # Python starts in the workers while the program goes on
         return local
     if not isinstance(address, str):
@@ -125,6 +127,11 @@ def default_executor() -> Executor:
     if _implicit is None:  # kept, so its warm workers serve the next experiment too
         from tunesmith.execution._local import LocalExecutor
 
-        _implicit = LocalExecutor()
-        _implicit.keep_warm = True
+        _implicit = _kept_warm(LocalExecutor())
     return _implicit
+
+
+def _kept_warm(executor: LocalExecutor) -> LocalExecutor:
+    """An executor owned here, which shutdown() closes: its workers may outlive an experiment."""
+    executor.keep_warm = True
+    return executor

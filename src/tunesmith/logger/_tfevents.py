@@ -20,6 +20,8 @@ import struct
 import time
 from typing import Any
 
+from tunesmith.storage._files import write_all
+
 __all__ = ["EventFile", "crc32c", "hparams_summaries", "scalar_values"]
 
 
@@ -224,11 +226,10 @@ class EventFile:
 
     def flush(self) -> None:
         """Write what was added since the last flush."""
-        data = memoryview(b"".join(self._pending))
+        data = b"".join(self._pending)
         self._pending.clear()
         self._pending_bytes = 0
-        while data:
-            data = data[os.write(self._fd, data):]
+        write_all(self._fd, data)
 
     def close(self) -> None:
         try:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["append_file", "write_file"]
+__all__ = ["append_file", "write_all", "write_file"]
 
 _APPEND = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 _WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the file descriptor ``fd`` (a disk may take less per call)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
@@ -35,7 +36,7 @@ def append_file(path: str, data: bytes) -> None:
     """
     fd = os.open(path, _APPEND, 0o666)
     try:
-        _write_all(fd, data)
+        write_all(fd, data)
     finally:
         os.close(fd)
 
@@ -44,6 +45,6 @@ def write_file(path: str, data: bytes) -> None:
     """Replace the contents of ``path`` with ``data``."""
     fd = os.open(path, _WRITE, 0o666)
     try:
-        _write_all(fd, data)
+        write_all(fd, data)
     finally:
         os.close(fd)

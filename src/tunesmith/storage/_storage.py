@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from tunesmith import _settings
 from tunesmith._flatten import to_json
+from tunesmith.storage._files import write_all
 from tunesmith.error import StorageError
 
 if TYPE_CHECKING:
@@ -179,13 +180,12 @@ class ExperimentStorage:
         """Write the records not written yet (see :meth:`journal`)."""
         if not self._journal_pending:
             return
-        data = memoryview(b"".join(self._journal_pending))
+        data = b"".join(self._journal_pending)
         self._journal_pending.clear()
         try:
             if self._journal is None:
                 self._journal = open(self.journal_path, "ab", buffering=0)
-            while data:  # unbuffered: one write() for all, unless the disk takes less
-                data = data[self._journal.write(data):]
+            write_all(self._journal.fileno(), data)  # one write() for all the records
         except OSError as exc:
             raise StorageError(
                 f"cannot write the journal {self.journal_path!r}: {exc.strerror or exc}. "
