@@ -123,6 +123,20 @@ def test_continued_training_is_not_checkpointed_twice_at_the_end(monkeypatch):
     assert saved == [True, True]  # rounds 3 and 4; the end of training adds nothing
 
 
+def test_a_restored_booster_with_no_rounds_left_reports_nothing(monkeypatch):
+    # A trial restarted from its last checkpoint (a resource change, a retry) may have no
+    # round left to train; an empty result there failed the experiment's metric check.
+    saved = []
+    monkeypatch.setattr("tunesmith.integration.xgboost.report", lambda metrics, checkpoint=None: saved.append(
+        metrics))
+    x, y = datasets.load_breast_cancer(return_X_y=True)
+    data, params = xgb.DMatrix(x, label=y), {"objective": "binary:logistic", "nthread": 1}
+    done = xgb.train(params, data, num_boost_round=2)
+    xgb.train(params, data, num_boost_round=0, xgb_model=done, evals=[(data, "eval")], verbose_eval=False,
+              callbacks=[TuneReportCheckpointCallback(frequency=1)])
+    assert saved == []
+
+
 @pytest.mark.parametrize(
     ("evals_log", "expected"),
     [

@@ -162,8 +162,8 @@ class TuneReportCheckpointCallback(TuneCallback):
 
     def after_training(self, model: Any) -> Any:
         """Save the final booster, unless it was checkpointed at its last round."""
-        if not self._checkpoint_at_end or not _is_booster(model):
-            return model
+        if not self._checkpoint_at_end or not _is_booster(model) or self._evals_log is None:
+            return model  # (no round ran: a restored booster with nothing left to train is already saved)
         # Compared by size: ``epoch`` restarts at 0 when training continues an ``xgb_model``.
         if self._checkpointed_rounds == model.num_boosted_rounds():
             return model
