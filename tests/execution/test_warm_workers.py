@@ -1,6 +1,8 @@
 """Local worker processes: started by ``tunesmith.init``, warm across experiments, and
 replaced when the driver's environment changes."""
 
+import time
+
 import psutil
 
 import tunesmith as tune
@@ -13,13 +15,33 @@ def pid_and_env(config):
 
 
 def _workers():
-    return {p.pid for p in psutil.Process().children() if "tunesmith.execution._worker" in " ".join(p.cmdline())}
+    """Worker processes: started with Popen (their command names the worker module), or
+    forked by the fork server (children of a process whose command names it)."""
+    me = psutil.Process()
+    found = set()
+    for process in me.children(recursive=True):
+        try:
+            command = " ".join(process.cmdline())
+            forked = "_forkserver" in command and process.ppid() != me.pid
+        except psutil.NoSuchProcess:
+            continue
+        if "tunesmith.execution._worker" in command or forked:
+            found.add(process.pid)
+    return found
+
+
+def _new_workers(earlier, count):
+    """The workers started since ``earlier``, once there are ``count`` (forks finish soon after init)."""
+    deadline = time.monotonic() + 10
+    while len(_workers() - earlier) < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return _workers() - earlier
 
 
 def test_init_starts_workers_that_later_experiments_reuse(run):
     earlier = _workers()
     tune.init(num_cpus=1)
-    started = _workers() - earlier
+    started = _new_workers(earlier, 1)
     assert len(started) == 1  # before any experiment
     first = run(pid_and_env)[0].metrics["pid"]
     second = run(pid_and_env)[0].metrics["pid"]

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import IO
 
+from tunesmith.execution import _forkserver
 from tunesmith.execution._executor import AttemptHandle, Executor
 from tunesmith.execution._resources import ResourceLedger
 
@@ -19,15 +20,22 @@ _WORKER_COMMAND = "from tunesmith.execution._worker import main; main()"
 
 
 class _Worker:
-    """One trial process; it runs attempts one after another while it lives."""
+    """One trial process; it runs attempts one after another while it lives.
 
-    def __init__(self, env_key: str, env: dict[str, str]) -> None:
+    Forked by ``fork_server`` when there is one, else started with ``Popen``.
+    """
+
+    def __init__(self, env_key: str, env: dict[str, str], fork_server: _forkserver.ForkServer | None) -> None:
         self.env_key = env_key
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_COMMAND], stdin=subprocess.PIPE, env=env, cwd=os.getcwd(),
-            # Its own session: a Ctrl-C in the terminal reaches the driver, which stops trials in order.
-            start_new_session=True,
-        )
+        self.process: subprocess.Popen | _forkserver.ForkedProcess
+        if fork_server is not None:
+            self.process = fork_server.spawn(env, os.getcwd())
+        else:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_COMMAND], stdin=subprocess.PIPE, env=env, cwd=os.getcwd(),
+                # Its own session: a Ctrl-C in the terminal reaches the driver, which stops trials in order.
+                start_new_session=True,
+            )
         self.stdin: IO[bytes] = self.process.stdin  # type: ignore[assignment]
 
     def run(self, trial_id: str, attempt: int, driver: str, token: str) -> None:
@@ -64,7 +72,9 @@ class LocalExecutor(Executor):
     environment (the same ``CUDA_VISIBLE_DEVICES``), so starting a trial costs well under
     a millisecond. A process that is killed, crashes, or runs a trial that is stopped
     without unwinding is replaced by a fresh one. ``reuse_workers=False`` gives every
-    attempt a fresh process.
+    attempt a fresh process. On Linux new processes are forked from a warm template
+    process (:mod:`tunesmith.execution._forkserver`), which costs milliseconds instead of
+    Python's start-up and imports.
 
     Args:
         num_cpus: CPUs to hand out (default: all of this machine's).
@@ -101,6 +111,7 @@ class LocalExecutor(Executor):
         self._busy: dict[tuple[str, int], _Worker] = {}
         self._polled_at = 0.0
         self._spawned_with: dict[str, str] = {}
+        self._fork_server: _forkserver.ForkServer | None = None
         # Idle workers outlive an experiment only for the executor tunesmith.init() (or the
         # default) made, which shutdown() closes; one a user made may never be closed.
         self.keep_warm = False
@@ -114,7 +125,7 @@ class LocalExecutor(Executor):
             self._stop_idle()
         self._idle = [w for w in self._idle if w.process.poll() is None]
         wanted = max(1, int(self.num_cpus)) - sum(1 for w in self._idle if w.env_key == "")
-        self._idle += [_Worker("", self._env("")) for _ in range(wanted)]
+        self._idle += [self._new_worker("") for _ in range(wanted)]
 
     def _start(self) -> ResourceLedger:
         self.prestart()  # interpreter start-up overlaps the driver's setup
@@ -132,9 +143,14 @@ class LocalExecutor(Executor):
 
     def _launch(self, handle: AttemptHandle) -> None:
         cuda = ",".join(self._device_names[i] for i in handle.allocation.gpu_ids)
-        worker = self._take_idle(cuda) or _Worker(cuda, self._env(cuda))
+        worker = self._take_idle(cuda) or self._new_worker(cuda)
         self._busy[(handle.trial_id, handle.attempt)] = worker
         worker.run(handle.trial_id, handle.attempt, self.driver_address, self.token)
+
+    def _new_worker(self, cuda: str) -> _Worker:
+        if self._fork_server is None or not self._fork_server.alive:
+            self._fork_server = _forkserver.ForkServer(self._env("")) if _forkserver.available() else None
+        return _Worker(cuda, self._env(cuda), self._fork_server)
 
     def _take_idle(self, env_key: str) -> _Worker | None:
         for i, worker in enumerate(self._idle):
@@ -200,6 +216,7 @@ class LocalExecutor(Executor):
         self._stop_idle()
 
     def _stop_idle(self) -> None:
+        """Stop the idle workers, and the fork server when no attempt runs (its children die with it)."""
         for worker in self._idle:
             worker.stop()
         for worker in self._idle:
@@ -208,6 +225,9 @@ class LocalExecutor(Executor):
             except subprocess.TimeoutExpired:
                 worker.kill()
         self._idle.clear()
+        if self._fork_server is not None and not self._busy:
+            self._fork_server.close()
+            self._fork_server = None
 
 
 def _detect_gpus() -> int:

@@ -1,0 +1,240 @@
+"""A warm template process that forks trial processes (Linux).
+
+Starting a trial process costs Python's start-up and the worker's imports: about 0.13 s
+of CPU on a small machine. Experiments with fractional-CPU trials start many processes at
+once, and on two cores that delays the later trials by tenths of a second. The fork server
+pays that cost once: it imports the worker's modules, then forks a child for each request,
+which costs a few milliseconds. A child is an ordinary worker (it reads its attempts from
+a pipe that the driver writes, as a ``Popen`` worker reads its stdin), with the
+environment and working folder the request names.
+
+The driver talks to the server over a Unix ``SOCK_SEQPACKET`` pair, one JSON message per
+packet. Requests: ``{"op": "fork", "env", "cwd"}`` with the read end of the child's stdin
+pipe attached, and ``{"op": "kill", "pid"}``. Replies: ``["forked", pid]`` (in the order
+of the requests) and ``["exited", pid, code]`` (``code`` as ``Popen.returncode`` gives
+it, negative for a signal). The server watches its children with pidfds, so an exit is
+reported at once, and it alone reaps them, so a kill never reaches a reused pid.
+
+The server dies with the driver, and its children die with it (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+__all__ = ["ForkServer", "available"]
+
+_COMMAND = "from tunesmith.execution._forkserver import serve; serve({fd})"
+_MAX_MESSAGE = 1 << 20
+
+
+def available() -> bool:
+    """Whether this platform can run a fork server (Linux 5.3+: pidfds and fd passing)."""
+    return sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")
+
+
+class ForkedProcess:
+    """A trial process forked by the server, with the parts of ``subprocess.Popen`` the
+    local executor uses: ``pid``, ``stdin``, ``returncode``, ``poll``, ``wait`` and ``kill``."""
+
+    def __init__(self, server: ForkServer, stdin_fd: int) -> None:
+        self._server = server
+        self.stdin = os.fdopen(stdin_fd, "wb")
+        self.pid: int | None = None  # known once the server replies
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self._server.pump(0)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(f"trial process {self.pid}", timeout or 0)
+            self._server.pump(left)
+        return self.returncode
+
+    def kill(self) -> None:
+        while self.pid is None and self.returncode is None:
+            self._server.pump(None)  # it is being forked
+        if self.returncode is None:
+            self._server.request({"op": "kill", "pid": self.pid})
+
+
+class ForkServer:
+    """Starts the server process; :meth:`spawn` asks it for a child.
+
+    Args:
+        env: The server's environment (children get their own, per request).
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _COMMAND.format(fd=theirs.fileno())], pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL, env=env, cwd=os.getcwd(), start_new_session=True,
+            )
+        self._sock = ours
+        self._lock = threading.RLock()
+        self._unforked: collections.deque[ForkedProcess] = collections.deque()
+        self._by_pid: dict[int, ForkedProcess] = {}
+        self._closed = False
+
+    @property
+    def alive(self) -> bool:
+        return not self._closed and self._process.poll() is None
+
+    def spawn(self, env: dict[str, str], cwd: str) -> ForkedProcess:
+        """A new trial process; it starts reading its stdin once forked (a few ms, or when
+        the server has finished its imports)."""
+        read_end, write_end = os.pipe()
+        process = ForkedProcess(self, write_end)
+        with self._lock:
+            try:
+                socket.send_fds(self._sock, [json.dumps({"op": "fork", "env": env, "cwd": cwd}).encode()], [read_end])
+            except OSError:
+                process.returncode = -signal.SIGKILL  # the server is gone: so is the child it would have made
+            else:
+                self._unforked.append(process)
+            finally:
+                os.close(read_end)
+        return process
+
+    def request(self, message: dict) -> None:
+        with self._lock:
+            try:
+                self._sock.send(json.dumps(message).encode())
+            except OSError:
+                self._lost()
+
+    def pump(self, timeout: float | None) -> None:
+        """Take in what the server said, waiting up to ``timeout`` for the first message."""
+        with self._lock:
+            if self._closed:
+                return
+            self._sock.settimeout(timeout)
+            try:
+                while True:
+                    data = self._sock.recv(_MAX_MESSAGE)
+                    if not data:
+                        self._lost()
+                        return
+                    self._take(json.loads(data))
+                    self._sock.settimeout(0)
+            except (BlockingIOError, TimeoutError):
+                pass
+            except OSError:
+                self._lost()
+
+    def _take(self, message: list) -> None:
+        if message[0] == "forked":
+            process = self._unforked.popleft()
+            process.pid = message[1]
+            self._by_pid[process.pid] = process
+        elif message[0] == "exited":
+            process = self._by_pid.pop(message[1], None)
+            if process is not None:
+                process.returncode = message[2]
+
+    def _lost(self) -> None:
+        """The server died: its children died with it (parent-death signal)."""
+        self._closed = True
+        for process in [*self._unforked, *self._by_pid.values()]:
+            if process.returncode is None:
+                process.returncode = -signal.SIGKILL
+        self._unforked.clear()
+        self._by_pid.clear()
+
+    def close(self) -> None:
+        """Stop the server; children still running die with it."""
+        with self._lock:
+            if not self._closed:
+                self._lost()
+            self._sock.close()
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+
+
+# -- the server process ----------------------------------------------------------------------
+def serve(fd: int) -> None:
+    """The server's loop; it returns only in a forked child, which then runs the worker."""
+    from tunesmith.execution import _worker  # the imports every child would pay for
+
+    _worker._die_with_parent()
+    server_pid = os.getpid()
+    sock = socket.socket(fileno=fd)
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ)
+    pidfds: dict[int, int] = {}  # pid -> pidfd
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is not sock:
+                pid = key.data
+                selector.unregister(key.fileobj)
+                os.close(pidfds.pop(pid))
+                _, status = os.waitpid(pid, 0)
+                _send(sock, ["exited", pid, os.waitstatus_to_exitcode(status)])
+                continue
+            try:
+                data, fds, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 1)
+            except OSError:
+                data, fds = b"", []
+            if not data:  # the driver closed or died: children die with this process
+                os._exit(0)
+            request = json.loads(data)
+            if request["op"] == "kill":
+                if request["pid"] in pidfds:  # not reaped yet, so the pid is still its
+                    os.kill(request["pid"], signal.SIGKILL)
+                continue
+            pid = os.fork()
+            if pid == 0:
+                _worker._die_with_parent()  # the parent-death signal is not inherited across fork
+                if os.getppid() != server_pid:  # the server died before that
+                    os._exit(1)
+                selector.close()
+                sock.close()
+                for pidfd in pidfds.values():
+                    os.close(pidfd)
+                _become_worker(fds[0], request["env"], request["cwd"])
+                _worker.main()
+                return
+            os.close(fds[0])
+            pidfd = os.pidfd_open(pid)
+            pidfds[pid] = pidfd
+            selector.register(pidfd, selectors.EVENT_READ, data=pid)
+            _send(sock, ["forked", pid])
+
+
+def _become_worker(stdin_fd: int, env: dict[str, str], cwd: str) -> None:
+    os.setsid()  # its own session, as a Popen'd worker: a Ctrl-C reaches the driver only
+    os.dup2(stdin_fd, 0)
+    os.close(stdin_fd)
+    os.environ.clear()
+    os.environ.update(env)
+    for entry in env.get("PYTHONPATH", "").split(os.pathsep):
+        if entry and entry not in sys.path:
+            sys.path.append(entry)
+    os.chdir(cwd)
+
+
+def _send(sock: socket.socket, message: list) -> None:
+    try:
+        sock.send(json.dumps(message).encode())
+    except OSError:
+        os._exit(0)  # the driver is gone

@@ -1,0 +1,118 @@
+"""The fork server: a warm template process that forks the local executor's trial processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+import tunesmith as tune
+from tunesmith.execution import LocalExecutor, _forkserver
+
+pytestmark = pytest.mark.skipif(not _forkserver.available(), reason="the fork server needs Linux pidfds")
+
+
+@pytest.fixture
+def server():
+    server = _forkserver.ForkServer(dict(os.environ))
+    yield server
+    server.close()
+
+
+def test_a_child_ends_when_its_stdin_closes_and_its_exit_code_comes_back(server):
+    child = server.spawn(dict(os.environ), os.getcwd())
+    child.stdin.close()  # the worker's loop reads EOF and returns
+    assert child.wait(10) == 0
+    assert child.pid is not None and not psutil.pid_exists(child.pid) or psutil.Process(child.pid).status() == "zombie"
+
+
+def test_kill_gives_the_signal_as_a_negative_exit_code(server):
+    child = server.spawn(dict(os.environ), os.getcwd())
+    child.kill()
+    assert child.wait(10) == -signal.SIGKILL
+    assert child.poll() == -signal.SIGKILL
+
+
+def test_wait_times_out_like_popen(server):
+    child = server.spawn(dict(os.environ), os.getcwd())
+    with pytest.raises(subprocess.TimeoutExpired):
+        child.wait(0.2)
+    child.kill()
+    child.wait(10)
+
+
+def test_children_are_forked_by_the_server_in_their_own_session(server):
+    child = server.spawn(dict(os.environ), os.getcwd())
+    child.poll()
+    while child.pid is None:
+        server.pump(1)
+    process = psutil.Process(child.pid)
+    assert process.ppid() == server._process.pid
+    deadline = time.monotonic() + 5
+    while os.getsid(child.pid) != child.pid and time.monotonic() < deadline:  # it calls setsid() once forked
+        time.sleep(0.01)
+    assert os.getsid(child.pid) == child.pid  # a Ctrl-C in the terminal does not reach it
+    child.stdin.close()
+    child.wait(10)
+
+
+def test_when_the_server_dies_its_children_die_and_report_it(server):
+    child = server.spawn(dict(os.environ), os.getcwd())
+    while child.pid is None:
+        server.pump(1)
+    server._process.kill()
+    assert child.wait(10) == -signal.SIGKILL
+    assert not server.alive
+    psutil.wait_procs([psutil.Process(child.pid)], timeout=5) if psutil.pid_exists(child.pid) else None
+    assert not psutil.pid_exists(child.pid) or psutil.Process(child.pid).status() == "zombie"
+    late = server.spawn(dict(os.environ), os.getcwd())  # asking a dead server is not an error
+    assert late.poll() == -signal.SIGKILL
+
+
+def env_and_cwd(config):
+    return {"flag": os.environ.get("TUNESMITH_TEST_FLAG", ""), "cwd": os.getcwd(),
+            "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
+def test_a_forked_trial_sees_the_drivers_environment_and_its_gpu(run, monkeypatch, tmp_path):
+    monkeypatch.setenv("TUNESMITH_TEST_FLAG", "forked")
+    monkeypatch.setenv("RAY_CHDIR_TO_TRIAL_DIR", "0")
+    monkeypatch.chdir(tmp_path)
+    metrics = run(tune.with_resources(env_and_cwd, {"cpu": 1, "gpu": 1}),
+                  executor=LocalExecutor(num_cpus=2, num_gpus=2))[0].metrics
+    assert metrics["flag"] == "forked"
+    assert metrics["cwd"] == str(tmp_path)
+    assert metrics["cuda"] in ("0", "1")
+
+
+def test_the_executor_replaces_a_fork_server_that_was_killed(run):
+    executor = LocalExecutor(num_cpus=2)
+    try:
+        executor.keep_warm = True
+        first = run(env_and_cwd, executor=executor)
+        assert first[0].error is None
+        executor._fork_server._process.kill()
+        executor._fork_server._process.wait()
+        second = run(env_and_cwd, executor=executor)
+        assert second[0].error is None
+    finally:
+        executor.close()
+
+
+def test_no_fork_server_outlives_its_executor(run):
+    executor = LocalExecutor(num_cpus=2)
+    run(env_and_cwd, executor=executor)
+    assert executor._fork_server is None  # a user's executor keeps nothing after its experiment
+    servers = [p for p in psutil.Process().children() if "_forkserver" in " ".join(p.cmdline())]
+    gone, alive = psutil.wait_procs(servers, timeout=5)
+    assert not alive
+
+
+def test_the_command_line_runs_the_server(tmp_path):
+    """The server's module is importable on its own (what its command runs first)."""
+    out = subprocess.run([sys.executable, "-c", "import tunesmith.execution._forkserver as f; print(f.available())"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
