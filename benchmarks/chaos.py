@@ -59,19 +59,33 @@ print("DONE", results.num_terminated, results.num_errors)
 """
 
 
-def _trial_pids(driver_pid: int) -> list[int]:
-    """Worker processes started by the driver (its direct children)."""
-    pids = []
+def _trial_pids(driver_pid: int, experiment: str) -> list[int]:
+    """The driver's trial processes: its children running the worker, or the children of
+    its fork server, which also forks the log writer (named in its lock file; left alone)."""
+    try:
+        with open(os.path.join(experiment, ".log-writer.lock")) as f:
+            writer = int(f.read().split()[2])
+    except (OSError, IndexError, ValueError):
+        writer = None
+    children: dict[int, list[int]] = {}
+    commands: dict[int, bytes] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                commands[int(entry)] = f.read()
         except OSError:
             continue
-        if int(fields[1]) == driver_pid:
-            pids.append(int(entry))
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    pids = []
+    for child in children.get(driver_pid, []):
+        if b"_forkserver" in commands.get(child, b""):
+            pids += [p for p in children.get(child, []) if p != writer]
+        elif b"_worker" in commands.get(child, b""):
+            pids.append(child)
     return pids
 
 
@@ -117,11 +131,11 @@ def run(kills: int, seed: int, storage: str) -> dict[str, int]:
         time.sleep(rng.uniform(1.0, 3.0))
         if proc.poll() is not None:
             continue
-        workers = _trial_pids(proc.pid)
+        workers = _trial_pids(proc.pid, os.path.join(storage, "chaos"))
         kill_trial = rng.random() < 0.5
         while kill_trial and not workers and proc.poll() is None:
             time.sleep(0.2)
-            workers = _trial_pids(proc.pid)
+            workers = _trial_pids(proc.pid, os.path.join(storage, "chaos"))
         if kill_trial and workers:
             os.kill(rng.choice(workers), signal.SIGKILL)
             report["trial_kills"] += 1

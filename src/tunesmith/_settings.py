@@ -6,6 +6,9 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
     ``1``: a result that lacks the experiment's metric is accepted instead of failing the run.
 ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``
     ``1``: the JSON, CSV and TensorBoard loggers are not added to every experiment.
+``TUNESMITH_LOG_WRITER``
+    ``0``: the default loggers write from the driver instead of a log writer process
+    (which is used with local storage on POSIX systems; see ``tunesmith.logger._writer``).
 ``TUNE_DISABLE_DATED_SUBDIR``
     ``1``: the default experiment name is the trainable's name, with no date.
 ``TUNE_MAX_LEN_IDENTIFIER``
@@ -73,6 +76,11 @@ def strict_metric_checking() -> bool:
 def auto_callback_loggers() -> bool:
     """False when ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS`` turns the default loggers off."""
     return not _flag("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", False)
+
+
+def log_writer_enabled() -> bool:
+    """Whether the default loggers write through a log writer process (POSIX, not ``TUNESMITH_LOG_WRITER=0``)."""
+    return os.name == "posix" and _flag("TUNESMITH_LOG_WRITER", True)
 
 
 def dated_subdir() -> bool:

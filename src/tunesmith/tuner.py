@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import hashlib
 import inspect
+import logging
 import os
 from typing import Any
 
@@ -17,13 +18,14 @@ from tunesmith._flatten import flatten_dict
 from tunesmith._progress import Progress
 from tunesmith._result import Result, ResultGrid
 from tunesmith.callback import CallbackList
-from tunesmith.error import StorageError
+from tunesmith.error import StorageError, TuneError
 from tunesmith.execution import _pickling
 from tunesmith.execution._capture import log_files
 from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from tunesmith.logger._writer import LogWriter
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage
@@ -32,6 +34,8 @@ from tunesmith.trainable._trainable import Trainable
 from tunesmith.trainable._wrap import check_trainable, resources_for, trainable_name
 
 __all__ = ["Tuner"]
+
+logger = logging.getLogger("tunesmith")
 
 
 class Tuner:
@@ -196,7 +200,10 @@ class _Experiment:
         self.search_alg = _build_search_alg(tc, tuner.param_space, self.metric, self.mode)
         self.scheduler = _build_scheduler(tc, self.metric, self.mode, self.storage.experiment_path)
         self.stopper = _build_stopper(rc.stop, tc.time_budget_s)
-        self.callbacks = CallbackList(_with_default_loggers(list(rc.callbacks or [])))
+        callbacks = list(rc.callbacks or [])
+        self.default_loggers = _add_default_loggers(callbacks)
+        self.callbacks = CallbackList(callbacks)
+        self.log_writer: LogWriter | None = None
         self.executor = tc.executor or _init.default_executor()
         self.server: TrialServer | None = None
 
@@ -205,6 +212,7 @@ class _Experiment:
         self.storage.prepare()
         self.server = TrialServer(self.executor.driver_host())
         self.executor.start(self.server.address, self.server.token)
+        self._start_log_writer()
         _check_storage_shared(self.executor, self.storage)
         if hasattr(self.scheduler, "set_total_resources"):
             self.scheduler.set_total_resources(self.executor.total_resources())
@@ -228,6 +236,8 @@ class _Experiment:
         if tuner._restore is not None:
             self._resume(controller, settings)
         trials = controller.run()
+        if self.log_writer is not None:
+            self.log_writer.close()  # every trial file is written before the results are read
         self.storage.journal("experiment_finished", interrupted=controller.interrupted)
         return _result_grid(trials, controller.checkpoint_book, self.storage, self.metric, self.mode)
 
@@ -243,7 +253,26 @@ class _Experiment:
                 _restore.journal_new_trial(self.storage, trial)
             controller.adopt(trial, book)
 
+    def _start_log_writer(self) -> None:
+        """The default loggers write through a log writer process when the files are local
+        (see :mod:`tunesmith.logger._writer`); the driver keeps the loggers a user passed."""
+        if not self.default_loggers or self.storage.is_remote or not _settings.log_writer_enabled():
+            return
+        fork_server = self.executor.fork_server() if hasattr(self.executor, "fork_server") else None
+        self.log_writer = LogWriter(self.storage.local_path, fork_server)
+        for callback in self.default_loggers:
+            if isinstance(callback, TBXLoggerCallback):
+                callback._writer = self.log_writer.proxy("tb")
+            else:
+                callback._files = self.log_writer.proxy("json" if isinstance(callback, JsonLoggerCallback) else "csv")
+        self.storage.attach_log_writer(self.log_writer)
+
     def close(self) -> None:
+        try:
+            if self.log_writer is not None:
+                self.log_writer.close()  # after an error too: what was sent gets written
+        except TuneError as exc:
+            logger.warning("%s", exc)
         self.executor.shutdown()
         if self.server is not None:
             self.server.close()
@@ -402,13 +431,14 @@ def _build_stopper(stop: Any, time_budget_s: Any) -> Any:
     return stopper
 
 
-def _with_default_loggers(callbacks: list[Any]) -> list[Any]:
+def _add_default_loggers(callbacks: list[Any]) -> list[Any]:
+    """Append the default loggers the user did not pass one of; return those added."""
     if not _settings.auto_callback_loggers():
-        return callbacks
-    for logger_class in (JsonLoggerCallback, CSVLoggerCallback, TBXLoggerCallback):
-        if not any(isinstance(c, logger_class) for c in callbacks):
-            callbacks.append(logger_class())
-    return callbacks
+        return []
+    added = [logger_class() for logger_class in (JsonLoggerCallback, CSVLoggerCallback, TBXLoggerCallback)
+             if not any(isinstance(c, logger_class) for c in callbacks)]
+    callbacks.extend(added)
+    return added
 
 
 def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> ExperimentSettings:

@@ -277,6 +277,7 @@ class Controller:
         trial.checkpoint = book.latest
         if trial.last_result or trial.attempt > 0:
             done = self._progress_at.get(book.latest.url, {}) if book.latest else {}
+            self.storage.settle_logs()  # the log writer has written all the trial's rows
             truncate_trial_logs(trial.path, done.get("training_iteration", 0))
             rows = load_result_rows(trial.path)
             trial.last_result = rows[-1] if rows else {}

@@ -6,16 +6,20 @@ once, and on two cores that delays the later trials by tenths of a second. The f
 pays that cost once: it imports the worker's modules, then forks a child for each request,
 which costs a few milliseconds. A child is an ordinary worker (it reads its attempts from
 a pipe that the driver writes, as a ``Popen`` worker reads its stdin), with the
-environment and working folder the request names.
+environment and working folder the request names; the experiment's log writer
+(:mod:`tunesmith.logger._writer`) is started the same way.
 
 The driver talks to the server over a Unix ``SOCK_SEQPACKET`` pair, one JSON message per
-packet. Requests: ``{"op": "fork", "env", "cwd"}`` with the read end of the child's stdin
-pipe attached, and ``{"op": "kill", "pid"}``. Replies: ``["forked", pid]`` (in the order
+packet. Requests: ``{"op": "fork", "env", "cwd", "main", "args"}`` with the read end of the
+child's stdin pipe attached (and, for the log writer, the write end of its stdout pipe),
+and ``{"op": "kill", "pid"}``. Replies: ``["forked", pid]`` (in the order
 of the requests) and ``["exited", pid, code]`` (``code`` as ``Popen.returncode`` gives
 it, negative for a signal). The server watches its children with pidfds, so an exit is
 reported at once, and it alone reaps them, so a kill never reaches a reused pid.
 
-The server dies with the driver, and its children die with it (``PR_SET_PDEATHSIG``).
+The server dies with the driver, and its trial processes die with it
+(``PR_SET_PDEATHSIG``); the log writer does not, so that it can write what the driver
+sent before it died.
 """
 
 from __future__ import annotations
@@ -46,9 +50,10 @@ class ForkedProcess:
     """A trial process forked by the server, with the parts of ``subprocess.Popen`` the
     local executor uses: ``pid``, ``stdin``, ``returncode``, ``poll``, ``wait`` and ``kill``."""
 
-    def __init__(self, server: ForkServer, stdin_fd: int) -> None:
+    def __init__(self, server: ForkServer, stdin_fd: int, stdout_fd: int | None = None) -> None:
         self._server = server
         self.stdin = os.fdopen(stdin_fd, "wb")
+        self.stdout = os.fdopen(stdout_fd, "rb") if stdout_fd is not None else None
         self.pid: int | None = None  # known once the server replies
         self.returncode: int | None = None
 
@@ -97,20 +102,34 @@ class ForkServer:
     def alive(self) -> bool:
         return not self._closed and self._process.poll() is None
 
-    def spawn(self, env: dict[str, str], cwd: str) -> ForkedProcess:
-        """A new trial process; it starts reading its stdin once forked (a few ms, or when
-        the server has finished its imports)."""
-        read_end, write_end = os.pipe()
-        process = ForkedProcess(self, write_end)
+    def spawn(self, env: dict[str, str], cwd: str, main: str = "worker", args: list | None = None) -> ForkedProcess:
+        """A new process; it starts reading its stdin once forked (a few ms, or when the
+        server has finished its imports).
+
+        Args:
+            env: Its environment.
+            cwd: Its working folder.
+            main: ``"worker"`` (a trial process), or ``"log_writer"`` (see
+                :mod:`tunesmith.logger._writer`: it gets a stdout pipe too, and ``args``).
+        """
+        stdin_read, stdin_write = os.pipe()
+        given = [stdin_read]
+        stdout_read = None
+        if main == "log_writer":
+            stdout_read, stdout_write = os.pipe()
+            given.append(stdout_write)
+        process = ForkedProcess(self, stdin_write, stdout_read)
+        request = {"op": "fork", "env": env, "cwd": cwd, "main": main, "args": args or []}
         with self._lock:
             try:
-                socket.send_fds(self._sock, [json.dumps({"op": "fork", "env": env, "cwd": cwd}).encode()], [read_end])
+                socket.send_fds(self._sock, [json.dumps(request).encode()], given)
             except OSError:
                 process.returncode = -signal.SIGKILL  # the server is gone: so is the child it would have made
             else:
                 self._unforked.append(process)
             finally:
-                os.close(read_end)
+                for fd in given:
+                    os.close(fd)
         return process
 
     def request(self, message: dict) -> None:
@@ -173,8 +192,9 @@ class ForkServer:
 
 # -- the server process ----------------------------------------------------------------------
 def serve(fd: int) -> None:
-    """The server's loop; it returns only in a forked child, which then runs the worker."""
+    """The server's loop; it returns only in a forked child, once that has run its main."""
     from tunesmith.execution import _worker  # the imports every child would pay for
+    from tunesmith.logger import _logger, _tensorboard, _writer  # and what the log writer needs
 
     _worker._die_with_parent()
     server_pid = os.getpid()
@@ -192,7 +212,7 @@ def serve(fd: int) -> None:
                 _send(sock, ["exited", pid, os.waitstatus_to_exitcode(status)])
                 continue
             try:
-                data, fds, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 1)
+                data, fds, _, _ = socket.recv_fds(sock, _MAX_MESSAGE, 2)
             except OSError:
                 data, fds = b"", []
             if not data:  # the driver closed or died: children die with this process
@@ -204,27 +224,35 @@ def serve(fd: int) -> None:
                 continue
             pid = os.fork()
             if pid == 0:
-                _worker._die_with_parent()  # the parent-death signal is not inherited across fork
-                if os.getppid() != server_pid:  # the server died before that
-                    os._exit(1)
                 selector.close()
                 sock.close()
                 for pidfd in pidfds.values():
                     os.close(pidfd)
-                _become_worker(fds[0], request["env"], request["cwd"])
+                if request["main"] == "log_writer":
+                    # No parent-death signal: it must outlive a dead driver to write what it sent.
+                    _become_child(fds, request["env"], request["cwd"])
+                    _writer.main(*request["args"])
+                    return
+                _worker._die_with_parent()  # the parent-death signal is not inherited across fork
+                if os.getppid() != server_pid:  # the server died before that
+                    os._exit(1)
+                _become_child(fds, request["env"], request["cwd"])
                 _worker.main()
                 return
-            os.close(fds[0])
+            for fd in fds:
+                os.close(fd)
             pidfd = os.pidfd_open(pid)
             pidfds[pid] = pidfd
             selector.register(pidfd, selectors.EVENT_READ, data=pid)
             _send(sock, ["forked", pid])
 
 
-def _become_worker(stdin_fd: int, env: dict[str, str], cwd: str) -> None:
-    os.setsid()  # its own session, as a Popen'd worker: a Ctrl-C reaches the driver only
-    os.dup2(stdin_fd, 0)
-    os.close(stdin_fd)
+def _become_child(fds: list[int], env: dict[str, str], cwd: str) -> None:
+    """Take the pipes as stdin (and stdout), the environment and the folder the request gave."""
+    os.setsid()  # its own session, as a Popen'd child: a Ctrl-C reaches the driver only
+    for target, fd in enumerate(fds):  # 0: stdin, 1: stdout
+        os.dup2(fd, target)
+        os.close(fd)
     os.environ.clear()
     os.environ.update(env)
     for entry in env.get("PYTHONPATH", "").split(os.pathsep):

@@ -148,9 +148,14 @@ class LocalExecutor(Executor):
         worker.run(handle.trial_id, handle.attempt, self.driver_address, self.token)
 
     def _new_worker(self, cuda: str) -> _Worker:
+        return _Worker(cuda, self._env(cuda), self.fork_server())
+
+    def fork_server(self) -> _forkserver.ForkServer | None:
+        """The warm process new trial processes (and the log writer) are forked from; None
+        where there is none (not Linux)."""
         if self._fork_server is None or not self._fork_server.alive:
             self._fork_server = _forkserver.ForkServer(self._env("")) if _forkserver.available() else None
-        return _Worker(cuda, self._env(cuda), self._fork_server)
+        return self._fork_server
 
     def _take_idle(self, env_key: str) -> _Worker | None:
         for i, worker in enumerate(self._idle):

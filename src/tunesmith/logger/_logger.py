@@ -18,7 +18,7 @@ from tunesmith.storage._files import append_file, write_file
 if TYPE_CHECKING:
     from tunesmith.experiment import Trial
 
-__all__ = ["CSVLoggerCallback", "JsonLoggerCallback", "LoggerCallback"]
+__all__ = ["CSVLoggerCallback", "CsvFiles", "JsonFiles", "JsonLoggerCallback", "LoggerCallback"]
 
 EXPR_PARAM_FILE = "params.json"
 EXPR_PARAM_PICKLE_FILE = "params.pkl"
@@ -75,6 +75,21 @@ class LoggerCallback(Callback):
         self.log_trial_end(trial, failed=True)
 
 
+class JsonFiles:
+    """The JSON logger's writes; in the driver, or in the log writer process (see ``_writer``)."""
+
+    def params(self, folder: str, attempt: int, pickled: bytes, text: bytes) -> None:
+        """Write ``params.pkl`` and ``params.json``, unless a later attempt finds them written."""
+        params = os.path.join(folder, EXPR_PARAM_FILE)
+        if attempt != 0 and os.path.exists(params):  # a first attempt's folder is new
+            return
+        write_file(os.path.join(folder, EXPR_PARAM_PICKLE_FILE), pickled)
+        write_file(params, text)
+
+    def append(self, path: str, data: bytes) -> None:
+        append_file(path, data)
+
+
 class JsonLoggerCallback(LoggerCallback):
     """Writes ``params.json``, ``params.pkl`` and ``result.json`` (one JSON line per result).
 
@@ -82,43 +97,32 @@ class JsonLoggerCallback(LoggerCallback):
     crash can cut at most the last line short, and a restore can rewrite the file.
     """
 
+    _files: Any = None  # JsonFiles, or the log writer's stand-in for one
+
     def log_trial_start(self, trial: Trial) -> None:
-        params = os.path.join(trial.path, EXPR_PARAM_FILE)
-        if trial.attempt != 0 and os.path.exists(params):  # a first attempt's folder is new
-            return
         pickled = pickle.dumps(trial.config) if _is_plain(trial.config) else cloudpickle.dumps(trial.config)
-        write_file(os.path.join(trial.path, EXPR_PARAM_PICKLE_FILE), pickled)
-        write_file(params, json.dumps(trial.config, indent=2, sort_keys=True, default=json_default).encode())
+        text = json.dumps(trial.config, indent=2, sort_keys=True, default=json_default).encode()
+        self._sink().params(trial.path, trial.attempt, pickled, text)
 
     def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
-        append_file(os.path.join(trial.path, EXPR_RESULT_FILE), (to_json(result) + "\n").encode())
+        self._sink().append(os.path.join(trial.path, EXPR_RESULT_FILE), (to_json(result) + "\n").encode())
+
+    def _sink(self) -> Any:
+        if self._files is None:
+            self._files = JsonFiles()
+        return self._files
 
 
-class CSVLoggerCallback(LoggerCallback):
-    """Writes ``progress.csv``: one row per result, nested keys flattened with ``/``.
-
-    Unlike Ray Tune, a key that first appears in a later result gets its own column: the
-    file is rewritten once with the wider header, so no value is dropped.
-    """
+class CsvFiles:
+    """The CSV logger's writes and the header of each trial's file; in the driver, or in
+    the log writer process (see ``_writer``)."""
 
     def __init__(self) -> None:
         self._headers: dict[str, list[str]] = {}
 
-    def _header(self, trial: Trial) -> list[str]:
-        header = self._headers.get(trial.trial_id)
-        if header is None:
-            path = os.path.join(trial.path, EXPR_PROGRESS_FILE)
-            header = []
-            # A first attempt's folder is new; a later one may go on with an earlier file.
-            if trial.attempt != 0 and os.path.exists(path) and os.path.getsize(path):
-                with open(path, newline="") as f:
-                    header = next(csv.reader(f), [])
-            self._headers[trial.trial_id] = header
-        return header
-
-    def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
-        header = self._header(trial)
-        row = flatten_dict({k: v for k, v in result.items() if k != "config"})
+    def row(self, trial_id: str, folder: str, attempt: int, row: dict[str, Any]) -> None:
+        """Append ``row`` (flat) under the file's header, widening the header for new keys."""
+        header = self._header(trial_id, folder, attempt)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         if not header:  # the first row: header and row in one write
@@ -126,12 +130,28 @@ class CSVLoggerCallback(LoggerCallback):
             writer.writerow(header)
         new_keys = [k for k in row if k not in header]
         if new_keys:
-            self._widen(trial, header, new_keys)
+            self._widen(folder, header, new_keys)
         writer.writerow([row.get(key, "") for key in header])
-        append_file(os.path.join(trial.path, EXPR_PROGRESS_FILE), buffer.getvalue().encode())
+        append_file(os.path.join(folder, EXPR_PROGRESS_FILE), buffer.getvalue().encode())
 
-    def _widen(self, trial: Trial, header: list[str], new_keys: list[str]) -> None:
-        path = os.path.join(trial.path, EXPR_PROGRESS_FILE)
+    def forget(self, trial_id: str) -> None:
+        """The trial ended, or its file may have been cut back: read the header again next time."""
+        self._headers.pop(trial_id, None)
+
+    def _header(self, trial_id: str, folder: str, attempt: int) -> list[str]:
+        header = self._headers.get(trial_id)
+        if header is None:
+            path = os.path.join(folder, EXPR_PROGRESS_FILE)
+            header = []
+            # A first attempt's folder is new; a later one may go on with an earlier file.
+            if attempt != 0 and os.path.exists(path) and os.path.getsize(path):
+                with open(path, newline="") as f:
+                    header = next(csv.reader(f), [])
+            self._headers[trial_id] = header
+        return header
+
+    def _widen(self, folder: str, header: list[str], new_keys: list[str]) -> None:
+        path = os.path.join(folder, EXPR_PROGRESS_FILE)
         rows = []
         if header and os.path.exists(path):
             with open(path, newline="") as old:
@@ -144,8 +164,33 @@ class CSVLoggerCallback(LoggerCallback):
             writer.writerows(rows)
         os.replace(tmp, path)
 
+
+_CSV_PLAIN = (str, int, float, bool, type(None))
+
+
+class CSVLoggerCallback(LoggerCallback):
+    """Writes ``progress.csv``: one row per result, nested keys flattened with ``/``.
+
+    Unlike Ray Tune, a key that first appears in a later result gets its own column: the
+    file is rewritten once with the wider header, so no value is dropped.
+    """
+
+    _files: Any = None  # CsvFiles, or the log writer's stand-in for one
+
+    def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
+        row = flatten_dict({k: v for k, v in result.items() if k != "config"})
+        # Other values become the text the csv module would write for them, so that the
+        # row can go to the log writer process whatever it holds.
+        row = {k: v if type(v) in _CSV_PLAIN else str(v) for k, v in row.items()}
+        self._sink().row(trial.trial_id, trial.path, trial.attempt, row)
+
     def on_trial_restore(self, iteration: int, trials: list, trial: Trial, **info: Any) -> None:
-        self._headers.pop(trial.trial_id, None)  # the file may have been cut back to a checkpoint
+        self._sink().forget(trial.trial_id)  # the file may have been cut back to a checkpoint
 
     def log_trial_end(self, trial: Trial, failed: bool = False) -> None:
-        self._headers.pop(trial.trial_id, None)
+        self._sink().forget(trial.trial_id)
+
+    def _sink(self) -> Any:
+        if self._files is None:
+            self._files = CsvFiles()
+        return self._files

@@ -129,13 +129,14 @@ class TBXLoggerCallback(LoggerCallback):
         self._open: set[str] = set()
         self._last_scalars: dict[str, dict[str, float]] = {}
         self._warned: set[str] = set()
+        self._tbx: Any = None  # tensorboardX once imported; False if it cannot be
 
     # -- LoggerCallback hooks ----------------------------------------------------------------
     def setup(self, *args: Any, **info: Any) -> None:
         self._start_writer()
 
     def log_trial_start(self, trial: Trial) -> None:
-        self._send("open", trial.trial_id, trial.path)
+        self._start_writer().open(trial.trial_id, trial.path)
         self._open.add(trial.trial_id)
         self._last_scalars[trial.trial_id] = {}
 
@@ -144,15 +145,20 @@ class TBXLoggerCallback(LoggerCallback):
             self.log_trial_start(trial)
         step = result_step(result)
         values = self._sorted_values(result)
-        self._last_scalars[trial.trial_id].update({tag: v for tag, kind, v in values if kind == "scalar"})
-        self._send("values", trial.trial_id, step, time.time(), values)
+        scalars = [(tag, value) for tag, kind, value in values if kind == "scalar"]
+        self._last_scalars[trial.trial_id].update(scalars)
+        # Histograms, images and videos are built here, so that the log writer process
+        # needs neither tensorboardX nor the library that made the array.
+        extra = b"".join(self._tensorboardx_summary(tag, kind, value) for tag, kind, value in values if kind != "scalar")
+        self._start_writer().values(trial.trial_id, step, time.time(), scalars, extra)
 
     def log_trial_end(self, trial: Trial, failed: bool = False) -> None:
         if trial.trial_id not in self._open:
             return
         params = {k: _hparam(v) for k, v in flatten_dict(trial.evaluated_params or {}).items()}
-        self._send("hparams", trial.trial_id, params, list(self._last_scalars.pop(trial.trial_id, {})), not failed)
-        self._send("close", trial.trial_id)
+        writer = self._start_writer()
+        writer.hparams(trial.trial_id, params, list(self._last_scalars.pop(trial.trial_id, {})), not failed)
+        writer.close(trial.trial_id)
         self._open.discard(trial.trial_id)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
@@ -166,6 +172,9 @@ class TBXLoggerCallback(LoggerCallback):
         flat = flatten_dict({k: v for k, v in result.items() if k not in _SKIPPED_KEYS})
         values = []
         for key, value in flat.items():
+            if type(value) is float:  # most values: skip the checks below
+                values.append((_TAG_PREFIX + key, "scalar", value))
+                continue
             kind = _value_kind(value)
             if kind == "scalar":
                 try:
@@ -181,67 +190,13 @@ class TBXLoggerCallback(LoggerCallback):
         return values
 
     def _warn_once(self, key: str, what: str) -> None:
+        self._warn(key, f"TBXLoggerCallback: result key {key!r} is {what}, which TensorBoard cannot plot; "
+                        "it is left out of the event files (warned once per key)")
+
+    def _warn(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
-            logger.warning("TBXLoggerCallback: result key %r is %s, which TensorBoard cannot plot; "
-                           "it is left out of the event files (warned once per key)", key, what)
-
-    def _send(self, *op: Any) -> None:
-        self._start_writer().put(op)
-
-    def _start_writer(self) -> _EventWriter:
-        if self._writer is None:
-            self._writer = _EventWriter()
-        return self._writer
-
-
-class _EventWriter:
-    """Applies operations at once; files are buffered, and flushed every few seconds and when closed.
-
-    Written on the controller thread, like the JSON and CSV logs: encoding an event costs
-    tens of microseconds, less than handing it to a thread that then competes for the GIL.
-    """
-
-    def __init__(self) -> None:
-        self._files: dict[str, EventFile] = {}
-        self._dirty: set[str] = set()
-        self._warned: set[str] = set()
-        self._tbx: Any = None
-        self._flushed_at = time.monotonic()
-        atexit.register(self.finish)
-
-    def put(self, op: tuple) -> None:
-        self._apply(op)
-        if time.monotonic() - self._flushed_at > _FLUSH_PERIOD_S:
-            self._flush_all()
-            self._flushed_at = time.monotonic()
-
-    def finish(self) -> None:
-        """Close every file (idempotent)."""
-        atexit.unregister(self.finish)
-        self._close_all()
-
-    def _apply(self, op: tuple) -> None:
-        try:
-            getattr(self, f"_op_{op[0]}")(*op[1:])
-        except Exception as exc:  # a logger must never stop the experiment
-            self._warn_once(f"{op[0]}:{type(exc).__name__}",
-                            f"TBXLoggerCallback could not write ({op[0]}): {type(exc).__name__}: {exc}")
-
-    def _op_open(self, trial_id: str, logdir: str) -> None:
-        self._op_close(trial_id)
-        self._files[trial_id] = EventFile(logdir)
-
-    def _op_values(self, trial_id: str, step: int, wall_time: float, values: list) -> None:
-        file = self._files.get(trial_id)
-        if file is None:
-            return
-        summary = [scalar_values([(tag, value) for tag, kind, value in values if kind == "scalar"])]
-        for tag, kind, value in values:
-            if kind != "scalar":
-                summary.append(self._tensorboardx_summary(tag, kind, value))
-        file.add(b"".join(summary), step, wall_time)
-        self._dirty.add(trial_id)
+            logger.warning(message)
 
     def _tensorboardx_summary(self, tag: str, kind: str, value: Any) -> bytes:
         """A histogram, image or video as serialized ``Summary.value`` entries (b"" if it cannot be)."""
@@ -269,26 +224,91 @@ class _EventWriter:
                 built = summary.histogram(tag, array.astype(float), bins="auto")
             return built.SerializeToString()  # a Summary is its repeated values: these bytes join ours
         except Exception as exc:
-            self._warn_once(key, f"TBXLoggerCallback: result key {key!r} could not be written as a {kind} "
-                                 f"({type(exc).__name__}: {exc}); it is left out (warned once per key)")
+            self._warn(key, f"TBXLoggerCallback: result key {key!r} could not be written as a {kind} "
+                            f"({type(exc).__name__}: {exc}); it is left out (warned once per key)")
             return b""
 
-    def _op_hparams(self, trial_id: str, params: dict, metric_tags: list, success: bool) -> None:
+    def _start_writer(self) -> _EventWriter:
+        if self._writer is None:
+            self._writer = _EventWriter()
+        return self._writer
+
+
+class _EventWriter:
+    """The open event files, one per running trial; buffered, and flushed every few seconds
+    and when closed. An error is logged once, never raised: a logger must not stop the
+    experiment.
+
+    Written on the controller thread, like the JSON and CSV logs: encoding an event costs
+    tens of microseconds, less than handing it to a thread that then competes for the GIL.
+    """
+
+    def __init__(self) -> None:
+        self._files: dict[str, EventFile] = {}
+        self._dirty: set[str] = set()
+        self._warned: set[str] = set()
+        self._flushed_at = time.monotonic()
+        atexit.register(self.finish)
+
+    def finish(self) -> None:
+        """Close every file (idempotent)."""
+        atexit.unregister(self.finish)
+        self._close_all()
+
+    def open(self, trial_id: str, logdir: str) -> None:
+        """Start a new events file for the trial (closing its previous one)."""
+        self._close_file(trial_id)
+        try:
+            self._files[trial_id] = EventFile(logdir)
+        except Exception as exc:
+            self._failed("open", exc)
+
+    def values(self, trial_id: str, step: int, wall_time: float, scalars: list, extra: bytes = b"") -> None:
+        """One event at ``step``: ``(tag, number)`` scalars, and ``extra`` serialized
+        ``Summary.value`` entries (histograms, images, videos)."""
         file = self._files.get(trial_id)
         if file is None:
             return
-        experiment, start, end = hparams_summaries(params, metric_tags, success=success)
-        file.add(experiment, 0, repeated=True)
-        file.add(start, 0)
-        file.add(end, 0, repeated=True)
+        try:
+            file.add(scalar_values(scalars) + extra, step, wall_time)
+        except Exception as exc:
+            self._failed("values", exc)
+        self._dirty.add(trial_id)
+        if time.monotonic() - self._flushed_at > _FLUSH_PERIOD_S:
+            self.flush_all()
+            self._flushed_at = time.monotonic()
 
-    def _op_close(self, trial_id: str) -> None:
+    def hparams(self, trial_id: str, params: dict, metric_tags: list, success: bool) -> None:
+        """The HParams view's three events: experiment, session start and session end."""
+        file = self._files.get(trial_id)
+        if file is None:
+            return
+        try:
+            experiment, start, end = hparams_summaries(params, metric_tags, success=success)
+            file.add(experiment, 0, repeated=True)
+            file.add(start, 0)
+            file.add(end, 0, repeated=True)
+        except Exception as exc:
+            self._failed("hparams", exc)
+
+    def close(self, trial_id: str) -> None:
+        try:
+            self._close_file(trial_id)
+        except Exception as exc:
+            self._failed("close", exc)
+
+    def _close_file(self, trial_id: str) -> None:
         file = self._files.pop(trial_id, None)
         self._dirty.discard(trial_id)
         if file is not None:
             file.close()
 
-    def _flush_all(self) -> None:
+    def _failed(self, what: str, exc: Exception) -> None:
+        self._warn_once(f"{what}:{type(exc).__name__}",
+                        f"TBXLoggerCallback could not write ({what}): {type(exc).__name__}: {exc}")
+
+    def flush_all(self) -> None:
+        """Write what each open file holds."""
         for trial_id in list(self._dirty):
             file = self._files[trial_id]
             try:
@@ -300,7 +320,7 @@ class _EventWriter:
     def _close_all(self) -> None:
         for trial_id in list(self._files):
             try:
-                self._op_close(trial_id)
+                self._close_file(trial_id)
             except OSError as exc:
                 self._warn_once(f"close:{trial_id}", f"TBXLoggerCallback could not close an event file: {exc}")
 

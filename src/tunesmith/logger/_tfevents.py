@@ -102,12 +102,24 @@ def _double_field(field: int, value: float) -> bytes:
     return _varint(field << 3 | 1) + struct.pack("<d", value)
 
 
-def _float_field(field: int, value: float) -> bytes:
-    return _varint(field << 3 | 5) + struct.pack("<f", value)
-
-
 def _int_field(field: int, value: int) -> bytes:
     return _varint(field << 3) + _varint(value)
+
+
+_FLOAT = struct.Struct("<f")
+_scalar_heads: dict[str, bytes] = {}
+
+
+def _scalar_head(tag: str) -> bytes:
+    """A scalar entry's bytes before its value: the tags repeat from result to result."""
+    head = _scalar_heads.get(tag)
+    if head is None:
+        if len(_scalar_heads) >= 4096:
+            _scalar_heads.clear()
+        tag_field = _string_field(1, tag)
+        # Summary.value {tag, simple_value}: the simple value is a 5-byte float field.
+        head = _scalar_heads[tag] = _varint(1 << 3 | 2) + _varint(len(tag_field) + 5) + tag_field + _varint(2 << 3 | 5)
+    return head
 
 
 def scalar_values(scalars: list[tuple[str, float]]) -> bytes:
@@ -115,10 +127,10 @@ def scalar_values(scalars: list[tuple[str, float]]) -> bytes:
     out = []
     for tag, value in scalars:
         try:
-            packed = _float_field(2, value)
+            packed = _FLOAT.pack(value)
         except OverflowError:  # beyond float32: TensorBoard shows it as infinity anyway
-            packed = _float_field(2, math.copysign(math.inf, value))
-        out.append(_bytes_field(1, _string_field(1, tag) + packed))
+            packed = _FLOAT.pack(math.copysign(math.inf, value))
+        out.append(_scalar_head(tag) + packed)
     return b"".join(out)
 
 
@@ -152,22 +164,42 @@ def hparams_summaries(hparams: dict[str, Any], metric_tags: list[str], *, succes
         metric_tags: Scalar tags to show as metric columns.
         success: Whether the trial ended well (``STATUS_SUCCESS``, else ``STATUS_FAILURE``).
     """
-    infos = b"".join(
-        _bytes_field(4, _string_field(1, name) + (_int_field(4, _DATA_TYPE[type(v)]) if type(v) in _DATA_TYPE else b""))
-        for name, v in hparams.items()
-    )
-    metrics = b"".join(_bytes_field(5, _bytes_field(1, _string_field(2, tag))) for tag in metric_tags)
     entries = b"".join(
         _bytes_field(1, _string_field(1, name) + _bytes_field(2, _protobuf_value(value)))
         for name, value in hparams.items()
     )
-    start = entries
-    end = _int_field(1, _STATUS_SUCCESS if success else _STATUS_FAILURE)
     return [
-        _plugin_value("_hparams_/experiment", _int_field(1, 0) + _bytes_field(2, infos + metrics)),
-        _plugin_value("_hparams_/session_start_info", _int_field(1, 0) + _bytes_field(3, start)),
-        _plugin_value("_hparams_/session_end_info", _int_field(1, 0) + _bytes_field(4, end)),
+        _experiment_summary(tuple((name, type(v)) for name, v in hparams.items()), tuple(metric_tags)),
+        _plugin_value("_hparams_/session_start_info", _int_field(1, 0) + _bytes_field(3, entries)),
+        _SESSION_END[success],
     ]
+
+
+_experiments: dict[tuple, bytes] = {}
+
+
+def _experiment_summary(hparam_types: tuple[tuple[str, type], ...], metric_tags: tuple[str, ...]) -> bytes:
+    """The experiment summary: the same for the trials of an experiment, so built once."""
+    key = (hparam_types, metric_tags)
+    summary = _experiments.get(key)
+    if summary is None:
+        if len(_experiments) >= 64:
+            _experiments.clear()
+        infos = b"".join(
+            _bytes_field(4, _string_field(1, name) + (_int_field(4, _DATA_TYPE[kind]) if kind in _DATA_TYPE else b""))
+            for name, kind in hparam_types
+        )
+        metrics = b"".join(_bytes_field(5, _bytes_field(1, _string_field(2, tag))) for tag in metric_tags)
+        summary = _experiments[key] = _plugin_value("_hparams_/experiment",
+                                                    _int_field(1, 0) + _bytes_field(2, infos + metrics))
+    return summary
+
+
+_SESSION_END = {
+    success: _plugin_value("_hparams_/session_end_info",
+                           _int_field(1, 0) + _bytes_field(4, _int_field(1, _STATUS_SUCCESS if success else _STATUS_FAILURE)))
+    for success in (True, False)
+}
 
 
 # -- files ---------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from typing import Any
 
 import cloudpickle
 
+from tunesmith.storage._lock import wait_for_writer
+
 __all__ = ["ExperimentRecord", "TrialRecord", "encode_config", "read_journal", "replay"]
 
 logger = logging.getLogger("tunesmith")
@@ -78,8 +80,10 @@ def read_journal(path: str) -> list[dict[str, Any]]:
     """Every intact record of the journal at ``path``.
 
     A line cut short by a crash (normally only the last) is skipped with a warning;
-    everything before it is kept.
+    everything before it is kept. If the driver that wrote it died and its log writer
+    is still writing the trial files, this waits for the writer first.
     """
+    wait_for_writer(os.path.dirname(path))
     records = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for number, line in enumerate(f, start=1):

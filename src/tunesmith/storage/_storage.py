@@ -103,6 +103,7 @@ class ExperimentStorage:
         self._journal: Any = None
         self._journal_pending: list[bytes] = []
         self._defer_journal = False
+        self._log_writer: Any = None
         self._dirty: set[str] = set()
         self._last_sync = time.monotonic()
 
@@ -176,8 +177,20 @@ class ExperimentStorage:
             self._defer_journal = False
             self.flush_journal()
 
+    def attach_log_writer(self, writer: Any) -> None:
+        """Hand ``writer`` (a :class:`tunesmith.logger._writer.LogWriter`) its operations
+        before each journal write, so the trial files never lag behind the journal."""
+        self._log_writer = writer
+
+    def settle_logs(self) -> None:
+        """Return once the log writer has written everything (before the driver reads trial files)."""
+        if self._log_writer is not None:
+            self._log_writer.sync()
+
     def flush_journal(self) -> None:
         """Write the records not written yet (see :meth:`journal`)."""
+        if self._log_writer is not None:
+            self._log_writer.flush()
         if not self._journal_pending:
             return
         data = b"".join(self._journal_pending)
