@@ -11,6 +11,8 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
     throughput     8 trials at 0.25 CPU, 1,000 reports each at 100/s (floor 10 s)
     flatout        8 trials at 0.25 CPU reporting as fast as they can: results/s the driver absorbs
     checkpoints    8 trials x 20 reports, a 10 MB checkpoint every 5 reports, num_to_keep=2
+    asha           ASHA over 64 trials of up to 27 steps of 0.05 s (bench_asha.py's problem); the
+                   floor is the steps ASHA ran x 0.05 s / 2 CPUs
 
 Every workload runs in a fresh process. With ``--ray PYTHON`` (a Python that can import
 ``ray.tune``; see benchmarks/README.md) the same program runs on Ray Tune too, alternating
@@ -120,6 +122,26 @@ results = tune.Tuner(train, param_space={{"t": tune.grid_search(list(range(8)))}
 kept = sum(len([d for d in os.listdir(r.path) if d.startswith("checkpoint_")]) for r in results)
 finish(start, results, checkpoints_kept=kept)
 """,
+    "asha": """
+import math
+import numpy as np
+
+def objective(config):
+    quality, tau = config["point"]["quality"], config["point"]["tau"]
+    for step in range(1, 28):
+        time.sleep(0.05)
+        tune.report({{"score": quality * (1 - math.exp(-step / tau))}})
+
+rng = np.random.default_rng(2024)  # the problem of bench_asha.py: 64 trials whose learning curves cross
+points = [{{"quality": float(q), "tau": float(t)}} for q, t in zip(rng.uniform(0.2, 1.0, 64), rng.uniform(1.0, 12.0, 64))]
+scheduler = tune.schedulers.ASHAScheduler(max_t=27, grace_period=1, reduction_factor=3)
+start = time.perf_counter()
+results = tune.Tuner(objective, param_space={{"point": tune.grid_search(points)}},
+                     tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=scheduler),
+                     run_config=tune.RunConfig(storage_path=STORAGE, name="asha", verbose=0)).fit()
+steps = sum(r.metrics["training_iteration"] for r in results)
+finish(start, results, steps=steps, floor_s=steps * 0.05 / 2, best=max(r.metrics["score"] for r in results))
+""",
 }
 
 OPTUNA_ANCHOR = """
@@ -182,7 +204,7 @@ def _fmt(summary: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workloads", nargs="*", default=["quickstart", "trivial200", "trivial10000", "bookkeeping",
-                                                        "throughput", "flatout", "checkpoints"])
+                                                        "throughput", "flatout", "checkpoints", "asha"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--ray", default=None, help="a Python interpreter that can import ray.tune")
     parser.add_argument("--ray-repeat", type=int, default=None, help="repeats for Ray Tune (default: --repeat)")

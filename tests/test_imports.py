@@ -27,3 +27,14 @@ def test_exported_members_are_sorted_and_exist():
         for member in exported:
             assert hasattr(module, member), f"{name}.{member}"
     assert tunesmith.Tuner.__module__.startswith("tunesmith")
+
+
+def test_subpackages_are_attributes_as_in_ray_tune():
+    """A Ray Tune user writes ``tune.schedulers.ASHAScheduler``; it works without importing the subpackage."""
+    code = ("import tunesmith as tune; "
+            "print(tune.schedulers.ASHAScheduler.__name__, tune.search.ConcurrencyLimiter.__name__, "
+            "tune.stopper.MaximumIterationStopper.__name__, tune.logger.JsonLoggerCallback.__name__, "
+            "'schedulers' in dir(tune))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["AsyncHyperBandScheduler", "ConcurrencyLimiter", "MaximumIterationStopper",
+                                  "JsonLoggerCallback", "True"]

@@ -107,7 +107,16 @@ _EXPORTS = {
 }
 
 
+# Subpackages reachable as attributes, as in Ray Tune (``tune.schedulers.ASHAScheduler``).
+_SUBMODULES = frozenset((
+    "analysis", "callback", "error", "execution", "experiment", "integration", "logger", "progress_reporter",
+    "schedulers", "search", "stopper", "storage", "trainable",
+))
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tunesmith.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")
@@ -117,7 +126,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)
 
 
 __all__ = [
