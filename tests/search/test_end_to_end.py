@@ -164,3 +164,55 @@ def test_bohb_with_hyperband_for_bohb(tmp_path):
     assert len(results) == 8 and not results.errors
     iterations = sorted(r.metrics["training_iteration"] for r in results)
     assert iterations[0] < 9 and iterations[-1] == 9  # some trials stopped early, the best went on
+
+
+class _PausesEachTrialOnce(tune.schedulers.FIFOScheduler):
+    def __init__(self):
+        super().__init__()
+        self.paused = set()
+
+    def on_trial_result(self, trial, result):
+        if trial.trial_id not in self.paused:
+            self.paused.add(trial.trial_id)
+            return self.PAUSE
+        return self.CONTINUE
+
+
+class _RecordsPauses(tune.search.Searcher):
+    def __init__(self):
+        super().__init__(metric="loss", mode="min")
+        self.events = []
+        self.count = 0
+
+    def suggest(self, trial_id):
+        self.count += 1
+        return {"x": float(self.count)}
+
+    def on_trial_complete(self, trial_id, result=None, error=False):
+        self.events.append(("complete", trial_id))
+
+    def on_pause(self, trial_id):
+        self.events.append(("pause", trial_id))
+
+    def on_unpause(self, trial_id):
+        self.events.append(("unpause", trial_id))
+
+
+def test_the_searcher_hears_of_each_pause_and_resume_as_in_ray_tune(tmp_path):
+    """Ray Tune tells the searcher when a scheduler pauses a trial and when it runs again
+    (TuneBOHB stops counting a paused trial against max_concurrent)."""
+    def two_steps(config):
+        for _ in range(2):
+            tune.report({"loss": config["x"]})
+
+    searcher = _RecordsPauses()
+    tuner = tune.Tuner(
+        two_steps,
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=_PausesEachTrialOnce(), num_samples=2),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    )
+    results = tuner.fit()
+    assert not results.errors
+    for trial_id in {trial_id for _, trial_id in searcher.events}:
+        assert [kind for kind, t in searcher.events if t == trial_id] == ["pause", "unpause", "complete"]
+    assert len(searcher.events) == 6

@@ -251,6 +251,8 @@ class Controller:
             trial.path = self.storage.trial_local_path(trial.dirname)
         restore = self._restore_point(trial)
         self.server.expect(trial.trial_id, attempt, self._assignment(trial, attempt, restore))
+        if trial.status is TrialStatus.PAUSED:
+            self.search_alg.on_unpause(trial.trial_id)
         trial.status = TrialStatus.RUNNING
         self._running[trial.trial_id] = _Running(handle, restored=restore is not None, last_seen=time.monotonic())
         self.storage.journal("trial_started", trial_id=trial.trial_id, attempt=attempt, path=trial.dirname,
@@ -453,6 +455,7 @@ class Controller:
         trial.status = TrialStatus.PAUSED
         self._waiting.append(trial)
         self.storage.journal("trial_paused", trial_id=trial.trial_id)
+        self.search_alg.on_pause(trial.trial_id)
         if trial.checkpoint is None and trial.restore_checkpoint is None and not self._warned_no_checkpoint:
             self._warned_no_checkpoint = True
             self.progress.warn(

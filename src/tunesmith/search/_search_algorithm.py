@@ -66,6 +66,12 @@ class SearchAlgorithm(abc.ABC):
     ) -> None:
         """The trial ended; ``result`` is its last flattened result, ``error`` True if it failed."""
 
+    def on_pause(self, trial_id: str) -> None:
+        """The scheduler paused the trial (its process ended; it waits to run again)."""
+
+    def on_unpause(self, trial_id: str) -> None:
+        """A paused trial runs again."""
+
     def is_finished(self) -> bool:
         return self._finished
 

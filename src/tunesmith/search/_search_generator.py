@@ -163,6 +163,13 @@ class SearchGenerator(SearchAlgorithm):
         """Forward a trial's end to the searcher."""
         self.searcher.on_trial_complete(trial_id, result=result, error=error)
 
+    def on_pause(self, trial_id: str) -> None:
+        """Forward a pause to the searcher (BOHB stops counting the trial as running)."""
+        self.searcher.on_pause(trial_id)
+
+    def on_unpause(self, trial_id: str) -> None:
+        self.searcher.on_unpause(trial_id)
+
     # -- state -----------------------------------------------------------------------------
 
     def get_state(self) -> dict[str, Any]:
