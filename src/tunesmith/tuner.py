@@ -66,6 +66,8 @@ class Tuner:
         tune_config: TuneConfig | None = None,
         run_config: RunConfig | None = None,
     ) -> None:
+        # A registered trainable keeps its registered name, as in Ray Tune (experiment and trial names).
+        self._registered_name = trainable if isinstance(trainable, str) else None
         if isinstance(trainable, str):
             trainable = _registered(trainable)
         check_trainable(trainable)
@@ -87,7 +89,7 @@ class Tuner:
 
     @property
     def trainable_name(self) -> str:
-        return trainable_name(self.trainable)
+        return self._registered_name or trainable_name(self.trainable)
 
     @classmethod
     def restore(
@@ -189,7 +191,7 @@ class _Experiment:
         self.metric, self.mode = tc.metric, tc.mode
         if self.mode is not None and self.metric is None:
             self.metric = "_metric"
-        self.name = rc.name or _default_name(trainable_name(tuner.trainable))
+        self.name = rc.name or _default_name(tuner.trainable_name)
         if tuner._restore is not None:
             self.storage = tuner._restore.storage
         else:
@@ -454,7 +456,7 @@ def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> 
     at_end = checkpoint.checkpoint_at_end if checkpoint.checkpoint_at_end is not None else is_class
     return ExperimentSettings(
         experiment_name=name,
-        trainable_name=trainable_name(tuner.trainable),
+        trainable_name=tuner.trainable_name,
         trainable_key=key,
         is_class_trainable=is_class,
         resources_for=lambda config: resources_for(tuner.trainable, config),

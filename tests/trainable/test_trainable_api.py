@@ -128,14 +128,20 @@ def test_unpicklable_trainable_names_the_culprit():
         tune.Tuner(train)
 
 
-def test_register_trainable_by_name(run):
+def test_register_trainable_by_name(run, tmp_path):
     def named(config):
         return {"v": 7}
 
     tune.register_trainable("named_fn", named)
-    assert run("named_fn")[0].metrics["v"] == 7
+    (result,) = run("named_fn")
+    assert result.metrics["v"] == 7
+    assert os.path.basename(result.path).startswith("named_fn_")  # the registered name, as in Ray Tune
     with pytest.raises(ValueError, match="registered: .*named_fn"):
         tune.Tuner("nope")
+    # ... and a restore by the same name finds the experiment's trainable
+    tune.Tuner("named_fn", run_config=tune.RunConfig(storage_path=str(tmp_path), name="by_name", verbose=0)).fit()
+    restored = tune.Tuner.restore(str(tmp_path / "by_name"), "named_fn").fit()
+    assert restored[0].metrics["v"] == 7
 
 
 def test_trainable_class_directly():
