@@ -209,6 +209,8 @@ def main() -> None:
     parser.add_argument("--ray", default=None, help="a Python interpreter that can import ray.tune")
     parser.add_argument("--ray-repeat", type=int, default=None, help="repeats for Ray Tune (default: --repeat)")
     args = parser.parse_args()
+    if args.ray and os.sep in args.ray:
+        args.ray = os.path.abspath(args.ray)  # the programs run in the temporary folder
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     for name in args.workloads:
         engines = {"tunesmith": sys.executable}
