@@ -71,3 +71,14 @@ def slow_to_stop(config):
     except BaseException:
         time.sleep(config["linger"])
         raise
+
+
+def accumulate_crashing_after_exploit(config):
+    """``accumulate``, but the first attempt that starts from another trial's checkpoint
+    crashes before its first step (once per experiment: a marker file in ``config["crashed"]``)."""
+    state = _load_state()
+    me = tune.get_context().get_trial_id()
+    if state["owner"] not in (None, me) and not os.path.exists(config["crashed"]):
+        open(config["crashed"], "w").close()
+        raise RuntimeError("crashed right after the exploit")
+    accumulate(config)

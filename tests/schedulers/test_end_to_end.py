@@ -25,7 +25,7 @@ from tunesmith.schedulers import (
 from tunesmith.schedulers._pbt_replay import pbt_policy_schedule
 from tunesmith.schedulers.resource_changing_scheduler import DistributeResources
 
-from ._scheduler_trainables import accumulate, grow, linear, slow_to_stop
+from ._scheduler_trainables import accumulate, accumulate_crashing_after_exploit, grow, linear, slow_to_stop
 
 
 def _rows(result):
@@ -256,6 +256,28 @@ def test_pbt_exploits_the_donor_state_and_explores_its_config(synch_pbt):
     assert [line[:4] for line in lines] == [[r["trial_tag"], r["donor_tag"], r["trial_iteration"], r["donor_iteration"]] for r in records]
     for record in records:
         assert os.path.exists(os.path.join(folder, f"pbt_policy_{record['trial_id']}.txt"))
+
+
+def test_a_retry_after_an_exploit_starts_again_from_the_donors_checkpoint(tmp_path, four_cpus):
+    """The attempt that took a donor's checkpoint crashes before saving its own: the retry
+    must start from the donor's checkpoint again, not from the trial's own older one
+    (which would pair its old weights with the explored config)."""
+    pbt = _pbt(synch=True)
+    space = {"lr": tune.grid_search([0.1, 1.0, 2.0, 3.0]), "crashed": str(tmp_path / "crashed")}
+    tuner = tune.Tuner(
+        accumulate_crashing_after_exploit, param_space=space,
+        tune_config=tune.TuneConfig(metric="value", mode="max", scheduler=pbt, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=1)),
+    )
+    results = tuner.fit()
+    assert results.num_errors == 0 and (tmp_path / "crashed").exists()
+    record = pbt.policy_records()[0]
+    rows = _rows({r.metrics["trial_id"]: r for r in results}[record["trial_id"]])
+    first = next(row for row in rows if row["config"] == record["new_config"])
+    assert first["restored_owner"] == record["donor_id"]
+    assert first["restored_step"] == record["donor_iteration"]
+    assert [row["training_iteration"] for row in rows] == list(range(1, len(rows) + 1))  # none twice
 
 
 def test_pbt_asynchronous_changes_configs_mid_training(tmp_path, four_cpus):

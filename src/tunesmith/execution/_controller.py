@@ -108,6 +108,7 @@ class Controller:
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
         self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
+        self._exploited: dict[str, Checkpoint] = {}  # trial id -> the donor checkpoint it last started from
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
         self._progress_at: dict[str, dict[str, Any]] = {}  # checkpoint url -> its iteration and time
@@ -268,9 +269,22 @@ class Controller:
         if trial.restore_checkpoint is not None:  # another trial's checkpoint (PBT's exploit)
             restore, trial.restore_checkpoint = trial.restore_checkpoint, None
             if _exists(restore):
-                trial.checkpoint = restore  # a retry must not go back to the old weights
+                trial.checkpoint = restore
+                self._exploited[trial.trial_id] = restore  # a retry must not go back to the old weights
                 return restore
             self.progress.warn(f"checkpoint {restore.path} given to trial {trial} is gone; it resumes from its own")
+        base = self._exploited.get(trial.trial_id)
+        if base is not None:  # a retry before the trial saved a checkpoint of its own since the exploit
+            if _exists(base):
+                trial.checkpoint = base
+                self.storage.settle_logs()
+                truncate_trial_logs(trial.path, self._progress_at.get(base.url, {}).get("training_iteration", 0))
+                rows = load_result_rows(trial.path)
+                trial.last_result = rows[-1] if rows else {}
+                return base
+            del self._exploited[trial.trial_id]
+            self.progress.warn(f"checkpoint {base.path} that trial {trial} took from another trial is gone; "
+                               "it resumes from its own")
         book = self._books[trial.trial_id]
         while book.latest is not None and not _exists(book.latest):
             self.progress.warn(f"checkpoint {book.latest.path} of trial {trial} is missing; using the one before")
@@ -431,6 +445,7 @@ class Controller:
             self._progress_at.pop(dropped.url, None)
             self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(dropped.path))
         trial.checkpoint = checkpoint
+        self._exploited.pop(trial.trial_id, None)  # its own checkpoint is newer than the donor's
         self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
         self.callbacks.call("on_trial_save", iteration=self._iteration, trials=self.trials, trial=trial)
 
