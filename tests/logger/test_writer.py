@@ -148,3 +148,17 @@ def test_a_reader_does_not_wait_for_the_writer_of_a_running_experiment(tmp_path)
         assert time.monotonic() - start < 5
     finally:
         writer.close()
+
+
+def test_a_writer_killed_mid_run_stops_the_experiment_with_a_storage_error(run):
+    def kills_the_writer(config):
+        experiment = os.path.dirname(os.getcwd())  # the trial's folder is its working directory
+        with open(os.path.join(experiment, LOCK_FILE)) as f:
+            os.kill(int(f.read().split()[2]), signal.SIGKILL)
+        time.sleep(0.2)
+        for i in range(50):
+            tune.report({"i": i})
+            time.sleep(0.01)
+
+    with pytest.raises(tune.error.StorageError, match="log writer process .* ended unexpectedly.*Tuner.restore"):
+        run(kills_the_writer)
