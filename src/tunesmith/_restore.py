@@ -89,6 +89,9 @@ def _book(storage: ExperimentStorage, record: TrialRecord, rows: list[dict[str, 
         metrics.update(training_iteration=entry["iteration"], time_total_s=entry["time_total_s"])
         book.adopt(Checkpoint(url, filesystem=storage.remote_fs), metrics)
     book._count = max(book._count, record.next_checkpoint_index)
+    if record.borrowed:  # PBT's exploit: the next attempt starts from the donor's checkpoint
+        trial_dir, path = record.borrowed
+        book.borrowed = Checkpoint(f"{storage.trial_url(trial_dir)}/{path}", filesystem=storage.remote_fs)
     return book
 
 

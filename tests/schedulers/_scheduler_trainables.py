@@ -82,3 +82,14 @@ def accumulate_crashing_after_exploit(config):
         open(config["crashed"], "w").close()
         raise RuntimeError("crashed right after the exploit")
     accumulate(config)
+
+
+def accumulate_waiting_after_exploit(config):
+    """``accumulate``, but the first attempt that starts from another trial's checkpoint
+    marks ``config["marker"]`` and waits there (for the test to kill the driver)."""
+    state = _load_state()
+    me = tune.get_context().get_trial_id()
+    if state["owner"] not in (None, me) and not os.path.exists(config["marker"]):
+        open(config["marker"], "w").close()
+        time.sleep(120)
+    accumulate(config)

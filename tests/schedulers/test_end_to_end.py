@@ -8,6 +8,10 @@ checkpoint, or from none, shows up as a mismatch.
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 
@@ -25,7 +29,14 @@ from tunesmith.schedulers import (
 from tunesmith.schedulers._pbt_replay import pbt_policy_schedule
 from tunesmith.schedulers.resource_changing_scheduler import DistributeResources
 
-from ._scheduler_trainables import accumulate, accumulate_crashing_after_exploit, grow, linear, slow_to_stop
+from ._scheduler_trainables import (
+    accumulate,
+    accumulate_crashing_after_exploit,
+    accumulate_waiting_after_exploit,
+    grow,
+    linear,
+    slow_to_stop,
+)
 
 
 def _rows(result):
@@ -278,6 +289,50 @@ def test_a_retry_after_an_exploit_starts_again_from_the_donors_checkpoint(tmp_pa
     assert first["restored_owner"] == record["donor_id"]
     assert first["restored_step"] == record["donor_iteration"]
     assert [row["training_iteration"] for row in rows] == list(range(1, len(rows) + 1))  # none twice
+
+
+PBT_DRIVER = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, sys.argv[2])
+    import tunesmith as tune
+    from tunesmith.schedulers import PopulationBasedTraining
+    from schedulers._scheduler_trainables import accumulate_waiting_after_exploit
+
+    tune.init(num_cpus=4)
+    pbt = PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=4, synch=True, seed=0,
+                                  hyperparam_mutations={"lr": tune.uniform(0.01, 4.0)})
+    tune.Tuner(accumulate_waiting_after_exploit,
+               param_space={"lr": tune.grid_search([0.1, 1.0, 2.0, 3.0]), "marker": sys.argv[3]},
+               tune_config=tune.TuneConfig(metric="value", mode="max", scheduler=pbt, reuse_actors=True),
+               run_config=tune.RunConfig(storage_path=sys.argv[1], name="exp", verbose=0)).fit()
+""")
+
+
+def test_a_restore_after_a_kill_between_an_exploit_and_its_next_checkpoint_keeps_the_exploit(tmp_path, four_cpus):
+    """The driver dies while an exploited trial has not saved a checkpoint of its own: the
+    journal's ``trial_exploited`` record makes the restore start it from the donor's
+    checkpoint with the explored config, not from its own older checkpoint."""
+    marker = tmp_path / "waiting"
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    driver = subprocess.Popen([sys.executable, "-c", PBT_DRIVER, str(tmp_path), tests, str(marker)])
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert marker.exists(), "no trial started from another trial's checkpoint"
+    finally:
+        driver.kill()
+        driver.wait()
+    with open(tmp_path / "exp" / "journal.jsonl") as f:
+        journal = [json.loads(line) for line in f]
+    exploit = next(r for r in journal if r["event"] == "trial_exploited")
+    donor = next(r["trial_id"] for r in journal if r["event"] == "trial_started" and r["path"] == exploit["trial_dir"])
+    results = tune.Tuner.restore(str(tmp_path / "exp"), accumulate_waiting_after_exploit).fit()
+    assert results.num_errors == 0
+    rows = _rows({r.metrics["trial_id"]: r for r in results}[exploit["trial_id"]])
+    first = next(row for row in rows if row["config"] == exploit["config"])
+    assert first["restored_owner"] == donor
+    assert [row["training_iteration"] for row in rows] == list(range(1, len(rows) + 1))
 
 
 def test_pbt_asynchronous_changes_configs_mid_training(tmp_path, four_cpus):

@@ -108,7 +108,6 @@ class Controller:
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
         self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
-        self._exploited: dict[str, Checkpoint] = {}  # trial id -> the donor checkpoint it last started from
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
         self._progress_at: dict[str, dict[str, Any]] = {}  # checkpoint url -> its iteration and time
@@ -270,11 +269,15 @@ class Controller:
             restore, trial.restore_checkpoint = trial.restore_checkpoint, None
             if _exists(restore):
                 trial.checkpoint = restore
-                self._exploited[trial.trial_id] = restore  # a retry must not go back to the old weights
+                self._books[trial.trial_id].borrowed = restore  # a retry must not go back to the old weights
+                parts = restore.path.rstrip("/").replace(os.sep, "/").split("/")
+                self.storage.journal("trial_exploited", trial_id=trial.trial_id, tag=trial.experiment_tag,
+                                     config=trial.config, config_pkl=encode_config(trial.config),
+                                     trial_dir=parts[-2], path=parts[-1])
                 return restore
             self.progress.warn(f"checkpoint {restore.path} given to trial {trial} is gone; it resumes from its own")
-        base = self._exploited.get(trial.trial_id)
-        if base is not None:  # a retry before the trial saved a checkpoint of its own since the exploit
+        base = self._books[trial.trial_id].borrowed
+        if base is not None:  # a retry (or a restore) before the trial saved a checkpoint of its own
             if _exists(base):
                 trial.checkpoint = base
                 self.storage.settle_logs()
@@ -282,7 +285,7 @@ class Controller:
                 rows = load_result_rows(trial.path)
                 trial.last_result = rows[-1] if rows else {}
                 return base
-            del self._exploited[trial.trial_id]
+            self._books[trial.trial_id].borrowed = None
             self.progress.warn(f"checkpoint {base.path} that trial {trial} took from another trial is gone; "
                                "it resumes from its own")
         book = self._books[trial.trial_id]
@@ -445,7 +448,6 @@ class Controller:
             self._progress_at.pop(dropped.url, None)
             self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(dropped.path))
         trial.checkpoint = checkpoint
-        self._exploited.pop(trial.trial_id, None)  # its own checkpoint is newer than the donor's
         self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
         self.callbacks.call("on_trial_save", iteration=self._iteration, trials=self.trials, trial=trial)
 

@@ -36,6 +36,9 @@ class CheckpointBook:
         self.score_order = score_order
         self.entries: list[tuple[Checkpoint, dict[str, Any], int]] = []
         self._count = 0
+        # Another trial's checkpoint this trial last started from (PBT's exploit), until it
+        # saves one of its own: a retry or a restore starts from it again.
+        self.borrowed: Checkpoint | None = None
 
     @property
     def latest(self) -> Checkpoint | None:
@@ -43,6 +46,7 @@ class CheckpointBook:
 
     def add(self, checkpoint: Checkpoint, metrics: dict[str, Any]) -> list[Checkpoint]:
         """Register a new checkpoint; return the ones dropped (their folders are deleted)."""
+        self.borrowed = None
         self.entries.append((checkpoint, metrics, self._count))
         self._count += 1
         if self.num_to_keep is None or len(self.entries) <= self.num_to_keep:

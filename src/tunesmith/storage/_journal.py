@@ -8,6 +8,8 @@ The journal is append-only JSON lines. Records (``event`` field):
 ``trial_started``       trial_id, attempt, path (the trial folder's name), restore
 ``checkpoint``          trial_id, path (checkpoint folder name), iteration, time_total_s
 ``checkpoint_dropped``  trial_id, path
+``trial_exploited``     trial_id, tag, config, config_pkl, trial_dir, path (another trial's
+                        checkpoint it starts from: PBT's exploit)
 ``trial_paused``        trial_id
 ``trial_failed``        trial_id, attempt, retry, error
 ``trial_finished``      trial_id, status ("TERMINATED" or "ERROR")
@@ -50,6 +52,7 @@ class TrialRecord:
     attempts: int = 0
     checkpoints: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     next_checkpoint_index: int = 0
+    borrowed: tuple[str, str] | None = None  # (trial folder, checkpoint folder) of another trial, until its own
 
 
 @dataclasses.dataclass
@@ -127,7 +130,12 @@ def _apply(trial: TrialRecord, event: str, record: dict[str, Any]) -> None:
         trial.dirname = record.get("path") or trial.dirname
         trial.attempts = max(trial.attempts, record.get("attempt", 0) + 1)
         trial.status = None
+    elif event == "trial_exploited":
+        trial.config = _decode_config(record)
+        trial.tag = record.get("tag", trial.tag)
+        trial.borrowed = (record["trial_dir"], record["path"])
     elif event == "checkpoint":
+        trial.borrowed = None
         suffix = str(record["path"]).rsplit("_", 1)[-1]
         if suffix.isdigit():
             trial.next_checkpoint_index = max(trial.next_checkpoint_index, int(suffix) + 1)
