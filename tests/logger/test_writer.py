@@ -152,9 +152,16 @@ def test_a_reader_does_not_wait_for_the_writer_of_a_running_experiment(tmp_path)
 
 def test_a_writer_killed_mid_run_stops_the_experiment_with_a_storage_error(run):
     def kills_the_writer(config):
-        experiment = os.path.dirname(os.getcwd())  # the trial's folder is its working directory
-        with open(os.path.join(experiment, LOCK_FILE)) as f:
-            os.kill(int(f.read().split()[2]), signal.SIGKILL)
+        lock = os.path.join(os.path.dirname(os.getcwd()), LOCK_FILE)  # the trial's folder is its working directory
+        owner = []
+        while len(owner) < 3:  # the writer may not have taken its lock yet
+            time.sleep(0.01)
+            try:
+                with open(lock) as f:
+                    owner = f.read().split()
+            except FileNotFoundError:
+                pass
+        os.kill(int(owner[2]), signal.SIGKILL)
         time.sleep(0.2)
         for i in range(50):
             tune.report({"i": i})
