@@ -276,31 +276,26 @@ class Controller:
                                      trial_dir=parts[-2], path=parts[-1])
                 return restore
             self.progress.warn(f"checkpoint {restore.path} given to trial {trial} is gone; it resumes from its own")
-        base = self._books[trial.trial_id].borrowed
-        if base is not None:  # a retry (or a restore) before the trial saved a checkpoint of its own
-            if _exists(base):
-                trial.checkpoint = base
-                self.storage.settle_logs()
-                truncate_trial_logs(trial.path, self._progress_at.get(base.url, {}).get("training_iteration", 0))
-                rows = load_result_rows(trial.path)
-                trial.last_result = rows[-1] if rows else {}
-                return base
-            self._books[trial.trial_id].borrowed = None
-            self.progress.warn(f"checkpoint {base.path} that trial {trial} took from another trial is gone; "
-                               "it resumes from its own")
         book = self._books[trial.trial_id]
-        while book.latest is not None and not _exists(book.latest):
+        if book.borrowed is not None and not _exists(book.borrowed):
+            self.progress.warn(f"checkpoint {book.borrowed.path} that trial {trial} took from another trial is gone; "
+                               "it resumes from its own")
+            book.borrowed = None
+        while book.borrowed is None and book.latest is not None and not _exists(book.latest):
             self.progress.warn(f"checkpoint {book.latest.path} of trial {trial} is missing; using the one before")
             self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(book.latest.path))
             book.forget_latest()
-        trial.checkpoint = book.latest
+        # A checkpoint borrowed since the trial's last own one (a retry or a restore after
+        # an exploit) comes first.
+        start = book.borrowed or book.latest
+        trial.checkpoint = start
         if trial.last_result or trial.attempt > 0:
-            done = self._progress_at.get(book.latest.url, {}) if book.latest else {}
+            done = self._progress_at.get(start.url, {}) if start else {}
             self.storage.settle_logs()  # the log writer has written all the trial's rows
             truncate_trial_logs(trial.path, done.get("training_iteration", 0))
             rows = load_result_rows(trial.path)
             trial.last_result = rows[-1] if rows else {}
-        return book.latest
+        return start
 
     def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> dict[str, Any]:
         done = self._progress_at.get(restore.url, {}) if restore is not None else {}
