@@ -36,7 +36,8 @@ from typing import Any, ClassVar
 __all__ = [
     "DRIVER_FRAMES", "MAX_AUTH_FRAME", "MAX_TRIAL_FRAME", "PROTOCOL_VERSION", "TRIAL_FRAMES", "Assign", "Assignment",
     "Auth", "Checkpoint", "Decision", "Done", "DoneReason", "Error", "Heartbeat", "Hello", "ProtocolError", "Reject",
-    "Result", "attempt_ticket", "decode", "decode_result", "decode_value", "encode", "encode_result", "encode_value",
+    "Result", "attempt_ticket", "decode", "decode_result", "decode_value", "encode", "encode_parts", "encode_result",
+    "encode_value",
 ]
 
 PROTOCOL_VERSION = 1
@@ -241,18 +242,23 @@ _BY_TYPE = {cls.TYPE: cls for cls in TRIAL_FRAMES | DRIVER_FRAMES}
 # -- encoding and decoding frames ----------------------------------------------------------------------
 def encode(frame: Any) -> bytes:
     """The payload of ``frame`` (without the connection's length header)."""
+    return b"".join(encode_parts(frame))
+
+
+def encode_parts(frame: Any) -> list[bytes]:
+    """The payload of ``frame`` in pieces, so a large attachment is never copied."""
     fields: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": frame.TYPE}
-    attachment = b""
+    attachment: list[bytes] = []
     if isinstance(frame, Assign):
         fields.update(_assignment_fields(frame.assignment))
         objects = _pickle_objects(frame.assignment)
         fields["objects_size"] = len(objects)
         fields["trainable_size"] = None if frame.trainable is None else len(frame.trainable)
-        attachment = objects + (frame.trainable or b"")
+        attachment = [objects] if frame.trainable is None else [objects, frame.trainable]
     else:
         fields.update({name: getattr(frame, name) for name in frame.SCHEMA})
     text = json.dumps(fields, separators=(",", ":")).encode()
-    return _JSON_LENGTH.pack(len(text)) + text + attachment
+    return [_JSON_LENGTH.pack(len(text)) + text, *attachment]
 
 
 def decode(payload: bytes, allowed: frozenset[type]) -> Any:
@@ -266,9 +272,10 @@ def decode(payload: bytes, allowed: frozenset[type]) -> Any:
     version = fields.pop("v", None)
     if version != PROTOCOL_VERSION:
         raise ProtocolError(f"protocol version {version!r}, this side speaks {PROTOCOL_VERSION}")
-    cls = _BY_TYPE.get(fields.pop("type", None))  # type: ignore[arg-type]
+    kind = fields.pop("type", None)
+    cls = _BY_TYPE.get(kind) if isinstance(kind, str) else None
     if cls is None or cls not in allowed:
-        raise ProtocolError(f"unexpected frame type {_short(fields, 'type')}")
+        raise ProtocolError(f"unexpected frame type {repr(kind)[:40]}")
     if cls is Assign:
         return _decode_assign(fields, attachment)
     if attachment:
@@ -279,11 +286,7 @@ def decode(payload: bytes, allowed: frozenset[type]) -> Any:
     return cls(**values)
 
 
-def _short(fields: dict, name: str) -> str:
-    return repr(fields.get(name))[:40]
-
-
-def _split(payload: bytes) -> tuple[dict[str, Any], bytes]:
+def _split(payload: bytes) -> tuple[dict[str, Any], memoryview]:
     if len(payload) < _JSON_LENGTH.size:
         raise ProtocolError(f"a frame is at least {_JSON_LENGTH.size} bytes, got {len(payload)}")
     (size,) = _JSON_LENGTH.unpack_from(payload)
@@ -296,7 +299,7 @@ def _split(payload: bytes) -> tuple[dict[str, Any], bytes]:
         raise ProtocolError(f"the frame is not JSON: {type(exc).__name__}") from None
     if not isinstance(fields, dict):
         raise ProtocolError(f"a frame is a JSON object, got {type(fields).__name__}")
-    return fields, payload[end:]
+    return fields, memoryview(payload)[end:]
 
 
 _PLAIN_ASSIGNMENT = tuple(f.name for f in dataclasses.fields(Assignment) if f.name not in Assignment.OBJECT_FIELDS)
@@ -312,11 +315,13 @@ def _pickle_objects(assignment: Assignment) -> bytes:
     return cloudpickle.dumps({name: getattr(assignment, name) for name in Assignment.OBJECT_FIELDS})
 
 
-def _decode_assign(fields: dict[str, Any], attachment: bytes) -> Assign:
+def _decode_assign(fields: dict[str, Any], attachment: memoryview) -> Assign:
     """Only a trial decodes this (it trusts its driver): the attachment is unpickled."""
     import cloudpickle
 
-    objects_size, trainable_size = fields.pop("objects_size"), fields.pop("trainable_size")
+    objects_size, trainable_size = fields.pop("objects_size", None), fields.pop("trainable_size", None)
+    if not isinstance(objects_size, int) or not isinstance(trainable_size, (int, type(None))):
+        raise ProtocolError("an assign frame gives the sizes of its attachment's parts")
     if objects_size + (trainable_size or 0) != len(attachment):
         raise ProtocolError(f"the assignment's attachment is {len(attachment)} bytes, "
                             f"expected {objects_size} + {trainable_size or 0}")

@@ -340,9 +340,9 @@ class TrialServer:
 
     # -- writing -----------------------------------------------------------------------------------
     def _send(self, conn: _Connection, frame: Any) -> None:
-        data = _wire.frame_bytes(frame)
-        self.stats.bytes_sent += len(data)
-        conn.out.push(data)
+        for part in _wire.frame_parts(frame):
+            self.stats.bytes_sent += len(part)
+            conn.out.push(part)
         self._flush(conn, None)
 
     def _flush(self, conn: _Connection, events: list[TrialEvent] | None) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from tunesmith import _protocol
 
-__all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "frame_bytes", "recv_frame", "send_frame"]
+__all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "frame_bytes", "frame_parts", "recv_frame", "send_frame"]
 
 _HEADER = struct.Struct("!I")
 
@@ -32,8 +32,13 @@ class FrameTooLarge(_protocol.ProtocolError):
 
 def frame_bytes(frame: Any) -> bytes:
     """``frame`` encoded, with its length header."""
-    payload = _protocol.encode(frame)
-    return _HEADER.pack(len(payload)) + payload
+    return b"".join(frame_parts(frame))
+
+
+def frame_parts(frame: Any) -> list[bytes]:
+    """``frame`` encoded, with its length header, in pieces (a large attachment is not copied)."""
+    parts = _protocol.encode_parts(frame)
+    return [_HEADER.pack(sum(len(p) for p in parts)), *parts]
 
 
 # One lock per process: a trial process has one connection, written by its main thread and
