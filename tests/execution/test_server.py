@@ -238,3 +238,76 @@ def test_a_value_that_is_not_data_reaches_the_driver_as_its_repr(run):
     [result] = run(train, metric="score", mode="max")
     assert result.metrics["model"] == "Model(7)" and result.metrics["pair"] == (1, 2)
     assert (result.metrics["weights"] == np.arange(3)).all()
+
+
+def _assignment(trial_id, attempt):
+    return _protocol.Assignment(trial_id=trial_id, trial_name=trial_id, trial_dir="/tmp", experiment_name="e",
+                                resources={"cpu": 1}, attempt=attempt, trainable_key="k")
+
+
+def _events(server, kind, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in server.poll(0.05) if e.kind == kind]
+        if found:
+            return found
+    raise AssertionError(f"no {kind} event")
+
+
+def test_a_result_the_driver_cannot_decode_fails_that_attempt_naming_the_key():
+    server = _server.TrialServer()
+    try:
+        server.add_trainable("k", b"blob")
+        server.expect("t1", 0, _assignment("t1", 0))
+        with _connect(server) as sock:
+            _wire.send_frame(sock, _protocol.Auth(server.token))
+            _wire.send_frame(sock, _protocol.Hello("t1", 0, {"cached": ["k"]}))
+            _events(server, "started")
+            _wire.send_frame(sock, _protocol.Result(1, {"ok": 1, "w": {"__t__": "ndarray", "dtype": "O", "shape": [1],
+                                                                     "v": ""}}, None, False))
+            [event] = _events(server, "error")
+            assert (event.trial_id, event.attempt) == ("t1", 0)
+            assert "cannot decode result key 'w'" in event.payload.summary
+            _closed_while_polling(server, sock)
+    finally:
+        server.close()
+
+
+def test_a_ticket_opens_its_own_attempt_once_and_no_other():
+    server = _server.TrialServer()
+    try:
+        server.add_trainable("k", b"blob")
+        server.expect("t1", 0, _assignment("t1", 0))
+        server.expect("t2", 0, _assignment("t2", 0))
+        ticket = server.ticket("t1", 0)
+        with _connect(server) as sock:
+            _wire.send_frame(sock, _protocol.Hello("t1", 0, {}, ticket))
+            _events(server, "started")
+            assert _wire.recv_frame(sock).trainable == b"blob"
+            _wire.send_frame(sock, _protocol.Hello("t2", 0, {}, ticket))  # not t2's ticket
+            _poll_until_readable(server, sock)
+            assert isinstance(_wire.recv_frame(sock), _protocol.Reject)
+        with _connect(server) as again:  # spent
+            _wire.send_frame(again, _protocol.Hello("t1", 0, {}, ticket))
+            _closed_while_polling(server, again)
+    finally:
+        server.close()
+
+
+def _poll_until_readable(server, sock, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server.poll(0.02)
+        if select.select([sock], [], [], 0)[0]:
+            return
+    raise AssertionError("the server did not answer")
+
+
+def _closed_while_polling(server, sock):
+    """Whatever the server had sent is followed by EOF."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        _poll_until_readable(server, sock)
+        if not sock.recv(65536):
+            return
+    raise AssertionError("the connection stayed open")
