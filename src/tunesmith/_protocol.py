@@ -48,6 +48,7 @@ MAX_AUTH_FRAME = 1024
 MAX_TRIAL_FRAME = 64 << 20
 
 _JSON_LENGTH = struct.Struct("!I")
+_JSON_DECODER = json.JSONDecoder()
 _TAG = "__t__"
 
 
@@ -280,10 +281,13 @@ def decode(payload: bytes, allowed: frozenset[type]) -> Any:
         return _decode_assign(fields, attachment)
     if attachment:
         raise ProtocolError(f"a {cls.TYPE} frame carries no attachment, got {len(attachment)} bytes")
-    if set(fields) != set(cls.SCHEMA):
+    if fields.keys() != cls.SCHEMA.keys():
         raise ProtocolError(f"a {cls.TYPE} frame has the fields {sorted(cls.SCHEMA)}, got {sorted(fields)}")
-    values = {name: _check(fields[name], kind, name) for name, kind in cls.SCHEMA.items()}
-    return cls(**values)
+    for name, kind in cls.SCHEMA.items():
+        value = fields[name]
+        if type(value) is not kind:
+            fields[name] = _check(value, kind, name)
+    return cls(**fields)
 
 
 def _split(payload: bytes) -> tuple[dict[str, Any], memoryview]:
@@ -294,9 +298,12 @@ def _split(payload: bytes) -> tuple[dict[str, Any], memoryview]:
     if end > len(payload):
         raise ProtocolError(f"the frame's JSON is {size} bytes, but only {len(payload) - _JSON_LENGTH.size} came")
     try:
-        fields = json.loads(bytes(payload[_JSON_LENGTH.size:end]))
+        text = bytes(payload[_JSON_LENGTH.size:end]).decode()
+        fields, parsed = _JSON_DECODER.raw_decode(text)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ProtocolError(f"the frame is not JSON: {type(exc).__name__}") from None
+    if parsed != len(text):
+        raise ProtocolError("the frame is not JSON: extra data after the object")
     if not isinstance(fields, dict):
         raise ProtocolError(f"a frame is a JSON object, got {type(fields).__name__}")
     return fields, memoryview(payload)[end:]
@@ -359,7 +366,8 @@ def encode_result(result: dict[str, Any], warned: set[str] | None = None) -> dic
     Each key whose value had to be turned into a ``repr`` is warned about once per
     ``warned`` set (the trial keeps one for its whole life).
     """
-    return {str(key): encode_value(value, str(key), warned) for key, value in result.items()}
+    return {key if type(key) is str else str(key): value if type(value) in _PLAIN else encode_value(value, str(key), warned)
+            for key, value in result.items()}
 
 
 def encode_value(value: Any, key: str = "value", warned: set[str] | None = None) -> Any:
@@ -434,6 +442,9 @@ def decode_result(result: dict[str, Any]) -> dict[str, Any]:
     """
     decoded = {}
     for key, value in result.items():
+        if type(value) in _PLAIN:
+            decoded[key] = value
+            continue
         try:
             decoded[key] = decode_value(value)
         except (ProtocolError, ValueError, TypeError, KeyError, RecursionError) as exc:
