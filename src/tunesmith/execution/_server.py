@@ -46,6 +46,7 @@ _log = logging.getLogger("tunesmith")
 AUTH_DEADLINE_S = 5.0
 MAX_UNAUTHENTICATED = 64
 _ACCEPT_PAUSE_S = 0.1
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class EventKind(str, enum.Enum):
@@ -180,9 +181,10 @@ class TrialServer:
                 sock, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS...: shed load, never end the experiment
-                self._pause_accepting(exc)
-                return
+            except OSError as exc:  # never ends the experiment
+                if exc.errno in _OUT_OF_RESOURCES:
+                    self._pause_accepting(exc)
+                return  # ECONNABORTED and the like: that connection is gone; the next one may come
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.setblocking(False)
