@@ -81,3 +81,24 @@ def test_a_100_mb_with_parameters_assignment_streams_without_blocking_the_driver
     data = np.ones(100_000_000 // 8)
     [result] = run(tune.with_parameters(_sum_data, data=data), metric="total", mode="max")
     assert result.error is None and result.metrics["n"] == len(data)
+
+
+class NoisyError(Exception):
+    """Its ``__init__`` leaves a trace of the process that ran it."""
+
+    def __init__(self, folder, code):
+        with open(os.path.join(folder, f"init-{os.getpid()}"), "w"):
+            pass
+        super().__init__(folder, code)
+
+
+def test_a_users_exception_comes_back_as_itself_without_running_its_init_in_the_driver(run, tmp_path):
+    folder = str(tmp_path)
+
+    def train(config):
+        raise NoisyError(folder, 7)
+
+    [result] = run(train)
+    assert type(result.error) is NoisyError and result.error.args == (folder, 7)
+    assert f"init-{os.getpid()}" not in os.listdir(folder) and len(os.listdir(folder)) >= 1
+    assert "raise NoisyError(folder, 7)" in "".join(getattr(result.error, "__notes__", []))
