@@ -366,7 +366,8 @@ def encode_result(result: dict[str, Any], warned: set[str] | None = None) -> dic
     Each key whose value had to be turned into a ``repr`` is warned about once per
     ``warned`` set (the trial keeps one for its whole life).
     """
-    return {key if type(key) is str else str(key): value if type(value) in _PLAIN else encode_value(value, str(key), warned)
+    return {key if type(key) is str else str(key):
+            value if type(value) in _PLAIN else encode_value(value, str(key), warned)
             for key, value in result.items()}
 
 

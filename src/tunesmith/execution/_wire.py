@@ -17,7 +17,8 @@ from typing import Any
 
 from tunesmith import _protocol
 
-__all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "frame_bytes", "frame_parts", "recv_frame", "send_frame"]
+__all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "frame_bytes", "frame_parts",
+           "recv_frame", "send_frame"]
 
 _HEADER = struct.Struct("!I")
 

@@ -3,9 +3,10 @@
 Started by an executor as ``python -c "from tunesmith.execution._worker import main; main()"``.
 Attempts arrive as JSON lines on stdin: ``{"trial_id", "attempt"}`` plus, from the local
 executor, ``"driver"`` (``host:port``), ``"token"`` and ``"python_path"``; without them
-``TUNESMITH_DRIVER`` (and ``TUNESMITH_TOKEN`` if set) from the environment are used. Cluster
-executors send no token: each attempt carries a one-time ``"ticket"`` that its HELLO
-presents instead (see :mod:`tunesmith.execution._server`). The connection opens at the first attempt, so a process can be started
+``TUNESMITH_DRIVER`` (and ``TUNESMITH_TOKEN`` if set) from the environment are used.
+Cluster executors send no token: each attempt carries a one-time ``"ticket"`` that its
+HELLO presents instead (see :mod:`tunesmith.execution._server`). The connection opens at
+the first attempt, so a process can be started
 before the experiment's server exists, and is replaced when an attempt names another
 driver; ``{"disconnect": true}`` closes it between experiments. The process exits when
 stdin closes, when a connected driver goes away, or when its parent dies. With
