@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from tunesmith._analysis import ExperimentAnalysis
     from tunesmith._checkpoint import Checkpoint
     from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, SyncConfig, TuneConfig
-    from tunesmith._init import init, is_initialized, shutdown
+    from tunesmith._init import available_resources, cluster_resources, get_gpu_ids, init, is_initialized, shutdown
     from tunesmith._legacy import Experiment, run, run_experiments
     from tunesmith._result import Result, ResultGrid
     from tunesmith.callback import Callback
@@ -54,6 +54,9 @@ __version__ = "0.1.0"
 
 # Names load on first use, so ``import tunesmith`` stays cheap (trial processes import it too).
 _EXPORTS = {
+    "available_resources": "tunesmith._init",
+    "cluster_resources": "tunesmith._init",
+    "get_gpu_ids": "tunesmith._init",
     "BasicVariantGenerator": "tunesmith.search",
     "Callback": "tunesmith.callback",
     "Checkpoint": "tunesmith._checkpoint",
@@ -153,11 +156,14 @@ __all__ = [
     "TuneContext",
     "TuneError",
     "Tuner",
+    "available_resources",
     "choice",
+    "cluster_resources",
     "create_scheduler",
     "create_searcher",
     "get_checkpoint",
     "get_context",
+    "get_gpu_ids",
     "grid_search",
     "init",
     "is_initialized",

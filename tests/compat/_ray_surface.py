@@ -1,7 +1,7 @@
 """Ray Tune 2.60's public surface (``ray_tune_2_60.json``) checked against tunesmith.
 
 Ray paths map onto tunesmith's by one rule: ``ray.tune`` -> ``tunesmith``, ``ray.tune.X`` ->
-``tunesmith.X``, and the ``ray.train`` names a Tune program uses -> ``tunesmith``. What tunesmith
+``tunesmith.X``, and the ``ray.train`` names and ``ray`` calls a Tune program uses -> ``tunesmith``. What tunesmith
 does not provide is listed in :data:`EXEMPT_MODULES`, :data:`EXEMPT_NAMES` and
 :data:`EXEMPT_PARAMS`, each with its reason; ``docs/compatibility.md`` has the same rows.
 """
@@ -106,7 +106,7 @@ EXEMPT_PARAMS = {  # keyed by the object's name, wherever Ray exports it
 
 
 def tunesmith_path(ray_path: str) -> str:
-    if ray_path in ("ray.tune", "ray.train"):
+    if ray_path in ("ray", "ray.tune", "ray.train"):
         return "tunesmith"
     return "tunesmith" + ray_path[len("ray.tune"):]
 

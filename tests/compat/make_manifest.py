@@ -10,7 +10,7 @@ starts with ``_`` and none of ``impl``, ``tests``, ``examples``. A module's publ
 names do not start with ``_``. A callable's parameters are a function's, or a class's
 ``__init__`` (its own, else its nearest base's that can be read here), or a dataclass's fields;
 ``self``, ``*args`` and ``**kwargs`` are left out. ``ray.train`` contributes the names a Tune
-program imports from it (:data:`TRAIN_NAMES`).
+program imports from it (:data:`TRAIN_NAMES`), ``ray`` the calls it makes (:data:`RAY_NAMES`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 SKIPPED_PARTS = {"impl", "tests", "examples", "cli"}
 TRAIN_NAMES = ("Checkpoint", "CheckpointConfig", "FailureConfig", "Result", "RunConfig", "SyncConfig",
                "get_checkpoint", "get_context", "report")
+RAY_NAMES = ("available_resources", "cluster_resources", "get_gpu_ids", "init", "is_initialized", "shutdown")
 OUT = Path(__file__).with_name("ray_tune_2_60.json")
 
 
@@ -145,6 +146,7 @@ def manifest(ray_dir: Path) -> dict:
         tree = source.tree(module)
         modules[module] = {name: params_of(source, module, name) for name in public_names(tree)}
     modules["ray.train"] = {name: params_of(source, "ray.train", name) for name in TRAIN_NAMES}
+    modules["ray"] = {name: params_of(source, "ray", name) for name in RAY_NAMES}
     version = next((n.value.value for n in source.tree("ray._version").body if isinstance(n, ast.Assign)
                     and any(getattr(t, "id", "") == "version" for t in n.targets)
                     and isinstance(n.value, ast.Constant)), None)
