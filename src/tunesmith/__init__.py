@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from tunesmith._checkpoint import Checkpoint
     from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, SyncConfig, TuneConfig
     from tunesmith._init import available_resources, cluster_resources, get_gpu_ids, init, is_initialized, shutdown
-    from tunesmith._legacy import Experiment, run, run_experiments
+    from tunesmith._legacy import run, run_experiments
+    from tunesmith.experiment._experiment import Experiment
     from tunesmith._result import Result, ResultGrid
     from tunesmith.callback import Callback
     from tunesmith.error import TuneError
@@ -65,7 +66,7 @@ _EXPORTS = {
     "CLIReporter": "tunesmith.progress_reporter",
     "create_scheduler": "tunesmith.schedulers",
     "create_searcher": "tunesmith.search",
-    "Experiment": "tunesmith._legacy",
+    "Experiment": "tunesmith.experiment._experiment",
     "ExperimentAnalysis": "tunesmith._analysis",
     "FailureConfig": "tunesmith._config",
     "get_checkpoint": "tunesmith.trainable",

@@ -1,5 +1,5 @@
 """``ray.tune.experiment.experiment``: re-exported from where tunesmith keeps the code."""
 
-from tunesmith._legacy import Experiment
+from tunesmith.experiment._experiment import Experiment
 
 __all__ = ["Experiment"]
