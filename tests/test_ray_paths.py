@@ -52,3 +52,13 @@ def test_bohb_alias():
     from tunesmith.search.bohb.bohb_search import BOHB as BOHB2
 
     assert BOHB is TuneBOHB is BOHB2
+
+
+def test_ray_path_modules_are_attributes_of_the_package():
+    """``tune.result.DONE``, ``tune.utils.flatten_dict``: as with ``from ray import tune``."""
+    import subprocess
+    import sys
+
+    code = "import tunesmith as tune; print(tune.result.DONE, tune.utils.flatten_dict({'a': {'b': 1}}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["done", "{'a/b':", "1}"]

@@ -113,8 +113,9 @@ _EXPORTS = {
 
 # Subpackages reachable as attributes, as in Ray Tune (``tune.schedulers.ASHAScheduler``).
 _SUBMODULES = frozenset((
-    "analysis", "callback", "error", "execution", "experiment", "integration", "logger", "progress_reporter",
-    "schedulers", "search", "stopper", "storage", "trainable",
+    "analysis", "callback", "context", "error", "execution", "experiment", "integration", "logger",
+    "progress_reporter", "registry", "result", "result_grid", "schedulers", "search", "stopper", "storage", "syncer",
+    "trainable", "tune", "tune_config", "utils",
 ))
 
 
