@@ -82,3 +82,23 @@ def test_mock_trainable_runs_in_a_tuner(run):
     results = run(MyTrainableClass, {"width": tune.grid_search([1, 10])}, metric="episode_reward_mean", mode="max",
                   run_config={"stop": {"training_iteration": 3}})
     assert sorted(round(r.metrics["episode_reward_mean"], 3) for r in results) == [0.291, 0.995]
+
+
+def test_warn_if_slow(caplog):
+    from tunesmith.utils import warn_if_slow
+
+    with caplog.at_level("WARNING", logger="tunesmith"):
+        with warn_if_slow("fast"):
+            pass
+        with warn_if_slow("slow", threshold=0.0):
+            pass
+        with warn_if_slow("off", threshold=0.0, disable=True):
+            pass
+    assert [r.getMessage().split(" took")[0] for r in caplog.records] == ["The `slow` operation"]
+
+
+def test_verbosity_names_run_config_levels(run):
+    from tunesmith.utils.log import Verbosity
+
+    assert tune.RunConfig(verbose=Verbosity.V1_EXPERIMENT).verbose == 1
+    assert run(lambda config: {"x": 1}, run_config={"verbose": Verbosity.V0_MINIMAL})[0].metrics["x"] == 1

@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import enum
+import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = [
-    "date_str", "deep_update", "diagnose_serialization", "flatten_dict", "merge_dicts", "unflattened_lookup",
-    "validate_save_restore",
+    "Verbosity", "date_str", "deep_update", "diagnose_serialization", "flatten_dict", "merge_dicts",
+    "unflattened_lookup", "validate_save_restore", "warn_if_slow",
 ]
+
+logger = logging.getLogger("tunesmith")
+
+
+class Verbosity(enum.IntEnum):
+    """``RunConfig(verbose=...)`` levels by name; each member is the int ``verbose`` takes."""
+
+    V0_MINIMAL = 0
+    V1_EXPERIMENT = 1
+    V2_TRIAL_NORM = 2
+    V3_TRIAL_DETAILS = 3
+
+
+@contextlib.contextmanager
+def warn_if_slow(name: str, threshold: float | None = None, message: str | None = None,
+                 disable: bool = False) -> Iterator[None]:
+    """Log a warning (logger ``tunesmith``) when the ``with`` block takes longer than ``threshold`` seconds.
+
+    Args:
+        name: What the block does, for the message.
+        threshold: Seconds (default 0.5).
+        message: The warning's text instead of the default; ``{name}`` and ``{duration}``
+            are filled in.
+        disable: Measure nothing.
+
+    Example:
+        >>> with warn_if_slow("loading the data", threshold=10):
+        ...     pass
+    """
+    start = time.monotonic()
+    yield
+    duration = time.monotonic() - start
+    if not disable and duration > (0.5 if threshold is None else threshold):
+        text = message or "The `{name}` operation took {duration:.3f} s, which may be a performance bottleneck."
+        logger.warning(text.format(name=name, duration=duration))
 
 
 def flatten_dict(dt: dict, delimiter: str = "/", prevent_delimiter: bool = False,

@@ -8,9 +8,10 @@ from tunesmith._utils import (
     merge_dicts,
     unflattened_lookup,
     validate_save_restore,
+    warn_if_slow,
 )
 
 __all__ = [
     "date_str", "deep_update", "diagnose_serialization", "flatten_dict", "merge_dicts", "unflattened_lookup",
-    "validate_save_restore",
+    "validate_save_restore", "warn_if_slow",
 ]
