@@ -166,3 +166,22 @@ def exemption_rows() -> list[str]:
     rows += [f"| `{path}` | name | {reason} |" for path, reason in EXEMPT_NAMES.items()]
     rows += [f"| `{key}=` | parameter | {reason} |" for key, reason in EXEMPT_PARAMS.items()]
     return rows
+
+
+def sync_docs(root: Path) -> None:
+    """Write the exemption rows into ``docs/compatibility.md`` and the coverage line into ``README.md``."""
+    import re
+
+    docs = root / "docs" / "compatibility.md"
+    text = docs.read_text(encoding="utf-8")
+    head = "| Ray Tune | What | Why not here |\n|---|---|---|\n"
+    start = text.index(head) + len(head)
+    docs.write_text(text[:start] + "\n".join(exemption_rows()) + text[text.index("\n\n", start):], encoding="utf-8")
+    readme = root / "README.md"
+    text = re.sub(r"Ray Tune [\d.]+ surface in tunesmith: [^\n]*\.\n", coverage_line() + ".\n",
+                  readme.read_text(encoding="utf-8"))
+    readme.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":  # after changing an exemption: python tests/compat/_ray_surface.py
+    sync_docs(Path(__file__).parents[2])
