@@ -26,7 +26,7 @@ from tunesmith.callback import CallbackList
 from tunesmith.error import TrialError, TrialLostError, TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
 from tunesmith.execution._server import EventKind, TrialEvent, TrialServer
-from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage, truncate_trial_logs
