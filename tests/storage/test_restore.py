@@ -134,7 +134,7 @@ def test_restore_with_more_samples(run):
 
 
 def test_restore_bad_inputs(run, tmp_path):
-    with pytest.raises(ValueError, match="is not a tunesmith experiment folder: it has no journal.jsonl"):
+    with pytest.raises(ValueError, match="is not a tunesmith experiment folder: it has no experiment.pkl"):
         tune.Tuner.restore(str(tmp_path), counting)
     first = run(counting, {"steps": 2})
 
