@@ -159,6 +159,15 @@ class DriverLock:
         self._renewer: threading.Thread | None = None
         self._stop = threading.Event()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy (an ExperimentAnalysis sent elsewhere) holds nothing.
+        state = {**self.__dict__, "_fd": None, "_renewer": None}
+        del state["_stop"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _stop=threading.Event())
+
     @property
     def held(self) -> bool:
         return self._fd is not None or self._renewer is not None

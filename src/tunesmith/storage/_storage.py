@@ -95,7 +95,6 @@ class ExperimentStorage:
         if not name or "/" in name or name in (".", ".."):
             raise ValueError(f"the experiment name must be a plain folder name, got {name!r}")
         fs, root, is_local = split_url(storage_path, filesystem)
-        _check_reachable(fs, storage_path)
         self.name = name
         self.remote_fs = None if is_local else fs
         self.remote_path = None if is_local else f"{root.rstrip('/')}/{name}"
@@ -127,6 +126,7 @@ class ExperimentStorage:
             ExperimentLockedError: another driver holds the folder (the message names it).
             StorageError: naming the folder and the reason, before any trial starts.
         """
+        _check_reachable(self.remote_fs, self.experiment_path)
         self._make_folders()
         self.lock.acquire()
 
@@ -361,7 +361,7 @@ def _check_reachable(fs: Any, storage_path: Any) -> None:
     protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
     if protocols & _PROCESS_LOCAL_PROTOCOLS:
         raise ValueError(
-            f"storage_path {os.fspath(storage_path)!r} is a filesystem kept in this process's memory, which trial "
+            f"the storage path {os.fspath(storage_path)!r} is a filesystem kept in this process's memory, which trial "
             "processes cannot reach, so their checkpoints would be lost. Pass a local folder, a shared mount, or "
             "an object store URL such as s3://bucket/experiments: RunConfig(storage_path=...)"
         )
