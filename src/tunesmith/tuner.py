@@ -490,6 +490,7 @@ def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> 
         trial_dirname_creator=tc.trial_dirname_creator,
         strict_metric_checking=_settings.strict_metric_checking(),
         log_to_file=log_files(rc.log_to_file),
+        restore_retry_num=_settings.restore_retry_num(),
     )
 
 

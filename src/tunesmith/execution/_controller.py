@@ -65,6 +65,7 @@ class ExperimentSettings:
     trial_dirname_creator: Any = None
     strict_metric_checking: bool = True
     log_to_file: tuple[str | None, str | None] | None = None
+    restore_retry_num: int = 0  # TUNE_RESTORE_RETRY_NUM
 
 
 @dataclasses.dataclass
@@ -76,6 +77,11 @@ class _Running:
     deadline: float = math.inf
     last_seen: float = 0.0
     unanswered: bool = False  # sent its final result, which takes no decision
+    reported: bool = False  # sent a result: a restore from a checkpoint is over
+
+    @property
+    def restoring(self) -> bool:
+        return self.restored and not self.reported
 
 
 class Controller:
@@ -108,6 +114,7 @@ class Controller:
         self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
+        self._restore_failures: dict[str, int] = {}  # failed restores not counted as failures
         self._progress_at: dict[str, dict[str, Any]] = {}  # checkpoint url -> its iteration and time
         self._last_state_save = 0.0
         self._iteration = 0
@@ -336,6 +343,7 @@ class Controller:
 
     def _on_result(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         seq, result, checkpoint_dir_name, final = event.payload
+        running.reported = True
         if final:  # the trial ends right after it; nothing waits for a decision
             running.unanswered = True
         if running.ending is not None:
@@ -473,7 +481,7 @@ class Controller:
         if running.ending == "stop":
             return
         error = _rebuild_error(blob, summary, traceback_text, trial)
-        self._fail(trial, error, traceback_text)
+        self._fail(trial, error, traceback_text, restoring=running.restoring)
 
     def _on_lost(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         exit_code = self.executor.exit_code(running.handle, timeout=1.0)
@@ -488,7 +496,7 @@ class Controller:
                 self._paused(trial)
             return
         error = TrialLostError(f"the process of trial {trial} {_describe_exit(exit_code)} before the trial ended")
-        self._fail(trial, error, f"{type(error).__name__}: {error}\n")
+        self._fail(trial, error, f"{type(error).__name__}: {error}\n", restoring=running.restoring)
 
     # -- ending trials ----------------------------------------------------------------------------
     def _end_attempt(self, trial: Trial, running: _Running, how: str) -> None:
@@ -507,14 +515,18 @@ class Controller:
         self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_complete(trial)
 
-    def _fail(self, trial: Trial, error: BaseException, traceback_text: str) -> None:
-        trial.num_failures += 1
+    def _fail(self, trial: Trial, error: BaseException, traceback_text: str, restoring: bool = False) -> None:
+        counted = not restoring or self._restore_failures.get(trial.trial_id, 0) >= self.settings.restore_retry_num
+        if counted:
+            trial.num_failures += 1
+        else:  # a failed restore from a checkpoint, within TUNE_RESTORE_RETRY_NUM: retried for free
+            self._restore_failures[trial.trial_id] = self._restore_failures.get(trial.trial_id, 0) + 1
         trial.error_text = traceback_text or "".join(traceback.format_exception_only(type(error), error))
         if trial.dirname is not None:
             self.storage.trial_files(trial.dirname).write_error(error, trial.error_text, trial.num_failures)
             self.storage.mark_dirty(trial.path)
         retry = self.settings.max_failures == -1 or trial.num_failures <= self.settings.max_failures
-        self.storage.journal.trial_failed(trial, error, retry)
+        self.storage.journal.trial_failed(trial, error, retry, counted=counted)
         if retry and not self._stop_requested:
             # A lost attempt (a hung host that wakes up) may still write the checkpoint it
             # was saving; the retry numbers its own checkpoints past that one, so a stale

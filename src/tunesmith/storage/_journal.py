@@ -14,7 +14,8 @@ when the log ends. Restore, ``ExperimentAnalysis`` and ``ResultGrid`` all read t
 ``trial_exploited``     trial_id, tag, config, config_pkl, trial_dir, path (another trial's
                         checkpoint it starts from: PBT's exploit)
 ``trial_paused``        trial_id
-``trial_failed``        trial_id, attempt, retry, error
+``trial_failed``        trial_id, attempt, retry, error, counted (False: a failed restore that
+                        ``TUNE_RESTORE_RETRY_NUM`` does not count)
 ``trial_finished``      trial_id, status ("TERMINATED" or "ERROR")
 ``experiment_restored`` version, changes (``num_samples`` the new total, ...)
 ``experiment_finished`` interrupted
@@ -135,9 +136,9 @@ class Journal:
     def trial_paused(self, trial: Trial) -> None:
         self._write(Event.TRIAL_PAUSED, trial_id=trial.trial_id)
 
-    def trial_failed(self, trial: Trial, error: BaseException, retry: bool) -> None:
+    def trial_failed(self, trial: Trial, error: BaseException, retry: bool, counted: bool = True) -> None:
         self._write(Event.TRIAL_FAILED, trial_id=trial.trial_id, attempt=trial.attempt, retry=retry,
-                    error=f"{type(error).__name__}: {error}")
+                    error=f"{type(error).__name__}: {error}", counted=counted)
 
     def trial_finished(self, trial: Trial) -> None:
         """``trial`` ended for good, as its status says (TERMINATED or ERROR)."""
@@ -321,7 +322,8 @@ def _paused(trial: TrialRecord, record: dict[str, Any]) -> None:
 
 
 def _failed(trial: TrialRecord, record: dict[str, Any]) -> None:
-    trial.num_failures += 1
+    if record.get("counted", True):
+        trial.num_failures += 1
     if record.get("retry"):
         trial.status = TrialStatus.PENDING
 
