@@ -66,6 +66,11 @@ class Tuner:
         tune_config: TuneConfig | None = None,
         run_config: RunConfig | None = None,
     ) -> None:
+        self._configure(trainable, param_space, tune_config, run_config)
+        self._save_spec()
+
+    def _configure(self, trainable: Any, param_space: dict[str, Any] | None, tune_config: TuneConfig | None,
+                   run_config: RunConfig | None) -> None:
         # A registered trainable keeps its registered name, as in Ray Tune (experiment and trial names).
         self._registered_name = trainable if isinstance(trainable, str) else None
         if isinstance(trainable, str):
@@ -86,6 +91,21 @@ class Tuner:
         self._blob = _pickle_trainable(trainable)
         self._results: ResultGrid | None = None
         self._restore: _restore.RestoreRequest | None = None
+        self._name: str | None = None  # the experiment folder's name, once chosen
+
+    def _save_spec(self) -> None:
+        """Save the Tuner's configs in its experiment folder now, as Ray Tune saves ``tuner.pkl``
+        when a Tuner is built, so ``Tuner.can_restore`` and ``Tuner.restore`` work even
+        before ``fit()``. Nothing is written into a folder another driver holds, and a
+        storage problem is left to ``fit()``, which reports it."""
+        try:
+            storage = _Experiment.storage_for(self)
+            storage.check_reachable()
+            storage.make_folders()
+            storage.lock.probe()
+            storage.put_file(EXPERIMENT_FILE, _restore.saved_spec(self))
+        except Exception as exc:  # fit() raises it with its full explanation
+            logger.debug("could not save the experiment's spec when building the Tuner: %s", exc)
 
     @property
     def trainable_name(self) -> str:
@@ -157,8 +177,9 @@ class Tuner:
             run_config, name=storage.name, storage_path=os.fspath(path).rstrip("/").rsplit("/", 1)[0] or "/",
             storage_filesystem=storage_filesystem, stop=stop if stop is not None else run_config.stop,
         )
-        tuner = cls(trainable, param_space=param_space or spec["param_space"], tune_config=tune_config,
-                    run_config=run_config)
+        tuner = cls.__new__(cls)
+        tuner._configure(trainable, param_space or spec["param_space"], tune_config, run_config)
+        tuner._name = storage.name
         tuner._restore = _restore.RestoreRequest(experiment, resume_unfinished, resume_errored, restart_errored, changes)
         return tuner
 
@@ -194,13 +215,8 @@ class _Experiment:
         self.metric, self.mode = tc.metric, tc.mode
         if self.mode is not None and self.metric is None:
             self.metric = "_metric"
-        if tuner._restore is not None:
-            self.name = tuner._restore.storage.name
-            self.storage = tuner._restore.storage
-        else:
-            storage_path = rc.storage_path or _settings.default_storage_path()
-            self.name = rc.name or _default_name(tuner.trainable_name, storage_path, rc.storage_filesystem)
-            self.storage = ExperimentStorage(storage_path, self.name, filesystem=rc.storage_filesystem)
+        self.storage = self.storage_for(tuner)
+        self.name = self.storage.name
         # Pickled before the searcher takes the param space, so a restore starts it afresh.
         self.spec = _restore.saved_spec(tuner) if tuner._restore is None else b""
         self.search_alg = _build_search_alg(tc, tuner.param_space, self.metric, self.mode)
@@ -212,6 +228,17 @@ class _Experiment:
         self.log_writer: LogWriter | None = None
         self.executor = tc.executor or _init.default_executor()
         self.server: TrialServer | None = None
+
+    @staticmethod
+    def storage_for(tuner: Tuner) -> ExperimentStorage:
+        """The Tuner's experiment folder; a default name is chosen (and kept) on first use."""
+        if tuner._restore is not None:
+            return tuner._restore.storage
+        rc = tuner.run_config
+        storage_path = rc.storage_path or _settings.default_storage_path()
+        if tuner._name is None:
+            tuner._name = rc.name or _default_name(tuner.trainable_name, storage_path, rc.storage_filesystem)
+        return ExperimentStorage(storage_path, tuner._name, filesystem=rc.storage_filesystem)
 
     def run(self) -> ResultGrid:
         tuner, tc, rc = self.tuner, self.tuner.tune_config, self.tuner.run_config

@@ -126,11 +126,20 @@ class ExperimentStorage:
             ExperimentLockedError: another driver holds the folder (the message names it).
             StorageError: naming the folder and the reason, before any trial starts.
         """
-        _check_reachable(self.remote_fs, self.experiment_path)
-        self._make_folders()
+        self.check_reachable()
+        self.make_folders()
         self.lock.acquire()
 
-    def _make_folders(self) -> None:
+    def check_reachable(self) -> None:
+        """Raise ValueError if trial processes cannot reach the storage (an in-memory filesystem)."""
+        _check_reachable(self.remote_fs, self.experiment_path)
+
+    def make_folders(self) -> None:
+        """Create the experiment folder (here and at the URL) and check it can be written.
+
+        Raises:
+            StorageError: naming the folder and the reason.
+        """
         try:
             os.makedirs(self.local_path, exist_ok=True)
             atomic_write(os.path.join(self.local_path, ".write_test"), b"ok")
