@@ -248,6 +248,9 @@ class _Experiment:
         self.server = TrialServer(self.executor.driver_host())
         self.executor.start(self.server.address, self.server.token)
         self._start_log_writer()
+        for callback in self.callbacks.callbacks:
+            if hasattr(callback, "_settle_logs"):  # it reads the loggers' files (MLflow's save_artifact)
+                callback._settle_logs = self.storage.settle_logs
         _check_storage_shared(self.executor, self.storage)
         if hasattr(self.scheduler, "set_total_resources"):
             self.scheduler.set_total_resources(self.executor.total_resources())
