@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import cloudpickle
 
-from tunesmith._flatten import to_json
 from tunesmith.error import StorageError
 from tunesmith.experiment import TrialStatus
 from tunesmith.storage._lock import wait_for_writer
