@@ -10,7 +10,7 @@ from typing import Any
 import cloudpickle
 
 from tunesmith.experiment import Trial, TrialStatus
-from tunesmith.storage import OpenedExperiment, open_experiment, rebuild_trial
+from tunesmith.storage import ExperimentRecord, ExperimentStorage, OpenedExperiment, open_experiment, rebuild_trial
 from tunesmith.storage._checkpoints import CheckpointBook
 from tunesmith.storage._storage import EXPERIMENT_FILE, split_url
 
@@ -28,11 +28,11 @@ class RestoreRequest:
     changes: dict[str, Any]
 
     @property
-    def storage(self) -> Any:
+    def storage(self) -> ExperimentStorage:
         return self.experiment.storage
 
     @property
-    def record(self) -> Any:
+    def record(self) -> ExperimentRecord:
         return self.experiment.record
 
 

@@ -224,10 +224,7 @@ class ExperimentStorage:
                     data = b"\n" + data
             write_all(self._journal.fileno(), data)  # one write() for all the records
         except OSError as exc:
-            raise StorageError(
-                f"cannot write the journal {self.journal_path!r}: {exc.strerror or exc}. "
-                "The experiment stopped; what was recorded so far can be restored"
-            ) from exc
+            raise self._write_failed(self.journal_path, exc) from exc
         self.sync(force=True)
 
     def close(self) -> None:
@@ -272,16 +269,36 @@ class ExperimentStorage:
                 self.remote_fs.put_file(source, f"{self.remote_path}/{relative}/{name}")
 
     def put_file(self, name: str, data: bytes) -> None:
-        """Write a whole file at the experiment's top level (atomically), here and at the URL."""
-        atomic_write(os.path.join(self.local_path, name), data)
+        """Write a whole file at the experiment's top level (atomically), here and at the URL.
+
+        Raises:
+            StorageError: the file cannot be written (a full disk); names it.
+        """
+        try:
+            atomic_write(os.path.join(self.local_path, name), data)
+        except OSError as exc:
+            raise self._write_failed(os.path.join(self.local_path, name), exc) from exc
         if self.remote_fs is not None:
             self.remote_fs.pipe_file(f"{self.remote_path}/{name}", data)
 
+    def _write_failed(self, path: str, exc: OSError) -> StorageError:
+        return StorageError(
+            f"cannot write {path!r}: {exc.strerror or exc}. The experiment stopped; what was recorded so far can be "
+            f"restored with Tuner.restore({self.experiment_path!r}, trainable=...)"
+        )
+
     # -- searcher and scheduler state -----------------------------------------------------
     def save_search_state(self, search_alg: Any, scheduler: Any) -> None:
-        """Save both through their own ``save`` methods, then upload the files."""
-        search_alg.save_to_dir(self.local_path, session_str="latest")
-        scheduler.save(os.path.join(self.local_path, SCHEDULER_FILE))
+        """Save both through their own ``save`` methods, then upload the files.
+
+        Raises:
+            StorageError: the files cannot be written (a full disk); names the folder.
+        """
+        try:
+            search_alg.save_to_dir(self.local_path, session_str="latest")
+            scheduler.save(os.path.join(self.local_path, SCHEDULER_FILE))
+        except OSError as exc:
+            raise self._write_failed(self.local_path, exc) from exc
         if self.remote_fs is not None:
             for name in os.listdir(self.local_path):
                 source = os.path.join(self.local_path, name)
@@ -313,7 +330,17 @@ class ExperimentStorage:
         return f"{base}_{date_str()}"
 
     def create_trial_dir(self, trial: Trial, dirname_creator: Any = None) -> str:
-        """Create the trial's (local) folder, unique in the experiment; return its name."""
+        """Create the trial's (local) folder, unique in the experiment; return its name.
+
+        Raises:
+            StorageError: the folder cannot be created (a full disk); names it.
+        """
+        try:
+            return self._create_trial_dir(trial, dirname_creator)
+        except OSError as exc:
+            raise self._write_failed(self.local_path, exc) from exc
+
+    def _create_trial_dir(self, trial: Trial, dirname_creator: Any) -> str:
         name = self.trial_dirname(trial, dirname_creator)
         while True:
             path = os.path.join(self.local_path, name)
