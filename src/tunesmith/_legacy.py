@@ -139,7 +139,6 @@ class Experiment:
         self._run_identifier = Experiment.register_if_needed(run)
         trainable = get_trainable(run) if isinstance(run, str) else run
         self.trainable = _with_resources_per_trial(trainable, resources_per_trial)
-        self.name = name or _default_name(trainable_name(trainable))
         self.config = _config_dict(config)
         self.stop = stop
         self.time_budget_s = time_budget_s
@@ -147,6 +146,8 @@ class Experiment:
         self.num_samples = num_samples
         self.storage_path = _storage_root(storage_path, local_dir)
         self.storage_filesystem = storage_filesystem
+        self.name = name or _default_name(trainable_name(trainable),
+                                          self.storage_path or _settings.default_storage_path(), storage_filesystem)
         self.sync_config = SyncConfig(**sync_config) if isinstance(sync_config, dict) else sync_config
         self.checkpoint_config = _checkpoint_config(
             checkpoint_config, checkpoint_freq=checkpoint_freq, checkpoint_at_end=checkpoint_at_end,

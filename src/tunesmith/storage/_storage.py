@@ -409,15 +409,22 @@ def unique_name(storage_path: str | os.PathLike, base: str, filesystem: Any = No
     never share it.
     """
     fs, root, is_local = split_url(storage_path, filesystem)
-    for index in range(1, 10_000):
-        name = base if index == 1 else f"{base}_{index}"
-        if is_local:
-            os.makedirs(root, exist_ok=True)
-            try:
-                os.mkdir(os.path.join(root, name))
+    try:
+        for index in range(1, 10_000):
+            name = base if index == 1 else f"{base}_{index}"
+            if is_local:
+                if index == 1:
+                    os.makedirs(root, exist_ok=True)
+                try:
+                    os.mkdir(os.path.join(root, name))
+                    return name
+                except FileExistsError:
+                    continue
+            elif not fs.exists(f"{root.rstrip('/')}/{name}"):
                 return name
-            except FileExistsError:
-                continue
-        elif not fs.exists(f"{root.rstrip('/')}/{name}"):
-            return name
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write to the storage path {os.fspath(storage_path)!r}: {getattr(exc, 'strerror', None) or exc}. "
+            "Pass RunConfig(storage_path=...) a folder or URL you can write to."
+        ) from exc
     raise StorageError(f"no free experiment name like {base!r} under {os.fspath(storage_path)!r}")
