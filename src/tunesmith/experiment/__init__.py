@@ -1,8 +1,11 @@
 """Experiments and trials (``ray.tune.experiment``)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tunesmith.experiment._trial import Trial, TrialStatus
+
+if TYPE_CHECKING:  # for type checkers and the API reference; loaded on use below
+    from tunesmith._legacy import Experiment
 
 __all__ = ["Experiment", "Trial", "TrialStatus"]
 
