@@ -116,6 +116,7 @@ def shutdown() -> None:
 
 
 def is_initialized() -> bool:
+    """True if a default executor has been set or started (by :func:`init` or a ``fit()``)."""
     return _default is not None
 
 
