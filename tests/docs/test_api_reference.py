@@ -33,7 +33,10 @@ def test_every_public_class_and_function_has_a_docstring():
     assert reference.undocumented(MODULES) == []
 
 
-@pytest.mark.parametrize("module", MODULES)
+# The framework integrations import their framework (seconds each).
+@pytest.mark.parametrize("module", [
+    pytest.param(m, marks=[pytest.mark.slow] if m.startswith("tunesmith.integration.") else []) for m in MODULES
+])
 def test_every_name_in_all_exists(module):
     try:
         imported = importlib.import_module(module)
