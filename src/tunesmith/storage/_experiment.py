@@ -47,6 +47,8 @@ class OpenedExperiment:
 
 @dataclasses.dataclass
 class RebuiltTrial:
+    """A trial rebuilt from the journal: the trial, its checkpoint book and its result rows."""
+
     trial: Trial
     book: CheckpointBook
     rows: list[dict[str, Any]]
