@@ -32,8 +32,6 @@ def test_dask_example(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, reason="Tuner.restore of an interrupted run does not create the trials the run "
-                                        "had not yet created (restored 2 trials of num_samples=4); found by this example")
 def test_restore_example_interrupts_with_ctrl_c_and_restores(tmp_path):
     out = run_example("restore_example.py", tmp_path)
     assert "Interrupted. Resume with: Tuner.restore(" in out
