@@ -24,6 +24,7 @@ from tunesmith._flatten import flatten_dict
 from tunesmith.callback import CallbackList
 from tunesmith.error import TrialError, TrialLostError, TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
+from tunesmith.execution._scheduling import SchedulingCore
 from tunesmith.execution._server import EventKind, TrialEvent, TrialServer
 from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
@@ -112,7 +113,7 @@ class Controller:
         self.progress = progress
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
-        self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
+        self.core = SchedulingCore(scheduler, self._end_dropped)  # the waiting trials; every scheduler call
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
         self._restore_failures: dict[str, int] = {}  # failed restores not counted as failures
@@ -179,10 +180,10 @@ class Controller:
             return False
         if self._stop_requested:
             return True
-        return not self._waiting and self.search_alg.is_finished()
+        return not self.core.waiting and self.search_alg.is_finished()
 
     def _poll_timeout(self) -> float:
-        if self._waiting and self._has_room() and not self._stop_requested:
+        if self.core.waiting and self._has_room() and not self._stop_requested:
             return 0.0
         return 0.05
 
@@ -192,7 +193,7 @@ class Controller:
         return not limit or len(self._running) < limit
 
     def _create_trials(self) -> None:
-        while not self._stop_requested and not any(t.status is TrialStatus.PENDING for t in self._waiting[:1]):
+        while not self._stop_requested and not self.core.has_pending_first():
             if self.search_alg.is_finished() or not self._has_room():
                 return
             suggestion = self.search_alg.next_trial()
@@ -222,12 +223,11 @@ class Controller:
             trial.custom_trial_name = str(self.settings.trial_name_creator(trial))
         self.trials.append(trial)
         self._by_id[trial.trial_id] = trial
-        self._waiting.append(trial)
         self._books[trial.trial_id] = CheckpointBook(
             self.settings.num_to_keep, self.settings.checkpoint_score_attribute, self.settings.checkpoint_score_order
         )
-        self.scheduler.on_trial_add(trial)
         self.storage.journal.trial_added(trial)
+        self.core.add(trial)
         self._save_search_state()
         return trial
 
@@ -239,17 +239,11 @@ class Controller:
         for checkpoint, metrics in book.best_checkpoints():
             self._progress_at[checkpoint.url] = metrics
         if trial.status is TrialStatus.PENDING:
-            self._waiting.append(trial)
-            self.scheduler.on_trial_add(trial)
+            self.core.add(trial)
 
     def _start_trials(self) -> None:
-        while self._waiting and self._has_room() and not self._stop_requested:
-            trial = self.scheduler.choose_trial_to_run(self._waiting)
-            self._stop_trials_scheduler_dropped()
-            if trial is not None and trial.status.is_finished():
-                continue
-            if trial is None and not self._running and self.search_alg.is_finished():
-                trial = self._waiting[0]  # never wait forever on a scheduler holding everything back
+        while self.core.waiting and self._has_room() and not self._stop_requested:
+            trial = self.core.next_to_start(idle=not self._running, search_finished=self.search_alg.is_finished())
             if trial is None or not self._launch(trial):
                 return
 
@@ -258,16 +252,14 @@ class Controller:
         handle = self.executor.launch(trial.trial_id, attempt, trial.resources)
         if handle is None:
             return False
-        self._waiting.remove(trial)
         trial.attempt = attempt
         if trial.dirname is None:
             trial.dirname = self.storage.create_trial_dir(trial, self.settings.trial_dirname_creator)
             trial.path = self.storage.trial_local_path(trial.dirname)
         restore = self._restore_point(trial)
         self.server.expect(trial.trial_id, attempt, self._assignment(trial, attempt, restore))
-        if trial.status is TrialStatus.PAUSED:
+        if self.core.started(trial):
             self.search_alg.on_unpause(trial.trial_id)
-        trial.status = TrialStatus.RUNNING
         self._running[trial.trial_id] = _Running(handle, restored=restore is not None, last_seen=time.monotonic())
         self.storage.journal.trial_started(trial, restore)
         return True
@@ -278,8 +270,8 @@ class Controller:
         A trial's own checkpoint that has vanished from storage is dropped with a warning,
         and the one before it is used (or none: the trial starts over).
         """
-        if trial.restore_checkpoint is not None:  # another trial's checkpoint (PBT's exploit)
-            restore, trial.restore_checkpoint = trial.restore_checkpoint, None
+        restore = self.core.take_exploit(trial)  # another trial's checkpoint (PBT's exploit)
+        if restore is not None:
             if checkpoint_exists(restore):
                 trial.checkpoint = restore
                 self._books[trial.trial_id].borrowed = restore  # a retry must not go back to the old weights
@@ -420,25 +412,18 @@ class Controller:
             if missing:
                 self._warned_missing_stop_keys = True
                 self.progress.warn(f"stop criteria {missing} are not among the reported metrics; they will never stop a trial")
-        decision = self.scheduler.on_trial_result(trial, flat)
-        self._stop_trials_scheduler_dropped()
-        return Decision(decision.value if isinstance(decision, Decision) else str(decision).upper())
+        return self.core.decide(trial, flat)
 
-    def _stop_trials_scheduler_dropped(self) -> None:
-        """End the trials the scheduler stopped while they were not reporting (paused or pending)."""
-        for trial in self.scheduler.pop_trials_to_stop():
-            if trial.status.is_finished():
-                continue
-            running = self._running.get(trial.trial_id)
-            if running is not None:
-                if running.ending is None:
-                    self._end_attempt(trial, running, "stop")
-                    running.deadline = time.monotonic()
-                elif running.ending == "pause":  # told to pause, stopped before its process ended
-                    running.ending = "stop"  # so its DONE(pause) does not put it back among the waiting
-            elif trial in self._waiting:
-                self._waiting.remove(trial)
-            self._complete(trial)
+    def _end_dropped(self, trial: Trial) -> None:
+        """End a trial the scheduler stopped while it was not reporting (the core took it off the waiting)."""
+        running = self._running.get(trial.trial_id)
+        if running is not None:
+            if running.ending is None:
+                self._end_attempt(trial, running, "stop")
+                running.deadline = time.monotonic()
+            elif running.ending == "pause":  # told to pause, stopped before its process ended
+                running.ending = "stop"  # so its DONE(pause) does not put it back among the waiting
+        self._complete(trial)
 
     def _on_checkpoint(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         self._register_checkpoint(trial, event.payload, flatten_dict(trial.last_result))
@@ -474,8 +459,7 @@ class Controller:
             self._complete(trial)
 
     def _paused(self, trial: Trial) -> None:
-        trial.status = TrialStatus.PAUSED
-        self._waiting.append(trial)
+        self.core.paused(trial)
         self.storage.journal.trial_paused(trial)
         self.search_alg.on_pause(trial.trial_id)
         if trial.checkpoint is None and trial.restore_checkpoint is None and not self._warned_no_checkpoint:
@@ -518,10 +502,10 @@ class Controller:
             trial.status = TrialStatus.TERMINATED
 
     def _complete(self, trial: Trial) -> None:
-        trial.status = TrialStatus.TERMINATED
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
+        trial.status = TrialStatus.TERMINATED
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
-        self.scheduler.on_trial_complete(trial, flat)
+        self.core.complete(trial, flat)
         self.storage.journal.trial_finished(trial)
         self._save_search_state()
         self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
@@ -544,13 +528,11 @@ class Controller:
             # was saving; the retry numbers its own checkpoints past that one, so a stale
             # folder can never replace one the retry recorded.
             self._books[trial.trial_id].skip_index()
-            trial.status = TrialStatus.PENDING
-            self._waiting.insert(0, trial)
+            self.core.retry(trial)
             self.callbacks.call("on_trial_recover", iteration=self._iteration, trials=self.trials, trial=trial)
             return
-        trial.status = TrialStatus.ERROR
         trial.error = error
-        self.scheduler.on_trial_error(trial)
+        self.core.errored(trial)
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=True)
         self.storage.journal.trial_finished(trial)
@@ -618,7 +600,7 @@ class Controller:
         for trial in self.trials:
             if trial.status is TrialStatus.RUNNING:
                 trial.status = TrialStatus.TERMINATED
-        self._waiting.clear()
+        self.core.waiting.clear()
 
     # -- Ctrl-C ---------------------------------------------------------------------------------
     def _install_sigint(self) -> Any:
