@@ -407,7 +407,7 @@ class Controller:
     def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
         if self.stopper(trial.trial_id, flat):
             return Decision.STOP
-        if not self._warned_missing_stop_keys and hasattr(self.stopper, "missing_keys"):
+        if not self._warned_missing_stop_keys:
             missing = self.stopper.missing_keys(flat)
             if missing:
                 self._warned_missing_stop_keys = True

@@ -123,6 +123,11 @@ class Executor(abc.ABC):
         """Seconds a running attempt may stay silent before it is declared lost."""
         return self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
 
+    def fork_server(self) -> Any:
+        """The warm process helper processes (the log writer) are forked from; None if the
+        executor has none."""
+        return None
+
     def spans_hosts(self) -> bool:
         """Whether trials may run on a machine other than the driver's."""
         return False

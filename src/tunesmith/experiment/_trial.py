@@ -88,6 +88,7 @@ class Trial:
         self.restore_checkpoint: Any = None
         self.error: BaseException | None = None
         self.error_text: str | None = None
+        self.restarted_from: str | None = None  # the errored trial this one restarts (restart_errored)
 
     @property
     def local_path(self) -> str | None:
