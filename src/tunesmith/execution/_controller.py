@@ -21,6 +21,7 @@ import cloudpickle
 from tunesmith import _protocol, _settings
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
+from tunesmith._result_keys import AUTO_FILLED
 from tunesmith.callback import CallbackList
 from tunesmith.error import TrialError, TrialLostError, TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
@@ -36,11 +37,6 @@ __all__ = ["Controller", "ExperimentSettings"]
 
 _SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
 _STATE_SAVE_PERIOD_S = 2.0
-_AUTO_KEYS = frozenset(
-    ("timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
-     "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore", "iterations_since_restore",
-     "should_checkpoint", "experiment_tag")
-)
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -391,7 +387,7 @@ class Controller:
             if metric not in flat:
                 if metric == "_metric" or not self.settings.strict_metric_checking:
                     continue
-                reported = ", ".join(sorted(k for k in flat if k not in _AUTO_KEYS and not k.startswith("config/")))
+                reported = ", ".join(sorted(k for k in flat if k not in AUTO_FILLED and not k.startswith("config/")))
                 self._raise = TuneError(
                     f"the trainable reported no metric {metric!r}; it reported: {reported or 'no metrics'}. "
                     "Report that key, or set TuneConfig(metric=...) to one of these"
