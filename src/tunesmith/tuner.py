@@ -516,6 +516,8 @@ def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> 
         strict_metric_checking=_settings.strict_metric_checking(),
         log_to_file=log_files(rc.log_to_file),
         restore_retry_num=_settings.restore_retry_num(),
+        stop_grace_s=_settings.stop_grace_s(),
+        chdir_to_trial_dir=_settings.chdir_to_trial_dir(),
     )
 
 

@@ -64,6 +64,8 @@ class ExperimentSettings:
     strict_metric_checking: bool = True
     log_to_file: tuple[str | None, str | None] | None = None
     restore_retry_num: int = 0  # TUNE_RESTORE_RETRY_NUM
+    stop_grace_s: float = 5.0  # TUNESMITH_STOP_GRACE_S
+    chdir_to_trial_dir: bool = True  # RAY_CHDIR_TO_TRIAL_DIR
 
 
 @dataclasses.dataclass
@@ -121,6 +123,7 @@ class Controller:
         self._raise: BaseException | None = None
         self._warned_missing_stop_keys = False
         self._warned_no_checkpoint = False
+        self._heartbeat_timeout = executor.heartbeat_timeout()  # read once per experiment
         # What each kind of event from a trial does; one entry per trial frame type.
         self._handlers = {
             EventKind.STARTED: self._on_started,
@@ -313,7 +316,7 @@ class Controller:
             checkpoint_index=self._books[trial.trial_id].next_index,
             checkpoint_frequency=self.settings.checkpoint_frequency,
             checkpoint_at_end=self.settings.checkpoint_at_end,
-            chdir=_settings.chdir_to_trial_dir(),
+            chdir=self.settings.chdir_to_trial_dir,
             reuse_actors=self.settings.reuse_actors,
             log_to_file=self.settings.log_to_file,
         )
@@ -493,7 +496,7 @@ class Controller:
     # -- ending trials ----------------------------------------------------------------------------
     def _end_attempt(self, trial: Trial, running: _Running, how: str) -> None:
         running.ending = how
-        running.deadline = time.monotonic() + _settings.stop_grace_s()
+        running.deadline = time.monotonic() + self.settings.stop_grace_s
         if how == "stop":
             trial.status = TrialStatus.TERMINATED
 
@@ -570,7 +573,7 @@ class Controller:
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
-        timeout = self.executor.heartbeat_timeout()
+        timeout = self._heartbeat_timeout
         for trial_id, running in list(self._running.items()):
             if running.ending is not None and now >= running.deadline:
                 self._running.pop(trial_id)

@@ -46,12 +46,14 @@ class Executor(abc.ABC):
         self._handles: dict[tuple[str, int], AttemptHandle] = {}
         self._lost_on: dict[str, str] = {}  # trial id -> node of its last killed attempt
         self._heartbeat_timeout_s = heartbeat_timeout_s
+        self._heartbeat_s: float | None = None  # fixed when an experiment starts
         self.driver_address = ""
         self.token = ""
 
     # -- public bookkeeping ------------------------------------------------------------
     def start(self, driver_address: str, token: str) -> None:
         self.driver_address, self.token = driver_address, token
+        self._heartbeat_s = self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
         self._ledger = self._start()
 
     def total_resources(self) -> dict[str, float]:
@@ -121,7 +123,7 @@ class Executor(abc.ABC):
 
     def heartbeat_timeout(self) -> float:
         """Seconds a running attempt may stay silent before it is declared lost."""
-        return self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
+        return self._heartbeat_s or self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
 
     def fork_server(self) -> Any:
         """The warm process helper processes (the log writer) are forked from; None if the
