@@ -381,3 +381,75 @@ def test_observed_only_metrics_are_refused():
     searcher = OptunaSearch({"x": uniform(0, 1)}, metric=["a"], mode=["obs"])
     with pytest.raises(ValueError, match="at least one metric with mode 'min' or 'max'; got modes \\['obs'\\]"):
         searcher.suggest("t")
+
+
+# -- every built-in sampler is saved and restored inside a real fit ---------------------------
+
+_FIT_SPACE = {"x": quniform(-5, 5, 0.5), "n": randint(-5, 6)}  # discrete, for BruteForceSampler
+
+
+def _sum_of_squares(config):
+    return {"loss": config["x"] ** 2 + config["n"] ** 2}
+
+
+def _builtin_samplers():
+    samplers = optuna.samplers
+    makers = {
+        "tpe": lambda: samplers.TPESampler(seed=0),
+        "random": lambda: samplers.RandomSampler(seed=0),
+        "cmaes": lambda: samplers.CmaEsSampler(seed=0, n_startup_trials=2),
+        "nsga2": lambda: samplers.NSGAIISampler(seed=0, population_size=2),
+        "nsga3": lambda: samplers.NSGAIIISampler(seed=0, population_size=2),
+        "qmc": lambda: samplers.QMCSampler(seed=0),
+        "gp": lambda: samplers.GPSampler(seed=0, n_startup_trials=2),
+        "bruteforce": lambda: samplers.BruteForceSampler(seed=0),
+    }
+    params = []
+    for name, make in makers.items():
+        marks = []
+        if name == "gp" and not _gp_sampler_runs():
+            marks.append(pytest.mark.skip(reason="GPSampler needs torch and scipy"))
+        params.append(pytest.param(make, id=name, marks=marks))
+    return params
+
+
+def _gp_sampler_runs():
+    import importlib.util
+
+    return hasattr(optuna.samplers, "GPSampler") and all(importlib.util.find_spec(m) for m in ("torch", "scipy"))
+
+
+def _fit(make_sampler, storage, name, num_samples, restore=False):
+    import tunesmith as tune
+
+    if restore:
+        return tune.Tuner.restore(f"{storage}/{name}", _sum_of_squares, num_samples=num_samples).fit()
+    return tune.Tuner(
+        _sum_of_squares,
+        param_space=_FIT_SPACE,
+        tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=num_samples, max_concurrent_trials=1,
+                                    search_alg=OptunaSearch(sampler=make_sampler())),
+        run_config=tune.RunConfig(storage_path=storage, name=name, verbose=0),
+    ).fit()
+
+
+def _ordered_configs(results):
+    ordered = sorted(results, key=lambda r: int(r.metrics["experiment_tag"].split("_", 1)[0]))
+    return [(r.config["x"], r.config["n"]) for r in ordered]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make_sampler", _builtin_samplers())
+def test_every_builtin_sampler_is_saved_and_restored_in_a_real_fit(make_sampler, tmp_path):
+    # The searcher state (study and sampler) is saved during fit(); Optuna 5.1's NSGA-II and
+    # NSGA-III samplers hold a thread lock, which used to end the fit with "cannot pickle
+    # '_thread.lock' object".
+    storage = str(tmp_path)
+    whole = _fit(make_sampler, storage, "whole", 5)
+    assert whole.num_terminated == 5 and not whole.errors
+    _fit(make_sampler, storage, "interrupted", 3)
+    restored = _fit(make_sampler, storage, "interrupted", 5, restore=True)
+    assert restored.num_terminated == 5 and not restored.errors
+    # The restored searcher continues the same study with the same sampler state, so the
+    # run repeats the uninterrupted one.
+    assert _ordered_configs(restored) == _ordered_configs(whole)
