@@ -453,3 +453,43 @@ def test_every_builtin_sampler_is_saved_and_restored_in_a_real_fit(make_sampler,
     # The restored searcher continues the same study with the same sampler state, so the
     # run repeats the uninterrupted one.
     assert _ordered_configs(restored) == _ordered_configs(whole)
+
+
+# -- multi-objective with a storage -----------------------------------------------------------
+
+
+def _two_objectives(config):
+    return {"loss": (config["x"] - 3) ** 2, "speed": config["x"]}
+
+
+@pytest.mark.parametrize("metric_in", ["searcher", "tune_config"])
+def test_multi_objective_fit_with_a_sqlite_storage_makes_a_multi_objective_study(metric_in, tmp_path):
+    import tunesmith as tune
+
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    objectives = {"metric": ["loss", "speed"], "mode": ["min", "max"]}
+    searcher = OptunaSearch(storage=url, seed=0, **(objectives if metric_in == "searcher" else {}))
+    results = tune.Tuner(
+        _two_objectives,
+        param_space={"x": uniform(0, 10)},
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=4, **(objectives if metric_in == "tune_config" else {})),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="mo", verbose=0),
+    ).fit()
+    assert results.num_terminated == 4 and not results.errors
+    study = _storage_study(url)
+    assert study.directions == [optuna.study.StudyDirection.MINIMIZE, optuna.study.StudyDirection.MAXIMIZE]
+    assert [len(t.values) for t in study.trials] == [2] * 4
+
+
+def test_a_stored_study_with_other_objectives_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    single = OptunaSearch({"x": uniform(0, 10)}, metric="loss", mode="min", storage=url)
+    single.suggest("a")
+    single.on_trial_complete("a", {"loss": 1.0})
+    multi = OptunaSearch({"x": uniform(0, 10)}, metric=["loss", "speed"], mode=["min", "max"], storage=url)
+    with pytest.raises(ValueError, match=r"already holds a study named 'optuna' with directions \['minimize'\].*Pass another study_name"):
+        multi.suggest("b")
+    other = OptunaSearch({"x": uniform(0, 10)}, metric=["loss", "speed"], mode=["min", "max"], storage=url, study_name="mo")
+    other.suggest("b")
+    other.on_trial_complete("b", {"loss": 1.0, "speed": 2.0})
+    assert optuna.load_study(study_name="mo", storage=url).trials[0].values == [1.0, 2.0]
