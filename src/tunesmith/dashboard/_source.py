@@ -350,7 +350,7 @@ def _apply_trial(trial: TrialEntry, event: str, record: dict[str, Any], now: flo
         _exploited(trial, record, now)
     elif event == "trial_failed":
         trial.num_failures += 1
-        trial.events.append(TrialEvent(now, "failed", str(record.get("error") or "failed")))
+        trial.events.append(TrialEvent(now, "failed", f"failed: {record.get('error') or 'no error text'}"))
     elif event == "trial_finished":
         trial.status = TrialState(record.get("status") or "TERMINATED")
         trial.ended = now
