@@ -31,6 +31,7 @@ STATIC = os.path.join(os.path.dirname(__file__), "static")
 MAX_POINTS = 2000  # per curve, after LTTB
 MAX_SEARCH_POINTS = 2000  # trials drawn in the search views (the best always among them)
 REFRESH_S = 0.5
+OPEN_READS = 500
 
 
 class Dashboard:
@@ -56,7 +57,10 @@ class Dashboard:
                     raise KeyError(name)
                 source = (ExperimentSource(self.path, self.filesystem) if self.single
                           else open_experiment(self.path, name, self.filesystem))
-                source.refresh()
+                # The first 500 trials' result files now; a larger experiment's others are read
+                # page by page as they are shown, and by the background refresh: it opens quickly.
+                source.refresh(results=False)
+                source.refresh_results(source.trials[:OPEN_READS])
                 self._sources[name] = source
             return source
 
@@ -66,7 +70,11 @@ class Dashboard:
             sources = list(self._sources.values())
         for source in sources:
             with self._lock:
-                source.refresh()
+                source.refresh(results=False)
+                trials = list(source.trials)
+            for start in range(0, len(trials), 2000):  # the lock is let go between chunks: pages stay quick
+                with self._lock:
+                    source.refresh_results(trials[start:start + 2000])
 
     @property
     def lock(self) -> threading.Lock:
@@ -105,6 +113,9 @@ def trial_page(source: ExperimentSource, query: dict[str, str]) -> dict[str, Any
     total, rows = select(source, filters=filters, sort=query.get("sort") or None,
                          descending=None if desc in (None, "") else desc == "1",
                          offset=int(query.get("offset", 0)), limit=min(int(query.get("limit", 50)), 500))
+    unread = [t for t in (source.trial(row["trial_id"]) for row in rows) if t is not None and not t.result_offset]
+    if unread and source.refresh_results(unread):  # a page shown before the background read reached it
+        rows = [trial_row(source, source.trial(row["trial_id"])) for row in rows]  # type: ignore[arg-type]
     return {"total": total, "all": len(source.trials), "columns": columns(source, rows), "rows": _clean(rows)}
 
 
