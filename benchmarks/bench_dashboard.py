@@ -71,13 +71,15 @@ def main() -> None:
     process = psutil.Process()
     rss0 = process.memory_info().rss
     with DashboardServer(args.folder) as server, httpx.Client(base_url=server.url, timeout=600) as client:
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         timed(client, "/")
         timed(client, "/api/experiments")
         _, summary = timed(client, "/api/experiments/big")
         _, page = timed(client, "/api/experiments/big/trials?limit=50")
         first_view = time.perf_counter() - began
-        print(f"first view (page, list, summary, first table page): {first_view:.2f} s; {summary['trials']} trials")
+        print(f"first view (page, list, summary, first table page): {first_view:.2f} s wall, "
+              f"{time.process_time() - cpu:.2f} s CPU (server and client); {summary['trials']} trials")
+        print(f"  load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  RSS after first view: +{(process.memory_info().rss - rss0) / 2**20:.0f} MB")
         began = time.perf_counter()
         while True:  # the background read of every result file
@@ -92,8 +94,9 @@ def main() -> None:
                             ("filtered lr<1e-4 and sorted", "/api/experiments/big/trials?sort=loss&filter=config/lr<0.0001"),
                             ("one trial's curve", f"/api/experiments/big/trials/{page['rows'][0]['trial_id']}/curve"),
                             ("search views (best so far, 2,000 sampled trials)", "/api/experiments/big/search")]:
+            cpu = time.process_time()
             seconds, _ = timed(client, path)
-            print(f"  {label}: {seconds * 1000:.0f} ms")
+            print(f"  {label}: {seconds * 1000:.0f} ms wall, {(time.process_time() - cpu) * 1000:.0f} ms CPU")
         print(f"  RSS with every trial summarised: +{(process.memory_info().rss - rss0) / 2**20:.0f} MB")
 
 

@@ -122,7 +122,7 @@ def trial_page(source: ExperimentSource, query: dict[str, str]) -> dict[str, Any
 def trial_detail(source: ExperimentSource, trial: TrialEntry) -> dict[str, Any]:
     return {
         "row": _clean([trial_row(source, trial)])[0], "config": trial.config, "name": source.trial_name(trial),
-        "events": [{"time": e.time, "kind": e.kind, "text": e.text} for e in trial.events],
+        "events": [{"time": e.time, "kind": e.kind, "text": e.text} for e in trial.timeline()],
         "error": source.error_text(trial) if trial.status.value == "ERROR" or trial.num_failures else None,
         "metrics": sorted(trial.last_metrics),
     }
@@ -140,8 +140,8 @@ def trial_curve(source: ExperimentSource, trial: TrialEntry, metric: str, x: str
     xa, ya, sa = np.asarray(xs)[order], np.asarray(ys)[order], np.asarray(stamps)[order]
     keep = lttb(xa, ya, MAX_POINTS) if len(xa) else np.arange(0)
     events = []
-    for event in trial.events:
-        if event.kind == "started" and event.text == "started":
+    for event in trial.timeline():
+        if event.kind == "started":
             continue
         at = int(np.searchsorted(sa, event.time, side="right")) - 1 if len(sa) else -1
         events.append({"x": float(xa[at]) if at >= 0 else None, "kind": event.kind, "text": event.text})
