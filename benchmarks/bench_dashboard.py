@@ -84,8 +84,7 @@ def main() -> None:
         began = time.perf_counter()
         while True:  # the background read of every result file
             _, summary = timed(client, "/api/experiments/big")
-            if summary["best"] is not None and all(row["loss"] is not None for row in
-                                                   timed(client, f"/api/experiments/big/trials?offset={args.trials - 50}")[1]["rows"]):
+            if summary["summarised"] == summary["trials"]:
                 break
             time.sleep(0.2)
         print(f"every result file summarised in the background: {time.perf_counter() - began:.1f} s more")

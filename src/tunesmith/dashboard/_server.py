@@ -97,6 +97,7 @@ def experiment_summary(source: ExperimentSource) -> dict[str, Any]:
         "metric": source.metric, "mode": source.mode, "best": best.best if best else None,
         "best_trial": best.trial_id if best else None, "started": source.started, "duration_s": source.duration(),
         "metrics": source.metric_names(), "params": _param_names(source), "version": source.version,
+        "summarised": sum(1 for t in source.trials if t.result_offset or t.dirname is None),
     }
 
 
