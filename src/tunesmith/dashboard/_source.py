@@ -140,6 +140,7 @@ class _Files:
                 with open(path, "rb") as f:
                     f.seek(offset)
                     return f.read()
+            self.fs.invalidate_cache(path)  # an object store: the file may have been uploaded again since
             with self.fs.open(path, "rb") as f:
                 f.seek(offset)
                 return f.read()
@@ -148,7 +149,10 @@ class _Files:
 
     def size(self, path: str) -> int:
         try:
-            return os.stat(path).st_size if self.local else int(self.fs.size(path))
+            if self.local:
+                return os.stat(path).st_size
+            self.fs.invalidate_cache(path)
+            return int(self.fs.size(path))
         except (FileNotFoundError, OSError):
             return -1
 
