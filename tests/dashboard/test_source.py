@@ -71,6 +71,7 @@ def test_a_torn_last_line_is_skipped_and_read_when_complete(finished):
     assert trial.iterations == 4
     with open(os.path.join(folder, trial.dirname, "result.json"), "a") as f:
         f.write('eration": 5}\n')
+    trial.settled = False  # a finished trial is read to its end once; this one is written on as if running
     source.refresh()
     assert trial.iterations == 5 and trial.last == 0.001
 
