@@ -70,3 +70,11 @@ def test_categorical_params_are_coded_by_sorted_value():
 def test_bad_input_says_what_to_pass(results, call, error, match):
     with pytest.raises(error, match=match):
         call(results)
+
+
+@pytest.mark.parametrize("name", ["tunesmith.visualization", "tunesmith.dashboard", "tunesmith.cli"])
+def test_view_packages_export_sorted_existing_names(name):
+    import importlib
+
+    module = importlib.import_module(name)
+    assert module.__all__ == sorted(module.__all__) and all(hasattr(module, member) for member in module.__all__)

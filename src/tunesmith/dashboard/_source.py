@@ -360,7 +360,7 @@ class ExperimentSource:
         a live driver's log writer holds the experiment's lock (a URL: while unfinished)."""
         if self.finished:
             return ExperimentState.INTERRUPTED if self.interrupted else ExperimentState.FINISHED
-        if not self.files.local or _writer_lock_held(self.files.join(LOCK_FILE)):
+        if not self.files.local or _driver_running(self.files.join(LOCK_FILE), self.files.join(JOURNAL_FILE)):
             return ExperimentState.RUNNING
         return ExperimentState.INTERRUPTED  # the driver died without a word
 
@@ -414,6 +414,31 @@ def _exploited(trial: TrialEntry, record: dict[str, Any], now: float) -> None:
     trial.config = record.get("config") or trial.config
     trial.tag = record.get("tag", trial.tag)
     trial.add_event(TrialEvent(now, "exploited", f"exploited {donor}; {changes or 'same config'}"))
+
+
+_RECENT_S = 60.0
+
+
+def _driver_running(lock: str, journal: str) -> bool:
+    """A local experiment without ``experiment_finished``: is its driver alive?
+
+    Yes while its log writer holds the lock, or while the driver the lock file names is
+    alive on this host (the writer may not have taken the lock yet); with no lock file (no
+    log writer), while the journal was written in the last minute.
+    """
+    if _writer_lock_held(lock):
+        return True
+    try:
+        with open(lock, "rb") as f:
+            owner = f.read(256)
+    except OSError:
+        try:
+            return time.time() - os.stat(journal).st_mtime < _RECENT_S
+        except OSError:
+            return False
+    from tunesmith.storage._lock import _driver_alive
+
+    return bool(owner.strip()) and _driver_alive(owner)
 
 
 def _writer_lock_held(path: str) -> bool:
