@@ -102,3 +102,9 @@ def test_a_running_experiment_shows_running_and_its_rows_so_far(finished):
         fcntl.flock(lock, fcntl.LOCK_EX)
         assert json.loads(invoke("ls", finished, "--json").output)["status"] == "running"
     assert json.loads(invoke("ls", finished, "--json").output)["status"] == "interrupted"
+
+
+def test_import_tunesmith_loads_none_of_the_view_libraries():
+    code = "import sys, json, tunesmith; print(json.dumps(sorted(sys.modules)))"
+    loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout))
+    assert not {"click", "starlette", "uvicorn", "plotly", "orjson", "tunesmith.dashboard", "tunesmith.cli"} & loaded
