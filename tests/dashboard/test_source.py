@@ -79,3 +79,16 @@ def test_a_torn_last_line_is_skipped_and_read_when_complete(finished):
 def test_a_folder_without_a_journal_is_refused():
     with pytest.raises(FileNotFoundError, match="is not an experiment folder: it has no journal.jsonl"):
         ExperimentSource("/nonexistent/exp")
+
+
+def test_reading_the_journal_in_steps_ends_where_one_read_does(finished):
+    folder = os.path.join(finished, "exp")
+    whole = ExperimentSource(folder).refresh()
+    stepped, steps = ExperimentSource(folder), 0
+    while not stepped.caught_up:
+        stepped.refresh(max_bytes=97)  # cuts records in the middle
+        steps += 1
+    assert steps > 10
+    assert [(t.trial_id, t.status, t.iterations, t.best) for t in stepped.trials] == \
+        [(t.trial_id, t.status, t.iterations, t.best) for t in whole.trials]
+    assert stepped.state() is whole.state() is ExperimentState.FINISHED

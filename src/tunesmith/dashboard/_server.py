@@ -32,6 +32,7 @@ MAX_POINTS = 2000  # per curve, after LTTB
 MAX_SEARCH_POINTS = 2000  # trials drawn in the search views (the best always among them)
 REFRESH_S = 0.5
 OPEN_READS = 500
+JOURNAL_STEP = 4 << 20  # bytes of journal read at a time: about 8,000 trials
 
 
 class Dashboard:
@@ -57,9 +58,10 @@ class Dashboard:
                     raise KeyError(name)
                 source = (ExperimentSource(self.path, self.filesystem) if self.single
                           else open_experiment(self.path, name, self.filesystem))
-                # The first 500 trials' result files now; a larger experiment's others are read
-                # page by page as they are shown, and by the background refresh: it opens quickly.
-                source.refresh(results=False)
+                # The first 4 MB of the journal and the first 500 trials' result files now; the
+                # rest of a large experiment is read by the background refresh (and a page's
+                # result files when it is shown first), so it opens quickly and fills in live.
+                source.refresh(results=False, max_bytes=JOURNAL_STEP)
                 source.refresh_results(source.trials[:OPEN_READS])
                 self._sources[name] = source
             return source
@@ -69,9 +71,12 @@ class Dashboard:
         with self._lock:
             sources = list(self._sources.values())
         for source in sources:
-            with self._lock:
-                source.refresh(results=False)
-                trials = list(source.trials)
+            while True:  # the journal in steps, the lock let go between them
+                with self._lock:
+                    source.refresh(results=False, max_bytes=JOURNAL_STEP)
+                    if source.caught_up:
+                        trials = list(source.trials)
+                        break
             for start in range(0, len(trials), 2000):  # the lock is let go between chunks: pages stay quick
                 with self._lock:
                     source.refresh_results(trials[start:start + 2000])
@@ -93,7 +98,7 @@ def _has_journal(path: str, filesystem: Any) -> bool:
 def experiment_summary(source: ExperimentSource) -> dict[str, Any]:
     best = source.best_trial()
     return {
-        "name": source.name, "status": source.state().value, "trials": len(source.trials), "counts": source.counts(),
+        "name": source.name, "status": source.state().value if source.caught_up else "loading", "trials": len(source.trials), "counts": source.counts(),
         "metric": source.metric, "mode": source.mode, "best": best.best if best else None,
         "best_trial": best.trial_id if best else None, "started": source.started, "duration_s": source.duration(),
         "metrics": source.metric_names(), "params": _param_names(source), "version": source.version,

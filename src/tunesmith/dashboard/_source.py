@@ -133,17 +133,18 @@ class _Files:
     def join(self, *parts: str) -> str:
         return os.path.join(self.root, *parts) if self.local else "/".join([self.root.rstrip("/"), *parts])
 
-    def read_from(self, path: str, offset: int) -> bytes:
-        """The bytes of ``path`` from ``offset`` on (empty if it does not exist)."""
+    def read_from(self, path: str, offset: int, size: int = -1) -> bytes:
+        """The bytes of ``path`` from ``offset`` on, at most ``size`` of them when it is
+        not negative (empty if the file does not exist)."""
         try:
             if self.local:
                 with open(path, "rb") as f:
                     f.seek(offset)
-                    return f.read()
+                    return f.read(size)
             self.fs.invalidate_cache(path)  # an object store: the file may have been uploaded again since
             with self.fs.open(path, "rb") as f:
                 f.seek(offset)
-                return f.read()
+                return f.read(size)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return b""
 
@@ -248,14 +249,22 @@ class ExperimentSource:
         self.trials: list[TrialEntry] = []
         self._by_id: dict[str, TrialEntry] = {}
         self._journal_offset = 0
+        self.caught_up = False
         self._journal_partial = b""
         self.version = 0  # grows whenever something new was read
 
     # -- journal --------------------------------------------------------------------------
-    def refresh(self, results: bool = True) -> "ExperimentSource":
-        """Read what was appended to the journal (and, with ``results``, to the result files)."""
-        data = self._journal_partial + self.files.read_from(self.files.join(JOURNAL_FILE), self._journal_offset)
-        self._journal_offset += len(data) - len(self._journal_partial)
+    def refresh(self, results: bool = True, max_bytes: int | None = None) -> "ExperimentSource":
+        """Read what was appended to the journal (and, with ``results``, to the result files).
+
+        With ``max_bytes``, at most that much of the journal: a large experiment is read in
+        steps, and :attr:`caught_up` says whether the journal was read to its end.
+        """
+        new = self.files.read_from(self.files.join(JOURNAL_FILE), self._journal_offset,
+                                   -1 if max_bytes is None else max_bytes)
+        self.caught_up = max_bytes is None or len(new) < max_bytes
+        data = self._journal_partial + new
+        self._journal_offset += len(new)
         records, self._journal_partial = _lines(data)
         for record in records:
             self._apply(record)
