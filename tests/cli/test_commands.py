@@ -90,7 +90,7 @@ def test_python_dash_m_runs_the_command(finished):
 
 
 def test_a_running_experiment_shows_running_and_its_rows_so_far(finished):
-    """A journal without experiment_finished whose log writer lock is held reads as running."""
+    """A journal without experiment_finished reads as running while a driver holds the experiment lock."""
     import fcntl
 
     folder = os.path.join(finished, "exp")
@@ -98,7 +98,7 @@ def test_a_running_experiment_shows_running_and_its_rows_so_far(finished):
         lines = f.read().splitlines(keepends=True)
     with open(os.path.join(folder, "journal.jsonl"), "wb") as f:
         f.writelines(line for line in lines if b'"experiment_finished"' not in line)
-    with open(os.path.join(folder, ".log-writer.lock"), "a+") as lock:
+    with open(os.path.join(folder, ".driver.lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         assert json.loads(invoke("ls", finished, "--json").output)["status"] == "running"
     assert json.loads(invoke("ls", finished, "--json").output)["status"] == "interrupted"

@@ -20,7 +20,7 @@ import time
 from typing import Any, Iterator
 
 from tunesmith._flatten import flatten_dict
-from tunesmith.storage._lock import LOCK_FILE
+from tunesmith.storage._lock import DRIVER_LOCK_FILE, LEASE_FILE, LOCK_FILE, _driver_alive, _lease_live, _parse_holder
 from tunesmith.storage._storage import JOURNAL_FILE, split_url
 
 __all__ = ["ExperimentSource", "ExperimentState", "TrialEntry", "TrialEvent", "TrialState", "list_experiments"]
@@ -366,12 +366,15 @@ class ExperimentSource:
     # -- the experiment as a whole ------------------------------------------------------------
     def state(self) -> ExperimentState:
         """Finished or interrupted as the journal's last record says; otherwise running while
-        a live driver's log writer holds the experiment's lock (a URL: while unfinished)."""
+        a live driver holds the experiment (its ``.driver.lock``, or on an object store its
+        unexpired lease), else interrupted (the driver died without a word)."""
         if self.finished:
             return ExperimentState.INTERRUPTED if self.interrupted else ExperimentState.FINISHED
-        if not self.files.local or _driver_running(self.files.join(LOCK_FILE), self.files.join(JOURNAL_FILE)):
-            return ExperimentState.RUNNING
-        return ExperimentState.INTERRUPTED  # the driver died without a word
+        if self.files.local:
+            alive = _driver_running(self.files.root, self.files.join(JOURNAL_FILE))
+        else:
+            alive = _lease_live(_parse_holder(self.files.read_from(self.files.join(LEASE_FILE), 0)))
+        return ExperimentState.RUNNING if alive else ExperimentState.INTERRUPTED
 
     def counts(self) -> dict[str, int]:
         counts = {state.value: 0 for state in TrialState}
@@ -428,14 +431,17 @@ def _exploited(trial: TrialEntry, record: dict[str, Any], now: float) -> None:
 _RECENT_S = 60.0
 
 
-def _driver_running(lock: str, journal: str) -> bool:
+def _driver_running(folder: str, journal: str) -> bool:
     """A local experiment without ``experiment_finished``: is its driver alive?
 
-    Yes while its log writer holds the lock, or while the driver the lock file names is
-    alive on this host (the writer may not have taken the lock yet); with no lock file (no
-    log writer), while the journal was written in the last minute.
+    Yes while a driver holds ``.driver.lock``. An experiment written before that lock
+    existed: while its log writer holds its lock, or the driver that lock file names is
+    alive on this host; with neither file, while the journal was written in the last minute.
     """
-    if _writer_lock_held(lock):
+    if os.path.exists(os.path.join(folder, DRIVER_LOCK_FILE)):
+        return _lock_held(os.path.join(folder, DRIVER_LOCK_FILE))
+    lock = os.path.join(folder, LOCK_FILE)
+    if _lock_held(lock):
         return True
     try:
         with open(lock, "rb") as f:
@@ -445,12 +451,10 @@ def _driver_running(lock: str, journal: str) -> bool:
             return time.time() - os.stat(journal).st_mtime < _RECENT_S
         except OSError:
             return False
-    from tunesmith.storage._lock import _driver_alive
-
     return bool(owner.strip()) and _driver_alive(owner)
 
 
-def _writer_lock_held(path: str) -> bool:
+def _lock_held(path: str) -> bool:
     try:
         import fcntl
     except ImportError:
