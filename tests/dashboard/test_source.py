@@ -92,3 +92,20 @@ def test_reading_the_journal_in_steps_ends_where_one_read_does(finished):
     assert [(t.trial_id, t.status, t.iterations, t.best) for t in stepped.trials] == \
         [(t.trial_id, t.status, t.iterations, t.best) for t in whole.trials]
     assert stepped.state() is whole.state() is ExperimentState.FINISHED
+
+
+def test_an_unfinished_experiment_on_s3_is_running_while_its_driver_lease_is_live(finished, s3_endpoint):
+    import time
+
+    import s3fs
+
+    fs = s3fs.S3FileSystem(key="testing", secret="testing", endpoint_url=s3_endpoint, skip_instance_cache=True)
+    fs.mkdir("lease-bucket")
+    fs.put(os.path.join(finished, "exp"), "lease-bucket/exp", recursive=True)
+    journal = fs.cat_file("lease-bucket/exp/journal.jsonl").splitlines(keepends=True)
+    fs.pipe_file("lease-bucket/exp/journal.jsonl", b"".join(r for r in journal if b"experiment_finished" not in r))
+    source = ExperimentSource("s3://lease-bucket/exp", filesystem=fs).refresh()
+    assert source.state() is ExperimentState.INTERRUPTED  # no lease: the driver is gone
+    lease = {"host": "another-machine", "pid": 1, "expires": time.time() + 60}
+    fs.pipe_file("lease-bucket/exp/.driver-lease.json", json.dumps(lease).encode())
+    assert source.state() is ExperimentState.RUNNING
