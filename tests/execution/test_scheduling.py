@@ -78,11 +78,21 @@ def test_a_paused_trial_goes_back_to_its_place_and_a_retry_goes_first():
 
 
 @pytest.mark.parametrize(
-    ("idle", "search_finished", "expected"),
-    [(True, True, "t0"), (False, True, None), (True, False, None), (False, False, None)],
+    ("idle", "search_finished", "paused_first", "expected"),
+    [
+        (True, True, False, "t0"),
+        (True, False, False, "t0"),  # a PENDING trial waits first: the controller creates no other
+        (True, True, True, "t0"),
+        (True, False, True, None),  # a new trial may still come, and the scheduler may take it
+        (False, True, False, None),
+        (False, False, False, None),
+    ],
 )
-def test_the_oldest_is_forced_only_when_nothing_runs_and_nothing_can_come(idle, search_finished, expected):
-    core, _, _ = _core(_HoldBack())
+def test_the_oldest_is_forced_only_when_nothing_runs_and_nothing_new_comes(idle, search_finished, paused_first, expected):
+    core, trials, _ = _core(_HoldBack())
+    if paused_first:
+        core.started(trials[0])
+        core.paused(trials[0])
     chosen = core.next_to_start(idle=idle, search_finished=search_finished)
     assert (chosen.trial_id if chosen else None) == expected
     assert [t.trial_id for t in core.forced] == ([expected] if expected else [])
@@ -149,3 +159,31 @@ def test_the_simulator_starts_a_held_back_trial_as_the_controller_does():
     assert all(t.status is TrialStatus.TERMINATED for t in sim.trials)
     assert [(launch.trial_id, launch.forced) for launch in sim.launches] == [("sim_00000", True), ("sim_00001", True)]
     assert [t.trial_id for t in sim.stranded()] == ["sim_00000", "sim_00001"]
+
+
+def _trivial(config):
+    import tunesmith as tune
+
+    tune.report({"score": 1.0})
+
+
+def _fit(scheduler, tmp_path):
+    import tunesmith as tune
+
+    return tune.Tuner(
+        _trivial,
+        tune_config=tune.TuneConfig(scheduler=scheduler, num_samples=2),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0),
+    ).fit()
+
+
+def test_the_controller_runs_trials_a_scheduler_holds_back(tmp_path):
+    results = _fit(_HoldBack(), tmp_path)
+    assert [r.metrics["score"] for r in results] == [1.0, 1.0]
+
+
+def test_the_controller_refuses_a_chosen_trial_that_is_not_waiting(tmp_path):
+    outsider = Trial("t", trial_id="outsider", config={})
+    outsider.status = TrialStatus.RUNNING
+    with pytest.raises(TuneError, match="_Stranger.choose_trial_to_run returned trial t_outsider, which is not one of the PENDING/PAUSED"):
+        _fit(_Stranger(outsider), tmp_path)

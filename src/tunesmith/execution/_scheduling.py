@@ -12,9 +12,10 @@ the simulator meets the same contract as in an experiment:
 - after every hook, the trials returned by ``pop_trials_to_stop()`` are taken out of the
   waiting list and handed to the owner's ``end_dropped`` callback, which ends them as
   TERMINATED (and calls :meth:`complete`);
-- when the scheduler holds every waiting trial back while nothing runs and no trial can
-  come any more, the oldest waiting trial is started anyway (recorded in :attr:`forced`),
-  so an experiment never waits forever;
+- when the scheduler holds every waiting trial back while nothing runs and no new trial
+  can come (the search has ended, or a PENDING trial waits first: the controller creates
+  no trial while one does), the oldest waiting trial is started anyway (recorded in
+  :attr:`forced`), so an experiment never waits forever;
 - a PBT exploit (``trial.restore_checkpoint``) is used once, by the next attempt.
 """
 
@@ -66,7 +67,7 @@ class SchedulingCore:
 
         Args:
             idle: No trial is running.
-            search_finished: No new trial will come.
+            search_finished: The search will create no more trials.
 
         Raises:
             TuneError: ``choose_trial_to_run`` returned a trial that was not waiting.
@@ -75,7 +76,8 @@ class SchedulingCore:
             trial = self.scheduler.choose_trial_to_run(self.waiting)
             self.drain_stops()
             if trial is None:
-                if idle and search_finished and self.waiting:  # never wait forever on a scheduler
+                if idle and self.waiting and (search_finished or self.has_pending_first()):
+                    # nothing runs and nothing new comes: never wait forever on a scheduler
                     self.forced.append(self.waiting[0])
                     return self.waiting[0]
                 return None
