@@ -213,7 +213,7 @@ class _Experiment:
         tuner, tc, rc = self.tuner, self.tuner.tune_config, self.tuner.run_config
         self.storage.prepare()
         self.server = TrialServer(self.executor.driver_host())
-        self.executor.start(self.server.address, self.server.token)
+        self.executor.start(self.server.address, self.server.token, reuse_processes=tuner.tune_config.reuse_actors)
         self._start_log_writer()
         _check_storage_shared(self.executor, self.storage)
         if hasattr(self.scheduler, "set_total_resources"):

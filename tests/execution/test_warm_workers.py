@@ -38,14 +38,22 @@ def _new_workers(earlier, count):
     return _workers() - earlier
 
 
-def test_init_starts_workers_that_later_experiments_reuse(run):
+def test_init_starts_workers_that_the_first_experiment_uses(run):
     earlier = _workers()
     tune.init(num_cpus=1)
     started = _new_workers(earlier, 1)
     assert len(started) == 1  # before any experiment
     first = run(pid_and_env)[0].metrics["pid"]
     second = run(pid_and_env)[0].metrics["pid"]
-    assert first == second and first in started
+    assert first in started
+    assert second != first  # a process that ran a trial runs no other (without reuse_actors)
+
+
+def test_reuse_actors_keeps_a_process_across_experiments(run):
+    tune.init(num_cpus=1)
+    first = run(pid_and_env, reuse_actors=True)[0].metrics["pid"]
+    second = run(pid_and_env, reuse_actors=True)[0].metrics["pid"]
+    assert first == second
 
 
 def test_a_changed_environment_gets_new_workers(run, monkeypatch):

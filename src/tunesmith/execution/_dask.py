@@ -279,7 +279,8 @@ class DaskExecutor(Executor):
     def _process_spec(self) -> dict[str, Any]:
         """What every trial process of this experiment is started with."""
         return {"driver": self.driver_address, "token": self.token, "cwd": os.getcwd(),
-                "heartbeat_s": min(1.0, self.heartbeat_timeout() / 4), "python_path": driver_source_folders()}
+                "heartbeat_s": min(1.0, self.heartbeat_timeout() / 4), "python_path": driver_source_folders(),
+                "reuse": self.reuse_processes}
 
     def _kill_on_worker(self, task: _Task) -> None:
         from tunesmith.execution._dask_worker import kill_attempt

@@ -37,12 +37,12 @@ class RunnerActor:
         self.processes = TrialProcesses(max_idle=2)
 
     def run(self, key: str, attempt: dict[str, Any], env: dict[str, str], cwd: str,
-            python_path: tuple[str, ...]) -> int | None:
+            python_path: tuple[str, ...], reuse: bool = False) -> int | None:
         import ray
 
         gpu_ids = ray.get_runtime_context().get_accelerator_ids().get("GPU", [])
         env = dict(env, CUDA_VISIBLE_DEVICES=",".join(str(i) for i in gpu_ids))
-        return self.processes.run(key, attempt, env, cwd, tuple(python_path))
+        return self.processes.run(key, attempt, env, cwd, tuple(python_path), reuse=reuse)
 
 
 @dataclasses.dataclass(eq=False)
@@ -136,7 +136,8 @@ class RayExecutor(Executor):
         env = attempt_environment(self.driver_address, self.token, min(1.0, self.heartbeat_timeout() / 4))
         key = f"{self.token[:8]}-{handle.trial_id}-{handle.attempt}"
         attempt = {"trial_id": handle.trial_id, "attempt": handle.attempt}
-        runner.ref = runner.actor.run.remote(key, attempt, env, os.getcwd(), driver_source_folders())
+        runner.ref = runner.actor.run.remote(key, attempt, env, os.getcwd(), driver_source_folders(),
+                                             self.reuse_processes)
         handle.engine_ref = runner
 
     def _exited(self, handle: AttemptHandle) -> int | None:

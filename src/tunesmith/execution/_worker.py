@@ -7,7 +7,8 @@ executor, ``"driver"`` (``host:port``), ``"token"`` and ``"python_path"``; witho
 executors). The connection opens at the first attempt, so a process can be started
 before the experiment's server exists, and is replaced when an attempt names another
 driver; ``{"disconnect": true}`` closes it between experiments. The process exits when
-stdin closes, when a connected driver goes away, or when its parent dies. With
+stdin closes, when a connected driver goes away, or when its parent dies, at once (a thread
+a trial left running does not keep it alive). The trial's own stdin is ``/dev/null``. With
 ``TUNESMITH_ACK_FD`` set (cluster executors), the process writes one byte to that file
 descriptor as each attempt ends, so its parent knows it is free again. A heartbeat thread
 (:mod:`tunesmith.execution._heartbeat`) runs while the process is connected.
@@ -21,7 +22,8 @@ import os
 import signal
 import socket
 import sys
-from typing import Any
+import traceback
+from typing import IO, Any, NoReturn
 
 import cloudpickle
 
@@ -111,13 +113,50 @@ def _add_python_path(entries: list[str] | None) -> None:
             sys.path.append(entry)
 
 
-def main() -> None:
+def _take_control_pipe() -> IO[bytes]:
+    """The pipe attempts arrive on (stdin as started); the trial's stdin becomes /dev/null,
+    so a trainable calling ``input()`` gets ``EOFError`` instead of reading the next attempt."""
+    control = os.fdopen(os.dup(0), "rb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115 - fd 0 lives as long as the process
+    return control
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process now: a thread the trial left running must not keep it alive."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def main() -> NoReturn:
+    """Run attempts until the control pipe closes, then exit (threads the trials left die too)."""
+    code = 0
+    try:
+        _serve()
+    except SystemExit as exc:  # a driver that cannot be reached: say why, as an uncaught SystemExit would
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    _exit(code)
+
+
+def _serve() -> None:
     _die_with_parent()
+    control = _take_control_pipe()
     ack_fd = int(os.environ.get("TUNESMITH_ACK_FD") or -1)
     connection: _Connection | None = None
     try:
         while True:
-            line = sys.stdin.readline()
+            line = control.readline()
             if not line:
                 return
             spec = json.loads(line)
