@@ -334,3 +334,39 @@ def test_pbt_pause_and_resume_moves_trials_between_workers_through_shared_storag
             assert after[0]["step"] > 1  # resumed from a checkpoint, never from the start
             moved += after[0]["worker"] != before[-1]["worker"]
     assert moved >= 1, "no paused trial resumed on another worker"
+
+
+def test_trials_no_worker_can_run_warn_once_then_end_the_experiment(run, caplog):
+    local = distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1, protocol="tcp://",
+                                     host="127.0.0.1", dashboard_address="127.0.0.1:0", resources={"CPU": 1.0},
+                                     memory_limit=0)
+    client = distributed.Client(local, set_as_default=False)
+    executor = DaskExecutor(client, heartbeat_timeout_s=1, pending_timeout_s=4)
+
+    class EveryWorkerLeaves(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            if not hasattr(self, "thread"):
+                self.thread = threading.Thread(target=local.scale, args=(0,))
+                self.thread.start()
+
+    def train(config):
+        time.sleep(30)
+
+    start = time.monotonic()
+    try:
+        with pytest.raises(TuneError, match=r"waited \d+ s with no Dask worker able to run it: .*no workers"):
+            run(train, {"i": tune.grid_search([0, 1, 2])}, executor=executor,
+                run_config={"callbacks": [EveryWorkerLeaves()], "failure_config": tune.FailureConfig(max_failures=1)})
+        assert time.monotonic() - start < 60
+        warned = [r for r in caplog.records if "no Dask worker can run them" in r.getMessage()]
+        assert len(warned) == 1
+    finally:
+        executor.close()
+        client.close()
+        local.close()
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan")])
+def test_pending_timeout_must_be_positive(value):
+    with pytest.raises(ValueError, match="pending_timeout_s must be > 0 seconds"):
+        DaskExecutor.local(1, pending_timeout_s=value)
