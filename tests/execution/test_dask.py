@@ -37,6 +37,14 @@ def executor(cluster):
     dask.close()
 
 
+def _engine_pid():
+    """The Dask worker this trial runs under (each attempt runs in a child of a trial process)."""
+    process = psutil.Process(os.getppid())
+    while "tunesmith.execution._worker" in " ".join(process.cmdline()):
+        process = process.parent()
+    return process.pid
+
+
 def _worker_devices(pid):
     return psutil.Process(pid).environ().get("CUDA_VISIBLE_DEVICES", "")
 
@@ -45,7 +53,7 @@ def test_trials_spread_over_workers_and_never_overcommit_one(run, executor):
     def train(config):
         start = time.time()
         time.sleep(0.3)
-        return {"worker_pid": os.getppid(), "start": start, "end": time.time()}
+        return {"worker_pid": _engine_pid(), "start": start, "end": time.time()}
 
     results = run(train, {"i": tune.grid_search(list(range(9)))}, executor=executor)
     assert results.num_errors == 0
@@ -61,7 +69,7 @@ def test_trials_spread_over_workers_and_never_overcommit_one(run, executor):
 def test_fractional_and_whole_gpus_get_the_workers_device_ids(run, executor):
     def train(config):
         time.sleep(0.4)
-        return {"cuda": os.environ["CUDA_VISIBLE_DEVICES"], "worker_pid": os.getppid()}
+        return {"cuda": os.environ["CUDA_VISIBLE_DEVICES"], "worker_pid": _engine_pid()}
 
     halves = run(tune.with_resources(train, {"cpu": 0, "gpu": 0.5}), {"i": tune.grid_search(list(range(12)))},
                  executor=executor, run_config={"name": "halves"})
@@ -97,7 +105,7 @@ def test_asha_stops_trials_promptly(run, executor):
 def test_init_address_selects_dask_and_init_again_goes_back_to_local(cluster, run):
     executor = tune.init(address=cluster.address)
     assert isinstance(executor, DaskExecutor)
-    results = run(lambda config: {"worker_pid": os.getppid()}, {"i": tune.grid_search([0, 1])})
+    results = run(lambda config: {"worker_pid": _engine_pid()}, {"i": tune.grid_search([0, 1])})
     assert results.num_errors == 0 and os.getpid() not in {r.metrics["worker_pid"] for r in results}
     client = executor.client
     assert isinstance(tune.init(), LocalExecutor)  # replaces (and closes) the Dask executor
@@ -197,7 +205,7 @@ def test_a_worker_that_joins_mid_run_gets_trials(cluster, run, executor, tmp_pat
         while not joined.exists() and time.time() < deadline:  # the first trials hold on until it joins
             time.sleep(0.1)
         time.sleep(1.0)
-        return {"worker": os.getppid()}
+        return {"worker": _engine_pid()}
 
     try:
         results = run(train, {"i": tune.grid_search(list(range(12)))}, executor=executor,
@@ -221,7 +229,7 @@ def _counting_trainable(config):
         time.sleep(0.15)
         folder = tempfile.mkdtemp()
         json.dump({"step": step}, open(os.path.join(folder, "step.json"), "w"))
-        tune.report({"step": step, "pid": os.getpid(), "worker": os.getppid()},
+        tune.report({"step": step, "pid": os.getpid(), "worker": _engine_pid()},
                     checkpoint=tune.Checkpoint.from_directory(folder))
 
 
@@ -310,7 +318,7 @@ def _pbt_trainable(config):
         time.sleep(0.1)
         folder = tempfile.mkdtemp()
         json.dump({"step": step, "score": score}, open(os.path.join(folder, "state.json"), "w"))
-        tune.report({"score": score, "step": step, "pid": os.getpid(), "worker": os.getppid()},
+        tune.report({"score": score, "step": step, "pid": os.getpid(), "worker": _engine_pid()},
                     checkpoint=tune.Checkpoint.from_directory(folder))
 
 

@@ -38,9 +38,9 @@ class _Worker:
             )
         self.stdin: IO[bytes] = self.process.stdin  # type: ignore[assignment]
 
-    def run(self, trial_id: str, attempt: int, driver: str, token: str) -> None:
+    def run(self, trial_id: str, attempt: int, driver: str, token: str, fresh: bool = True) -> None:
         spec = {"trial_id": trial_id, "attempt": attempt, "driver": driver, "token": token,
-                "python_path": [p for p in sys.path if p]}
+                "python_path": [p for p in sys.path if p], "fresh": fresh}
         self._send(spec)
 
     def disconnect(self) -> None:
@@ -68,13 +68,13 @@ class _Worker:
 class LocalExecutor(Executor):
     """Runs each trial attempt in a local worker process.
 
-    Worker processes are started ahead of time and kept warm, one per CPU, for attempts
-    that need the same environment (the same ``CUDA_VISIBLE_DEVICES``). Each attempt gets
-    a process no other attempt ran in, and a spare is forked as it ends; only an
-    experiment with ``TuneConfig(reuse_actors=True)`` runs later attempts in the process
-    an earlier one ended in. A process that is killed, crashes, or runs a trial that is
-    stopped without unwinding is replaced by a fresh one. ``reuse_workers=False`` keeps
-    no spare processes: each attempt starts one. On Linux new processes are forked from a warm template
+    Worker processes are kept warm and reused for later attempts that need the same
+    environment (the same ``CUDA_VISIBLE_DEVICES``). A worker runs each attempt in a child
+    it forks for it (a few milliseconds), so nothing one trial leaves (module globals,
+    ``os.environ``, threads) reaches the next; only with ``TuneConfig(reuse_actors=True)``
+    do attempts run in the worker itself, one after another. A process that is killed,
+    crashes, or runs a trial that is stopped without unwinding is replaced by a fresh one.
+    ``reuse_workers=False`` gives every attempt a fresh worker. On Linux new processes are forked from a warm template
     process (:mod:`tunesmith.execution._forkserver`), which costs milliseconds instead of
     Python's start-up and imports.
 
@@ -82,8 +82,7 @@ class LocalExecutor(Executor):
         num_cpus: CPUs to hand out (default: all of this machine's).
         num_gpus: GPUs to hand out; may exceed the real count to test GPU logic.
         resources: Custom resources, e.g. ``{"license": 2}``.
-        reuse_workers: Keep warm spare processes (and, with ``reuse_actors``, processes
-            whose attempt ended) for later attempts.
+        reuse_workers: Keep worker processes for later attempts.
         heartbeat_timeout_s: Seconds a running trial may stay silent before it is declared
             lost (default ``TUNESMITH_HEARTBEAT_TIMEOUT_S``, 30).
     """
@@ -148,7 +147,7 @@ class LocalExecutor(Executor):
         cuda = ",".join(self._device_names[i] for i in handle.allocation.gpu_ids)
         worker = self._take_idle(cuda) or self._new_worker(cuda)
         self._busy[(handle.trial_id, handle.attempt)] = worker
-        worker.run(handle.trial_id, handle.attempt, self.driver_address, self.token)
+        worker.run(handle.trial_id, handle.attempt, self.driver_address, self.token, fresh=not self.reuse_processes)
 
     def _new_worker(self, cuda: str) -> _Worker:
         return _Worker(cuda, self._env(cuda), self.fork_server())
@@ -173,11 +172,6 @@ class LocalExecutor(Executor):
         if not self.reuse_workers:
             worker.stop()
             return
-        if not self.reuse_processes:
-            # The next trial gets a process no trial ran in; the spare is forked now, while
-            # this one exits, so the next launch finds it warm.
-            worker.stop()
-            worker = self._new_worker(worker.env_key)
         self._idle.append(worker)
         # Keep at most one idle process per CPU; the oldest go first.
         while len(self._idle) > max(1, int(self.num_cpus)):

@@ -1,7 +1,8 @@
 """A trial process: runs the attempts it is given, talking to the driver's TrialServer.
 
 Started by an executor as ``python -c "from tunesmith.execution._worker import main; main()"``.
-Attempts arrive as JSON lines on stdin: ``{"trial_id", "attempt"}`` plus, from the local
+Attempts arrive as JSON lines on stdin: ``{"trial_id", "attempt"}`` plus ``"fresh"``
+(run it in a forked child: see :meth:`_Connection.run_in_child`) and, from the local
 executor, ``"driver"`` (``host:port``), ``"token"`` and ``"python_path"``; without them
 ``TUNESMITH_DRIVER`` and ``TUNESMITH_TOKEN`` from the environment are used (cluster
 executors). The connection opens at the first attempt, so a process can be started
@@ -16,6 +17,7 @@ descriptor as each attempt ends, so its parent knows it is free again. A heartbe
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -98,6 +100,39 @@ class _Connection:
         self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s()).start()
         self.attempts = _Attempts(self.sock)
 
+    def run_in_child(self, trial_id: str, attempt: int) -> None:
+        """Run the attempt in a forked child, so that nothing it leaves (module globals,
+        ``os.environ``, threads) reaches a later attempt; this process stays as it was.
+
+        The child inherits the connection and sends its own heartbeats; this process sends
+        nothing while it runs. A child that dies without ending as trials end takes this
+        process with it, by the same exit code or signal, as if the attempt had run here.
+        """
+        self.heartbeat.stop()  # its thread holds no lock across the fork, and does not exist in the child
+        pid = os.fork()
+        if pid == 0:
+            _die_with_parent()
+            self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s()).start()
+            code = 0
+            try:
+                self.attempts.run(trial_id, attempt)
+            except _wire.ConnectionClosed:
+                pass
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            _exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:  # killed by a signal: so is this process
+            with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep their default
+                signal.signal(-code, signal.SIG_DFL)
+            os.kill(os.getpid(), -code)
+            _exit(128 - code)  # a signal that does not end a process
+        if code != 0:
+            _exit(code)
+        self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s()).start()
+
     def close(self) -> None:
         try:
             self.attempts.close()
@@ -171,7 +206,10 @@ def _serve() -> None:
                     connection.close()
                 connection = _Connection(address, spec.get("token") or os.environ["TUNESMITH_TOKEN"])
             _add_python_path(spec.get("python_path"))
-            connection.attempts.run(spec["trial_id"], spec["attempt"])
+            if spec.get("fresh"):
+                connection.run_in_child(spec["trial_id"], spec["attempt"])
+            else:  # reuse_actors: the attempt may leave state for the next
+                connection.attempts.run(spec["trial_id"], spec["attempt"])
             if ack_fd >= 0:
                 os.write(ack_fd, b"\n")
     except _wire.ConnectionClosed:
