@@ -6,6 +6,9 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
     ``1``: a result that lacks the experiment's metric is accepted instead of failing the run.
 ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``
     ``1``: the JSON, CSV and TensorBoard loggers are not added to every experiment.
+``TUNE_RESTORE_RETRY_NUM``
+    How many times a trial's restore from its checkpoint may fail (the attempt fails
+    before its first result) without counting as one of its ``max_failures`` (default 0).
 ``TUNESMITH_LOG_WRITER``
     ``0``: the default loggers write from the driver instead of a log writer process
     (which is used with local storage on POSIX systems; see ``tunesmith.logger._writer``).
@@ -25,6 +28,8 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
     cluster, the local address that reaches the scheduler; on Ray, this node's address).
 ``TUNESMITH_HEARTBEAT_TIMEOUT_S``
     Seconds without a word from a running trial before it is declared lost (default 30).
+``CUDA_VISIBLE_DEVICES``
+    Read by ``tunesmith.get_gpu_ids()``: the GPUs this process (a trial) may use.
 ``TUNESMITH_HEARTBEAT_INTERVAL_S``
     Read by trial processes: seconds between heartbeats (default: a quarter of the
     timeout, at most 1).
@@ -43,6 +48,7 @@ import os
 __all__ = [
     "auto_callback_loggers",
     "chdir_to_trial_dir",
+    "cuda_visible_devices",
     "dated_subdir",
     "default_storage_path",
     "driver_host",
@@ -51,6 +57,7 @@ __all__ = [
     "heartbeat_timeout_s",
     "max_len_identifier",
     "pending_timeout_s",
+    "restore_retry_num",
     "sigint_handler_enabled",
     "stop_grace_s",
     "strict_metric_checking",
@@ -74,6 +81,11 @@ def _number(name: str, default: float) -> float:
         raise ValueError(f"environment variable {name} must be a number, got {value!r}") from None
 
 
+def cuda_visible_devices() -> list[str]:
+    """The device ids in ``CUDA_VISIBLE_DEVICES`` (empty when unset or empty)."""
+    return [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+
+
 def strict_metric_checking() -> bool:
     return not _flag("TUNE_DISABLE_STRICT_METRIC_CHECKING", False)
 
@@ -94,6 +106,13 @@ def dated_subdir() -> bool:
 
 def max_len_identifier() -> int:
     return int(_number("TUNE_MAX_LEN_IDENTIFIER", 130))
+
+
+def restore_retry_num() -> int:
+    value = _number("TUNE_RESTORE_RETRY_NUM", 0)
+    if value < 0 or value != int(value):
+        raise ValueError(f"environment variable TUNE_RESTORE_RETRY_NUM must be a whole number >= 0, got {value:g}")
+    return int(value)
 
 
 def chdir_to_trial_dir() -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -18,19 +18,18 @@ from typing import Any
 
 import cloudpickle
 
-from tunesmith import _settings
+from tunesmith import _protocol, _settings
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
 from tunesmith.callback import CallbackList
 from tunesmith.error import TrialError, TrialLostError, TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
-from tunesmith.execution._server import TrialEvent, TrialServer
-from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.execution._server import EventKind, TrialEvent, TrialServer
+from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
-from tunesmith.storage import ExperimentStorage, truncate_trial_logs
+from tunesmith.storage import ExperimentStorage, checkpoint_exists
 from tunesmith.storage._checkpoints import CheckpointBook
-from tunesmith.storage._journal import encode_config, load_result_rows
 
 __all__ = ["Controller", "ExperimentSettings"]
 
@@ -67,6 +66,7 @@ class ExperimentSettings:
     trial_dirname_creator: Any = None
     strict_metric_checking: bool = True
     log_to_file: tuple[str | None, str | None] | None = None
+    restore_retry_num: int = 0  # TUNE_RESTORE_RETRY_NUM
 
 
 @dataclasses.dataclass
@@ -78,6 +78,11 @@ class _Running:
     deadline: float = math.inf
     last_seen: float = 0.0
     unanswered: bool = False  # sent its final result, which takes no decision
+    reported: bool = False  # sent a result: a restore from a checkpoint is over
+
+    @property
+    def restoring(self) -> bool:
+        return self.restored and not self.reported
 
 
 class Controller:
@@ -105,11 +110,13 @@ class Controller:
         self.storage = storage
         self.callbacks = callbacks
         self.progress = progress
+        self._log_to_file = progress.relay_output(settings.log_to_file)  # on a terminal: trial output above the table
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
         self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
+        self._restore_failures: dict[str, int] = {}  # failed restores not counted as failures
         self._progress_at: dict[str, dict[str, Any]] = {}  # checkpoint url -> its iteration and time
         self._last_state_save = 0.0
         self._iteration = 0
@@ -118,6 +125,16 @@ class Controller:
         self._raise: BaseException | None = None
         self._warned_missing_stop_keys = False
         self._warned_no_checkpoint = False
+        # What each kind of event from a trial does; one entry per trial frame type.
+        self._handlers = {
+            EventKind.STARTED: self._on_started,
+            EventKind.HEARTBEAT: self._on_heartbeat,
+            EventKind.RESULT: self._on_result,
+            EventKind.CHECKPOINT: self._on_checkpoint,
+            EventKind.DONE: self._on_done,
+            EventKind.ERROR: self._on_error,
+            EventKind.LOST: self._on_lost,
+        }
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> list[Trial]:
@@ -211,9 +228,7 @@ class Controller:
             self.settings.num_to_keep, self.settings.checkpoint_score_attribute, self.settings.checkpoint_score_order
         )
         self.scheduler.on_trial_add(trial)
-        self.storage.journal("trial_added", trial_id=trial.trial_id, tag=trial.experiment_tag, config=trial.config,
-                             config_pkl=encode_config(trial.config), params=trial.evaluated_params,
-                             resources=trial.resources)
+        self.storage.journal.trial_added(trial)
         self._save_search_state()
         return trial
 
@@ -255,8 +270,7 @@ class Controller:
             self.search_alg.on_unpause(trial.trial_id)
         trial.status = TrialStatus.RUNNING
         self._running[trial.trial_id] = _Running(handle, restored=restore is not None, last_seen=time.monotonic())
-        self.storage.journal("trial_started", trial_id=trial.trial_id, attempt=attempt, path=trial.dirname,
-                             restore=restore.url if restore else None)
+        self.storage.journal.trial_started(trial, restore)
         return True
 
     def _restore_point(self, trial: Trial) -> Checkpoint | None:
@@ -267,23 +281,20 @@ class Controller:
         """
         if trial.restore_checkpoint is not None:  # another trial's checkpoint (PBT's exploit)
             restore, trial.restore_checkpoint = trial.restore_checkpoint, None
-            if _exists(restore):
+            if checkpoint_exists(restore):
                 trial.checkpoint = restore
                 self._books[trial.trial_id].borrowed = restore  # a retry must not go back to the old weights
-                parts = restore.path.rstrip("/").replace(os.sep, "/").split("/")
-                self.storage.journal("trial_exploited", trial_id=trial.trial_id, tag=trial.experiment_tag,
-                                     config=trial.config, config_pkl=encode_config(trial.config),
-                                     trial_dir=parts[-2], path=parts[-1])
+                self.storage.journal.trial_exploited(trial, restore)
                 return restore
             self.progress.warn(f"checkpoint {restore.path} given to trial {trial} is gone; it resumes from its own")
         book = self._books[trial.trial_id]
-        if book.borrowed is not None and not _exists(book.borrowed):
+        if book.borrowed is not None and not checkpoint_exists(book.borrowed):
             self.progress.warn(f"checkpoint {book.borrowed.path} that trial {trial} took from another trial is gone; "
                                "it resumes from its own")
             book.borrowed = None
-        while book.borrowed is None and book.latest is not None and not _exists(book.latest):
+        while book.borrowed is None and book.latest is not None and not checkpoint_exists(book.latest):
             self.progress.warn(f"checkpoint {book.latest.path} of trial {trial} is missing; using the one before")
-            self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(book.latest.path))
+            self.storage.journal.checkpoint_dropped(trial, book.latest)
             book.forget_latest()
         # A checkpoint borrowed since the trial's last own one (a retry or a restore after
         # an exploit) comes first.
@@ -292,34 +303,33 @@ class Controller:
         if trial.last_result or trial.attempt > 0:
             done = self._progress_at.get(start.url, {}) if start else {}
             self.storage.settle_logs()  # the log writer has written all the trial's rows
-            truncate_trial_logs(trial.path, done.get("training_iteration", 0))
-            rows = load_result_rows(trial.path)
+            rows = self.storage.trial_files(trial.dirname).rewind(done.get("training_iteration", 0))
             trial.last_result = rows[-1] if rows else {}
         return start
 
-    def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> dict[str, Any]:
+    def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> _protocol.Assignment:
         done = self._progress_at.get(restore.url, {}) if restore is not None else {}
-        return {
-            "trial_id": trial.trial_id,
-            "trial_name": str(trial),
-            "trial_dir": self.storage.trial_url(trial.dirname),
-            "local_dir": trial.path,
-            "storage_filesystem": self.storage.remote_fs,
-            "experiment_name": self.settings.experiment_name,
-            "resources": trial.resources,
-            "config": trial.config,
-            "attempt": attempt,
-            "trainable_key": self.settings.trainable_key,
-            "restore_checkpoint": restore.url if restore else None,
-            "iteration": done.get("training_iteration", 0),
-            "time_total_s": done.get("time_total_s", 0.0),
-            "checkpoint_index": self._books[trial.trial_id].next_index,
-            "checkpoint_frequency": self.settings.checkpoint_frequency,
-            "checkpoint_at_end": self.settings.checkpoint_at_end,
-            "chdir": _settings.chdir_to_trial_dir(),
-            "reuse_actors": self.settings.reuse_actors,
-            "log_to_file": self.settings.log_to_file,
-        }
+        return _protocol.Assignment(
+            trial_id=trial.trial_id,
+            trial_name=str(trial),
+            trial_dir=self.storage.trial_url(trial.dirname),
+            local_dir=trial.path,
+            storage_filesystem=self.storage.remote_fs,
+            experiment_name=self.settings.experiment_name,
+            resources=dict(trial.resources),
+            config=trial.config,
+            attempt=attempt,
+            trainable_key=self.settings.trainable_key,
+            restore_checkpoint=restore.url if restore else None,
+            iteration=done.get("training_iteration", 0),
+            time_total_s=float(done.get("time_total_s", 0.0) or 0.0),
+            checkpoint_index=self._books[trial.trial_id].next_index,
+            checkpoint_frequency=self.settings.checkpoint_frequency,
+            checkpoint_at_end=self.settings.checkpoint_at_end,
+            chdir=_settings.chdir_to_trial_dir(),
+            reuse_actors=self.settings.reuse_actors,
+            log_to_file=self._log_to_file,
+        )
 
     # -- what trials said ----------------------------------------------------------------------
     def _handle_events(self, timeout: float) -> None:
@@ -328,7 +338,7 @@ class Controller:
             if running is None or running.handle.attempt != event.attempt:
                 continue  # a fenced attempt
             running.last_seen = time.monotonic()
-            getattr(self, f"_on_{event.kind}")(self._by_id[event.trial_id], running, event)
+            self._handlers[event.kind](self._by_id[event.trial_id], running, event)
         for handle, exit_code in self.executor.poll():
             running = self._running.get(handle.trial_id)
             if running is not None and running.handle is handle:
@@ -345,6 +355,7 @@ class Controller:
 
     def _on_result(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         seq, result, checkpoint_dir_name, final = event.payload
+        running.reported = True
         if final:  # the trial ends right after it; nothing waits for a decision
             running.unanswered = True
         if running.ending is not None:
@@ -397,8 +408,9 @@ class Controller:
                 self.request_stop()
                 return None
             value = flat[metric]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
-                return ValueError(f"metric {metric!r} must be a number, got {value!r} ({type(value).__name__})")
+            if not _is_number(value):
+                return ValueError(f"metric {metric!r} must be a number, got {_short_repr(value)} "
+                                  f"({type(value).__name__}); report a single number for it, e.g. float(value)")
         return None
 
     def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
@@ -437,19 +449,18 @@ class Controller:
         checkpoint = Checkpoint(url, filesystem=self.storage.remote_fs)
         self._progress_at[checkpoint.url] = {k: flat.get(k) for k in ("training_iteration", "time_total_s")}
         self.storage.mark_dirty(trial.path)
-        self.storage.journal("checkpoint", trial_id=trial.trial_id, path=dirname,
-                             iteration=flat.get("training_iteration"), time_total_s=flat.get("time_total_s"))
+        self.storage.journal.checkpoint(trial, checkpoint, flat.get("training_iteration"), flat.get("time_total_s"))
         for dropped in self._books[trial.trial_id].add(checkpoint, flat):
             self._progress_at.pop(dropped.url, None)
-            self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(dropped.path))
+            self.storage.journal.checkpoint_dropped(trial, dropped)
         trial.checkpoint = checkpoint
         self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
         self.callbacks.call("on_trial_save", iteration=self._iteration, trials=self.trials, trial=trial)
 
     def _on_done(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
-        reason = event.payload[0]
+        reason: _protocol.DoneReason = event.payload
         self._running.pop(trial.trial_id)
-        if reason == "pause" and running.ending == "pause":
+        if reason is _protocol.DoneReason.PAUSE and running.ending == "pause":
             # A paused trial resumes in a fresh process, unless processes may be reused.
             if self.settings.reuse_actors:
                 self.executor.finished(running.handle)
@@ -466,7 +477,7 @@ class Controller:
     def _paused(self, trial: Trial) -> None:
         trial.status = TrialStatus.PAUSED
         self._waiting.append(trial)
-        self.storage.journal("trial_paused", trial_id=trial.trial_id)
+        self.storage.journal.trial_paused(trial)
         self.search_alg.on_pause(trial.trial_id)
         if trial.checkpoint is None and trial.restore_checkpoint is None and not self._warned_no_checkpoint:
             self._warned_no_checkpoint = True
@@ -477,13 +488,13 @@ class Controller:
             )
 
     def _on_error(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
-        blob, traceback_text, summary = event.payload
+        frame: _protocol.Error = event.payload
         self._running.pop(trial.trial_id)
         self.executor.kill(running.handle)  # a retry gets a fresh process
         if running.ending == "stop":
             return
-        error = _rebuild_error(blob, summary, traceback_text, trial)
-        self._fail(trial, error, traceback_text)
+        error = _rebuild_error(frame, trial)
+        self._fail(trial, error, frame.traceback or f"{frame.summary}\n", restoring=running.restoring)
 
     def _on_lost(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         exit_code = self.executor.exit_code(running.handle, timeout=1.0)
@@ -498,7 +509,7 @@ class Controller:
                 self._paused(trial)
             return
         error = TrialLostError(f"the process of trial {trial} {_describe_exit(exit_code)} before the trial ended")
-        self._fail(trial, error, f"{type(error).__name__}: {error}\n")
+        self._fail(trial, error, f"{type(error).__name__}: {error}\n", restoring=running.restoring)
 
     # -- ending trials ----------------------------------------------------------------------------
     def _end_attempt(self, trial: Trial, running: _Running, how: str) -> None:
@@ -512,19 +523,23 @@ class Controller:
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
         self.scheduler.on_trial_complete(trial, flat)
-        self.storage.journal("trial_finished", trial_id=trial.trial_id, status="TERMINATED")
+        self.storage.journal.trial_finished(trial)
         self._save_search_state()
         self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_complete(trial)
 
-    def _fail(self, trial: Trial, error: BaseException, traceback_text: str) -> None:
-        trial.num_failures += 1
-        _write_error(trial, error, traceback_text or "".join(traceback.format_exception_only(type(error), error)))
-        if trial.path is not None:
+    def _fail(self, trial: Trial, error: BaseException, traceback_text: str, restoring: bool = False) -> None:
+        counted = not restoring or self._restore_failures.get(trial.trial_id, 0) >= self.settings.restore_retry_num
+        if counted:
+            trial.num_failures += 1
+        else:  # a failed restore from a checkpoint, within TUNE_RESTORE_RETRY_NUM: retried for free
+            self._restore_failures[trial.trial_id] = self._restore_failures.get(trial.trial_id, 0) + 1
+        trial.error_text = traceback_text or "".join(traceback.format_exception_only(type(error), error))
+        if trial.dirname is not None:
+            self.storage.trial_files(trial.dirname).write_error(error, trial.error_text, trial.num_failures)
             self.storage.mark_dirty(trial.path)
         retry = self.settings.max_failures == -1 or trial.num_failures <= self.settings.max_failures
-        self.storage.journal("trial_failed", trial_id=trial.trial_id, attempt=trial.attempt, retry=retry,
-                             error=f"{type(error).__name__}: {error}")
+        self.storage.journal.trial_failed(trial, error, retry, counted=counted)
         if retry and not self._stop_requested:
             # A lost attempt (a hung host that wakes up) may still write the checkpoint it
             # was saving; the retry numbers its own checkpoints past that one, so a stale
@@ -539,7 +554,7 @@ class Controller:
         self.scheduler.on_trial_error(trial)
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=True)
-        self.storage.journal("trial_finished", trial_id=trial.trial_id, status="ERROR")
+        self.storage.journal.trial_finished(trial)
         self.callbacks.call("on_trial_error", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_error(trial, traceback_text)
         if self.settings.fail_fast:
@@ -593,15 +608,16 @@ class Controller:
     def _end_all(self) -> None:
         """Kill whatever still runs (an error or Ctrl-C ended the loop early).
 
-        Trials cut short this way show as TERMINATED, as in Ray Tune; the journal has no
-        "trial_finished" record for them, so a restore resumes them.
+        Running trials cut short this way show as TERMINATED, as in Ray Tune; trials that
+        never started stay PENDING (and paused ones PAUSED), as the journal replays them.
+        The journal has no "trial_finished" record for any of them, so a restore resumes them.
         """
         for trial_id, running in list(self._running.items()):
             self.server.fence(trial_id)
             self.executor.kill(running.handle)
         self._running.clear()
         for trial in self.trials:
-            if not trial.status.is_finished():
+            if trial.status is TrialStatus.RUNNING:
                 trial.status = TrialStatus.TERMINATED
         self._waiting.clear()
 
@@ -621,11 +637,24 @@ class Controller:
         return lambda: signal.signal(signal.SIGINT, previous)
 
 
-def _exists(checkpoint: Checkpoint) -> bool:
-    try:
-        return bool(checkpoint.filesystem.exists(checkpoint.path))
-    except Exception:
+def _is_number(value: Any) -> bool:
+    """A plain number, or a single-number type such as a numpy scalar (not an array, not a bool)."""
+    if isinstance(value, bool) or getattr(value, "ndim", 0) != 0:
         return False
+    if isinstance(value, (int, float)):
+        return True
+    if not hasattr(value, "__float__"):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _describe_exit(exit_code: int | None) -> str:
@@ -636,32 +665,30 @@ def _describe_exit(exit_code: int | None) -> str:
     return f"exited with code {exit_code}"
 
 
-def _rebuild_error(blob: bytes | None, summary: str, traceback_text: str, trial: Trial) -> BaseException:
-    """The user's own exception, with the trial's traceback attached as a note."""
-    error: BaseException | None = None
-    if blob is not None:
-        try:
-            error = cloudpickle.loads(blob)
-        except Exception:
-            error = None
-    if error is None:
-        error = TrialError(summary)
-    if hasattr(error, "add_note"):
-        error.add_note(f"\n(raised in trial {trial}; its traceback:)\n{traceback_text.rstrip()}")
+def _rebuild_error(frame: _protocol.Error, trial: Trial) -> BaseException:
+    """The user's own exception, with the trial's traceback attached as a note.
+
+    The exception comes as data: its type is looked up among the modules the driver has
+    already imported (nothing is imported or unpickled on a trial's word) and made without
+    running its ``__init__``; an unknown type becomes a ``TrialError`` with the summary.
+    """
+    error = _known_exception(frame.module, frame.qualname, frame.args) or TrialError(frame.summary)
+    if frame.traceback and hasattr(error, "add_note"):
+        error.add_note(f"\n(raised in trial {trial}; its traceback:)\n{frame.traceback.rstrip()}")
     return error
 
 
-def _write_error(trial: Trial, error: BaseException, traceback_text: str) -> None:
-    if trial.path is None:
-        return
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    with open(os.path.join(trial.path, "error.txt"), "a") as f:
-        f.write(f"Failure # {trial.num_failures} (occurred at {stamp})\n{traceback_text}\n")
+def _known_exception(module: str, qualname: str, args: list) -> BaseException | None:
+    kind: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        kind = getattr(kind, part, None) if not part.startswith("<") else None
+    if not isinstance(kind, type) or not issubclass(kind, BaseException):
+        return None
     try:
-        data = cloudpickle.dumps(error)
+        values = tuple(_protocol.decode_value(arg) for arg in args)
+        error = kind.__new__(kind, *values)
+        error.args = values
+        str(error)  # a __str__ that needs what __init__ would have set falls back to TrialError
     except Exception:
-        data = cloudpickle.dumps(TrialError(f"{type(error).__name__}: {error}"))
-    with open(os.path.join(trial.path, "error.pkl"), "wb") as f:
-        f.write(data)
-    trial.error_text = traceback_text
-
+        return None
+    return error
