@@ -57,9 +57,9 @@ class Executor(abc.ABC):
         Args:
             driver_address: The ``TrialServer``'s ``host:port``.
             token: The secret trial processes present.
-            reuse_processes: Whether a process whose attempt ended may run a later attempt
-                (``TuneConfig(reuse_actors=True)``). False, the default, gives each attempt
-                a process no other attempt ran in, so one trial's module globals,
+            reuse_processes: Whether attempts may run in the worker process itself, one
+                after another (``TuneConfig(reuse_actors=True)``). False, the default, runs
+                each in a child the worker forks for it, so one trial's module globals,
                 environment changes and threads never reach the next.
         """
         self.driver_address, self.token = driver_address, token
@@ -170,7 +170,7 @@ class Executor(abc.ABC):
         """End the attempt's process now; return its exit code if known."""
 
     def _finished(self, handle: AttemptHandle) -> None:
-        """The attempt ended by itself: its process may be reused if ``reuse_processes``, else it ends."""
+        """The attempt ended by itself: its worker process may take a later attempt."""
 
     @abc.abstractmethod
     def _exited(self, handle: AttemptHandle) -> int | None:
