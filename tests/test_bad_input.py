@@ -88,7 +88,7 @@ def test_param_space_must_be_a_dict():
     [
         ({"verbose": 7}, "verbose must be"),
         ({"name": "a/b"}, "name must be a folder name"),
-        ({"stop": {"a": {"b": 1}}}, "nested dict"),
+        ({"stop": {"a": {"b": "x"}}}, "the value for 'a/b' must be a number"),
     ],
 )
 def test_run_config_validation(kwargs, message):

@@ -168,9 +168,9 @@ class RunConfig:
             raise ValueError(f"verbose must be 0, 1, 2 or 3, got {self.verbose!r}")
         if self.name is not None and (not isinstance(self.name, str) or not self.name or "/" in self.name):
             raise ValueError(f"name must be a folder name without '/', got {self.name!r}")
-        if isinstance(self.stop, dict):
-            for key, value in self.stop.items():
-                if isinstance(value, dict):
-                    raise ValueError(f"stop criterion {key!r} is a nested dict; write it as {{'{key}/<sub>': value}}")
+        if self.stop is not None:
+            from tunesmith.stopper._build import build_stopper
+
+            build_stopper(self.stop)  # bad criteria or a stop function with the wrong signature fail here
         if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
             raise ValueError(f"callbacks must be a list of Callback objects, got {type(self.callbacks).__name__}")

@@ -8,6 +8,7 @@ changes trial state; algorithms see trials and results, executors see attempts.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import os
 import signal
@@ -31,6 +32,7 @@ from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage, truncate_trial_logs
 from tunesmith.storage._checkpoints import CheckpointBook
 from tunesmith.storage._journal import encode_config, load_result_rows
+from tunesmith.trainable import _session
 
 __all__ = ["Controller", "ExperimentSettings"]
 
@@ -222,7 +224,7 @@ class Controller:
         self.trials.append(trial)
         self._by_id[trial.trial_id] = trial
         self._books[trial.trial_id] = book
-        for checkpoint, metrics in book.best_checkpoints():
+        for checkpoint, metrics, _ in book.entries:  # every kept one, the latest too
             self._progress_at[checkpoint.url] = metrics
         if trial.status is TrialStatus.PENDING:
             self._waiting.append(trial)
@@ -402,7 +404,7 @@ class Controller:
         return None
 
     def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
-        if self.stopper(trial.trial_id, flat):
+        if self.stopper(trial.trial_id, flat) or flat.get("done"):  # a reported done=True ends the trial, as in Ray
             return Decision.STOP
         if not self._warned_missing_stop_keys and hasattr(self.stopper, "missing_keys"):
             missing = self.stopper.missing_keys(flat)
@@ -461,6 +463,8 @@ class Controller:
         if running.ending is None:
             if trial.last_result:
                 trial.last_result["done"] = True
+            else:  # it reported nothing: Ray Tune's final result all the same
+                trial.last_result = _empty_final_result(trial)
             self._complete(trial)
 
     def _paused(self, trial: Trial) -> None:
@@ -575,6 +579,8 @@ class Controller:
                     self._end_attempt(self._by_id[trial_id], running, "stop")
                     self._complete(self._by_id[trial_id])
                     running.deadline = time.monotonic()
+            while self._waiting:  # never started or paused: TERMINATED too, as in Ray
+                self._complete(self._waiting.pop(0))
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -626,6 +632,21 @@ def _exists(checkpoint: Checkpoint) -> bool:
         return bool(checkpoint.filesystem.exists(checkpoint.path))
     except Exception:
         return False
+
+
+def _empty_final_result(trial: Trial) -> dict[str, Any]:
+    """The final result of a trial that reported nothing: ids, time, host, config and
+    ``done: True``, as Ray Tune records it (no ``training_iteration``, no row in the files)."""
+    now = time.time()
+    return {
+        "trial_id": trial.trial_id,
+        "date": datetime.datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S"),
+        "timestamp": int(now),
+        "hostname": _session._HOSTNAME,
+        "node_ip": _session._NODE_IP,
+        "config": trial.config,
+        "done": True,
+    }
 
 
 def _describe_exit(exit_code: int | None) -> str:

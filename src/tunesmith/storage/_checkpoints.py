@@ -89,8 +89,14 @@ class CheckpointBook:
         self.entries.pop()
 
     def best_checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
-        """The retained ``(checkpoint, metrics)`` pairs, worst to best by the retention key."""
+        """The best ``num_to_keep`` ``(checkpoint, metrics)`` pairs, worst to best by the retention key.
+
+        As in Ray Tune, the latest checkpoint, kept on disk for resuming, is listed only when
+        it is among the best.
+        """
         ranked = sorted(self.entries, key=lambda e: _score(e[1], self.score_attribute, self.score_order, e[2]))
+        if self.num_to_keep is not None:
+            ranked = ranked[len(ranked) - self.num_to_keep :] if self.num_to_keep > 0 else []
         return [(c, m) for c, m, _ in ranked]
 
 
