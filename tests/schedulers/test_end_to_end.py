@@ -31,6 +31,7 @@ from tunesmith.schedulers.resource_changing_scheduler import DistributeResources
 
 from ._scheduler_trainables import (
     accumulate,
+    accumulate_sparse_checkpoints,
     accumulate_crashing_after_exploit,
     accumulate_waiting_after_exploit,
     grow,
@@ -289,6 +290,36 @@ def test_a_retry_after_an_exploit_starts_again_from_the_donors_checkpoint(tmp_pa
     assert first["restored_owner"] == record["donor_id"]
     assert first["restored_step"] == record["donor_iteration"]
     assert [row["training_iteration"] for row in rows] == list(range(1, len(rows) + 1))  # none twice
+
+
+@pytest.mark.slow
+def test_an_exploited_trial_counts_on_from_the_donor_and_its_checkpoint_is_kept_until_loaded(tmp_path, four_cpus):
+    """Donors checkpoint every 3 steps and keep one (num_to_keep=1); PBT meets every 4 steps.
+    The exploiting attempt loads the donor's checkpoint 1.5 s late, after the donor saved a
+    newer one: the borrowed checkpoint must still be there. Its history goes on from the
+    donor's iteration at the exploit (as in Ray Tune), instead of repeating iterations."""
+    pbt = _pbt(synch=True)
+    space = {"lr": tune.grid_search([0.1, 1.0, 2.0, 3.0]), "every": 3, "load_delay": 1.5}
+    tuner = tune.Tuner(
+        accumulate_sparse_checkpoints, param_space=space,
+        tune_config=tune.TuneConfig(metric="value", mode="max", scheduler=pbt),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0,
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+    )
+    results = tuner.fit()
+    assert results.errors == [] and results.num_terminated == 4
+    by_id = {r.metrics["trial_id"]: r for r in results}
+    for result in results:
+        iterations = [row["training_iteration"] for row in _rows(result)]
+        assert iterations == sorted(set(iterations)), iterations  # no iteration twice
+    record = pbt.policy_records()[0]
+    rows = _rows(by_id[record["trial_id"]])
+    first = next(row for row in rows if row["config"] == record["new_config"])
+    assert first["restored_owner"] == record["donor_id"] and first["restored_step"] == 3
+    assert first["training_iteration"] == record["time"] + 1  # the donor's iteration at the exploit, + 1
+    # the borrowed checkpoint was deleted once the trial had saved its own (num_to_keep=1 holds again)
+    for result in results:
+        assert len([d for d in os.listdir(result.path) if d.startswith("checkpoint_")]) == 1
 
 
 PBT_DRIVER = textwrap.dedent("""

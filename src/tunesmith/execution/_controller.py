@@ -30,7 +30,7 @@ from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage, truncate_trial_logs
-from tunesmith.storage._checkpoints import CheckpointBook
+from tunesmith.storage._checkpoints import CheckpointBook, delete_checkpoint
 from tunesmith.storage._journal import encode_config, load_result_rows
 from tunesmith.trainable import _session
 
@@ -113,6 +113,8 @@ class Controller:
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
         self._progress_at: dict[str, dict[str, Any]] = {}  # checkpoint url -> its iteration and time
+        self._borrowed_progress: dict[str, dict[str, Any]] = {}  # trial id -> where an exploited trial counts on from
+        self._kept_for_borrowers: list[Checkpoint] = []  # dropped by their trial, still needed by an exploit
         self._last_state_save = 0.0
         self._iteration = 0
         self._stop_requested = False
@@ -269,9 +271,12 @@ class Controller:
         """
         if trial.restore_checkpoint is not None:  # another trial's checkpoint (PBT's exploit)
             restore, trial.restore_checkpoint = trial.restore_checkpoint, None
+            progress, trial.restore_progress = trial.restore_progress, None
             if _exists(restore):
                 trial.checkpoint = restore
                 self._books[trial.trial_id].borrowed = restore  # a retry must not go back to the old weights
+                # as in Ray Tune, the trial counts on from the donor's progress, not from 0 or its own
+                self._borrowed_progress[trial.trial_id] = progress or self._progress_at.get(restore.url, {})
                 parts = restore.path.rstrip("/").replace(os.sep, "/").split("/")
                 self.storage.journal("trial_exploited", trial_id=trial.trial_id, tag=trial.experiment_tag,
                                      config=trial.config, config_pkl=encode_config(trial.config),
@@ -292,15 +297,23 @@ class Controller:
         start = book.borrowed or book.latest
         trial.checkpoint = start
         if trial.last_result or trial.attempt > 0:
-            done = self._progress_at.get(start.url, {}) if start else {}
+            done = self._progress_of(trial, start)
             self.storage.settle_logs()  # the log writer has written all the trial's rows
             truncate_trial_logs(trial.path, done.get("training_iteration", 0))
             rows = load_result_rows(trial.path)
             trial.last_result = rows[-1] if rows else {}
         return start
 
+    def _progress_of(self, trial: Trial, start: Checkpoint | None) -> dict[str, Any]:
+        """``training_iteration`` and ``time_total_s`` an attempt starting from ``start`` counts on from."""
+        if start is None:
+            return {}
+        if start is self._books[trial.trial_id].borrowed and trial.trial_id in self._borrowed_progress:
+            return self._borrowed_progress[trial.trial_id]
+        return self._progress_at.get(start.url, {})
+
     def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> dict[str, Any]:
-        done = self._progress_at.get(restore.url, {}) if restore is not None else {}
+        done = self._progress_of(trial, restore)
         return {
             "trial_id": trial.trial_id,
             "trial_name": str(trial),
@@ -441,12 +454,41 @@ class Controller:
         self.storage.mark_dirty(trial.path)
         self.storage.journal("checkpoint", trial_id=trial.trial_id, path=dirname,
                              iteration=flat.get("training_iteration"), time_total_s=flat.get("time_total_s"))
-        for dropped in self._books[trial.trial_id].add(checkpoint, flat):
-            self._progress_at.pop(dropped.url, None)
+        for dropped in self._books[trial.trial_id].add(checkpoint, flat, in_use=self._borrowed):
+            if self._borrowed(dropped):
+                self._kept_for_borrowers.append(dropped)  # deleted once no exploit needs it
+            else:
+                self._progress_at.pop(dropped.url, None)
             self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(dropped.path))
+        self._delete_unborrowed()
         trial.checkpoint = checkpoint
         self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
         self.callbacks.call("on_trial_save", iteration=self._iteration, trials=self.trials, trial=trial)
+
+    def _borrowed(self, checkpoint: Checkpoint) -> bool:
+        """Whether a trial will start, or may start again, from ``checkpoint`` of another trial
+        (PBT's exploit: from the decision until the exploiting trial saves its own)."""
+        url = checkpoint.url
+        for trial in self.trials:
+            if trial.status.is_finished():
+                continue
+            if trial.restore_checkpoint is not None and trial.restore_checkpoint.url == url:
+                return True
+            borrowed = self._books[trial.trial_id].borrowed
+            if borrowed is not None and borrowed.url == url:
+                return True
+        return False
+
+    def _delete_unborrowed(self) -> None:
+        """Delete the dropped checkpoints that were kept for an exploit no trial needs any more."""
+        still = []
+        for checkpoint in self._kept_for_borrowers:
+            if self._borrowed(checkpoint):
+                still.append(checkpoint)
+            else:
+                self._progress_at.pop(checkpoint.url, None)
+                delete_checkpoint(checkpoint)
+        self._kept_for_borrowers = still
 
     def _on_done(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         reason = event.payload[0]
@@ -513,6 +555,8 @@ class Controller:
 
     def _complete(self, trial: Trial) -> None:
         trial.status = TrialStatus.TERMINATED
+        if self._kept_for_borrowers:
+            self._delete_unborrowed()
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
         self.scheduler.on_trial_complete(trial, flat)

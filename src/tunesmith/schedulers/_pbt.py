@@ -54,6 +54,7 @@ class _Member:
     last_iteration: int = 0
     checkpoint_iteration: int | None = None
     seen_checkpoint: Any = None
+    progress: dict[str, Any] | None = None  # training_iteration and time_total_s at the last perturbation point
 
 
 class PopulationBasedTraining(_SchedulerBase):
@@ -240,6 +241,7 @@ class PopulationBasedTraining(_SchedulerBase):
             return self._on_result_synch(trial, member, t, result)
         if t < self._burn_in_period or t - member.last_perturbation_time < self._interval:
             return Decision.CONTINUE
+        member.progress = _progress(result)
         self._record_score(trial, member, t, self._score(result))
         member.last_perturbation_time = t
         lower, upper = self._quantiles()
@@ -250,6 +252,7 @@ class PopulationBasedTraining(_SchedulerBase):
     def _on_result_synch(self, trial: Trial, member: _Member, t: float, result: dict[str, Any]) -> Decision:
         if t < self._next_sync:
             return Decision.CONTINUE
+        member.progress = _progress(result)
         self._record_score(trial, member, t, self._score(result))
         member.last_perturbation_time = t
         if self._someone_behind():
@@ -351,6 +354,9 @@ class PopulationBasedTraining(_SchedulerBase):
         self._log_exploit(trial, donor, new_config, t, donor_iteration)
         trial.config = new_config
         trial.restore_checkpoint = donor.checkpoint
+        # as in Ray Tune, the trial takes over the donor's iteration count and time (its
+        # history goes on from there, instead of repeating the iterations since the checkpoint)
+        trial.restore_progress = dict(donor_member.progress) if donor_member.progress else None
         trial.experiment_tag = perturbed_tag(member.orig_tag, new_config, self._mutations)
         member.last_perturbation_time = donor_member.last_perturbation_time
         self._set_train_time(trial.trial_id, member, donor_member.last_train_time)
@@ -515,6 +521,10 @@ class _Ranking:
         if size <= 0:
             return [], []
         return [k[2] for k in self._keys[:size]], [k[2] for k in self._keys[-size:]]
+
+
+def _progress(result: dict[str, Any]) -> dict[str, Any]:
+    return {key: result[key] for key in ("training_iteration", "time_total_s") if key in result}
 
 
 def _join(folder: str, name: str) -> str:
