@@ -249,12 +249,15 @@ def test_pbt_exploits_the_donor_state_and_explores_its_config(synch_pbt):
             continue  # exploited at its last step: restarted from the donor's final checkpoint, nothing left to run
         first = rows[after[0]]
         donor_rows = [r for r in _rows(by_id[record["donor_id"]]) if r["training_iteration"] == record["donor_iteration"]]
-        # the trial continues from the donor's checkpoint: its step, value, iteration and time
+        at_meeting = [r for r in _rows(by_id[record["donor_id"]]) if r["training_iteration"] == record["time"]]
+        # the trial continues from the donor's checkpoint (its step and value) ...
         assert first["restored_owner"] == record["donor_id"]
         assert first["restored_step"] == record["donor_iteration"]
-        assert first["training_iteration"] == record["donor_iteration"] + 1
         assert first["value"] == pytest.approx(donor_rows[-1]["value"] + record["new_config"]["lr"])
-        assert first["time_total_s"] == pytest.approx(donor_rows[-1]["time_total_s"] + first["time_this_iter_s"])
+        # ... and, as in Ray Tune, counts on from the donor's iteration and time at the meeting
+        # (the donor's checkpoint may be a step older when it was the last to arrive)
+        assert first["training_iteration"] == record["time"] + 1
+        assert first["time_total_s"] == pytest.approx(at_meeting[-1]["time_total_s"] + first["time_this_iter_s"])
         # the config changed mid-training: explored from the donor's
         assert rows[after[0] - 1]["config"] != record["new_config"]
         assert record["old_config"] == donor_rows[-1]["config"]

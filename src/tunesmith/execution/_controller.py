@@ -275,8 +275,11 @@ class Controller:
             if _exists(restore):
                 trial.checkpoint = restore
                 self._books[trial.trial_id].borrowed = restore  # a retry must not go back to the old weights
-                # as in Ray Tune, the trial counts on from the donor's progress, not from 0 or its own
-                self._borrowed_progress[trial.trial_id] = progress or self._progress_at.get(restore.url, {})
+                # as in Ray Tune, the trial counts on from the donor's progress at the exploit (or
+                # its checkpoint's, if later), so its history does not repeat iterations
+                saved = self._progress_at.get(restore.url, {})
+                later = progress and (progress.get("training_iteration") or 0) > (saved.get("training_iteration") or 0)
+                self._borrowed_progress[trial.trial_id] = progress if later else saved
                 parts = restore.path.rstrip("/").replace(os.sep, "/").split("/")
                 self.storage.journal("trial_exploited", trial_id=trial.trial_id, tag=trial.experiment_tag,
                                      config=trial.config, config_pkl=encode_config(trial.config),

@@ -51,8 +51,8 @@ class Trial:
         restore_checkpoint: When set, the next attempt starts from this checkpoint
             instead of ``checkpoint`` (then it is cleared).
         restore_progress: With ``restore_checkpoint``: ``{"training_iteration": ...,
-            "time_total_s": ...}`` the next attempt counts on from (PBT: the donor's at its
-            last perturbation, as in Ray Tune); None: the checkpoint's own.
+            "time_total_s": ...}`` the next attempt counts on from when it is later than the
+            checkpoint's own (PBT: the donor's at its last perturbation, as in Ray Tune).
     """
 
     PENDING = TrialStatus.PENDING
