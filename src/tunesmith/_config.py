@@ -10,6 +10,8 @@ import datetime
 import os
 from typing import Any, Callable
 
+from tunesmith.error import ArgumentTypeError
+
 __all__ = ["CheckpointConfig", "FailureConfig", "RunConfig", "SyncConfig", "TuneConfig"]
 
 _MODES = ("min", "max")
@@ -42,11 +44,15 @@ class CheckpointConfig:
     checkpoint_at_end: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.num_to_keep is not None and (not isinstance(self.num_to_keep, int) or self.num_to_keep < 1):
+        if self.num_to_keep is not None and not isinstance(self.num_to_keep, int):
+            raise ArgumentTypeError(f"num_to_keep must be None or an int >= 1, got {self.num_to_keep!r}")
+        if self.num_to_keep is not None and self.num_to_keep < 1:
             raise ValueError(f"num_to_keep must be None or an int >= 1, got {self.num_to_keep!r}")
         if self.checkpoint_score_order not in _MODES:
             raise ValueError(f"checkpoint_score_order must be 'max' or 'min', got {self.checkpoint_score_order!r}")
-        if not isinstance(self.checkpoint_frequency, int) or self.checkpoint_frequency < 0:
+        if not isinstance(self.checkpoint_frequency, int):
+            raise ArgumentTypeError(f"checkpoint_frequency must be an int >= 0, got {self.checkpoint_frequency!r}")
+        if self.checkpoint_frequency < 0:
             raise ValueError(f"checkpoint_frequency must be an int >= 0, got {self.checkpoint_frequency!r}")
 
 
