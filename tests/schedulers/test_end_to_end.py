@@ -85,11 +85,13 @@ def test_asha_stops_the_bad_trials_at_the_rungs(tmp_path):
 
 # -- synchronous HyperBand ---------------------------------------------------------------------
 
-# max_t=9, rf=3: brackets s=0 (3 trials to 9), s=1 (5 trials, milestone 3, keep 1) and s=2
-# (9 trials: milestone 1 keep 3, milestone 3 keep 1), filled in that order.
-HB_9 = ([1, 2, 3] + [5, 1, 4, 2, 3] + [9, 1, 8, 2, 7, 3, 6, 4, 5], [9, 9, 9] + [9, 3, 3, 3, 3] + [9, 1, 3, 1, 3, 1, 1, 1, 1])
+# max_t=9, rf=3 (as Ray Tune): brackets s=0 (3 trials to 9), s=1 (5 trials, milestone 3, keep
+# ceil(5/3) = 2) and s=2 (9 trials: milestone 1 keep 3, milestone 3 keep 1), filled in that order.
+HB_9 = ([1, 2, 3] + [5, 1, 4, 2, 3] + [9, 1, 8, 2, 7, 3, 6, 4, 5], [9, 9, 9] + [9, 3, 9, 3, 3] + [9, 1, 3, 1, 3, 1, 1, 1, 1])
 # max_t=3, rf=3: brackets s=0 (2 trials to 3) and s=1 (3 trials, milestone 1, keep 1).
 HB_3 = ([1, 2] + [3, 1, 2], [3, 3] + [3, 1, 1])
+# max_t=4, rf=2 (issue 14): s=0 (3 trials to 4), s=1 (3 trials, milestone 2, keep ceil(3/2) = 2).
+HB_4 = ([3, 1, 2] + [5, 9, 1], [4, 4, 4] + [4, 4, 2])
 
 
 def _journal(results):
@@ -97,8 +99,8 @@ def _journal(results):
         return [json.loads(line) for line in f]
 
 
-@pytest.mark.parametrize(("reuse_actors", "max_t", "plan"), [(True, 9, HB_9), (False, 3, HB_3)])
-def test_hyperband_pauses_at_milestones_and_resumes_the_best_from_checkpoints(tmp_path, reuse_actors, max_t, plan):
+@pytest.mark.parametrize(("reuse_actors", "max_t", "plan", "rf"), [(True, 9, HB_9, 3), (False, 3, HB_3, 3), (True, 4, HB_4, 2)])
+def test_hyperband_pauses_at_milestones_and_resumes_the_best_from_checkpoints(tmp_path, reuse_actors, max_t, plan, rf):
     qualities, expected = plan
     tune.init(num_cpus=2)  # the same on every machine: two trials at a time
     results = _fit(
@@ -108,7 +110,7 @@ def test_hyperband_pauses_at_milestones_and_resumes_the_best_from_checkpoints(tm
         metric="score",
         mode="max",
         reuse_actors=reuse_actors,
-        scheduler=HyperBandScheduler(max_t=max_t, reduction_factor=3),
+        scheduler=HyperBandScheduler(max_t=max_t, reduction_factor=rf),
     )
     assert results.num_errors == 0 and results.num_terminated == len(qualities)
     assert [r.metrics["training_iteration"] for r in results] == expected
