@@ -378,6 +378,7 @@ class Controller:
             return
         trial.last_result = result
         trial.update_metric_analysis(flat)
+        lent_before = self._lending(trial.checkpoint) if checkpoint_dir_name else set()
         decision = self._decide(trial, flat)
         if decision is not Decision.STOP:
             self.search_alg.on_trial_result(trial.trial_id, flat)
@@ -385,7 +386,9 @@ class Controller:
         self.storage.mark_dirty(trial.path)
         self.progress.trial_result(trial, result)
         if checkpoint_dir_name:
+            previous = trial.checkpoint
             self._register_checkpoint(trial, checkpoint_dir_name, flat)
+            self._lend_newest(trial, previous, lent_before)
         # A callback may ask for a checkpoint by setting should_checkpoint, as in Ray Tune.
         save = bool(result.get("should_checkpoint")) and not checkpoint_dir_name and self.settings.is_class_trainable
         self._answer(trial, running, seq, decision.value, save)
@@ -467,6 +470,20 @@ class Controller:
         trial.checkpoint = checkpoint
         self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
         self.callbacks.call("on_trial_save", iteration=self._iteration, trials=self.trials, trial=trial)
+
+    def _lending(self, checkpoint: Checkpoint | None) -> set[str]:
+        """Ids of the waiting or ending trials that are to start from ``checkpoint``."""
+        if checkpoint is None:
+            return set()
+        candidates = [*self._waiting, *(self._by_id[i] for i in self._running)]
+        return {t.trial_id for t in candidates if t.restore_checkpoint is checkpoint}
+
+    def _lend_newest(self, donor: Trial, previous: Checkpoint | None, lent_before: set[str]) -> None:
+        """Trials that took ``donor``'s checkpoint while deciding on the result that came with a
+        newer one get the newer one: PBT's exploit uses the donor's state at that result, as
+        Ray Tune saves it there (the controller stores a result's checkpoint after the decision)."""
+        for trial_id in self._lending(previous) - lent_before:
+            self._by_id[trial_id].restore_checkpoint = donor.checkpoint
 
     def _borrowed(self, checkpoint: Checkpoint) -> bool:
         """Whether a trial will start, or may start again, from ``checkpoint`` of another trial

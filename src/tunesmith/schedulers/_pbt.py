@@ -168,6 +168,7 @@ class PopulationBasedTraining(_SchedulerBase):
         self._policies: dict[str, list[list[Any]]] = {}
         self._num_perturbations = 0
         self._warned_no_checkpoint = False
+        self._checkpointing: str | None = None  # the reporting trial, when its result brings a checkpoint
         self._order: dict[str, int] = {}  # the order trials were bound: ties rank by it
         self._ranking: _Ranking | None = _Ranking()  # None: rebuild from the members (after restore)
         self._behind: set[str] | None = set()  # synch: live trials short of _next_sync (None: recount)
@@ -204,6 +205,7 @@ class PopulationBasedTraining(_SchedulerBase):
         self._on_trial_end(trial)
 
     def _on_trial_end(self, trial: Trial) -> None:
+        self._checkpointing = None
         self._live.pop(trial.trial_id, None)
         if trial.trial_id in self._prefer:
             self._prefer.remove(trial.trial_id)
@@ -237,6 +239,9 @@ class PopulationBasedTraining(_SchedulerBase):
             self._prefer.remove(trial.trial_id)
         member = self._members[trial.trial_id]
         self._track_checkpoint(trial, member, result)
+        # a checkpoint that came with this result is stored after the decision, and an exploit of
+        # this trial now gets it (as Ray Tune saves the donor at the perturbation)
+        self._checkpointing = trial.trial_id if result.get("checkpoint_dir_name") else None
         t = result[self._time_attr]
         if t < self._burn_in_period or t - member.last_perturbation_time < self._interval:
             return Decision.CONTINUE
@@ -267,6 +272,8 @@ class PopulationBasedTraining(_SchedulerBase):
         member.last_iteration = int(result.get("training_iteration", member.last_iteration + 1))
 
     def _checkpoint_iteration(self, trial: Trial, member: _Member) -> int:
+        if trial.trial_id == self._checkpointing:
+            return member.last_iteration
         if trial.checkpoint is not member.seen_checkpoint or member.checkpoint_iteration is None:
             return member.last_iteration
         return member.checkpoint_iteration
