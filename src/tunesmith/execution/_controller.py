@@ -423,7 +423,7 @@ class Controller:
         return None
 
     def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
-        if self.stopper(trial.trial_id, flat) or flat.get("done"):  # a reported done=True ends the trial, as in Ray
+        if self.stopper(trial.trial_id, flat) or self._reported_done(flat):
             return Decision.STOP
         if not self._warned_missing_stop_keys and hasattr(self.stopper, "missing_keys"):
             missing = self.stopper.missing_keys(flat)
@@ -433,6 +433,11 @@ class Controller:
         decision = self.scheduler.on_trial_result(trial, flat)
         self._stop_trials_scheduler_dropped()
         return Decision(decision.value if isinstance(decision, Decision) else str(decision).upper())
+
+    def _reported_done(self, flat: dict[str, Any]) -> bool:
+        """A function trainable's ``done=True`` ends the trial, as in Ray Tune (a class trainable
+        returns by itself after such a result, and its instance can then be reused)."""
+        return bool(flat.get("done")) and not self.settings.is_class_trainable
 
     def _stop_trials_scheduler_dropped(self) -> None:
         """End the trials the scheduler stopped while they were not reporting (paused or pending)."""
