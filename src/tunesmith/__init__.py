@@ -12,8 +12,9 @@ if TYPE_CHECKING:
     from tunesmith._analysis import ExperimentAnalysis
     from tunesmith._checkpoint import Checkpoint
     from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, SyncConfig, TuneConfig
-    from tunesmith._init import init, is_initialized, shutdown
-    from tunesmith._legacy import Experiment, run, run_experiments
+    from tunesmith._init import available_resources, cluster_resources, get_gpu_ids, init, is_initialized, shutdown
+    from tunesmith._legacy import run, run_experiments
+    from tunesmith.experiment._experiment import Experiment
     from tunesmith._result import Result, ResultGrid
     from tunesmith.callback import Callback
     from tunesmith.error import TuneError
@@ -54,6 +55,9 @@ __version__ = "0.1.0"
 
 # Names load on first use, so ``import tunesmith`` stays cheap (trial processes import it too).
 _EXPORTS = {
+    "available_resources": "tunesmith._init",
+    "cluster_resources": "tunesmith._init",
+    "get_gpu_ids": "tunesmith._init",
     "BasicVariantGenerator": "tunesmith.search",
     "Callback": "tunesmith.callback",
     "Checkpoint": "tunesmith._checkpoint",
@@ -62,7 +66,7 @@ _EXPORTS = {
     "CLIReporter": "tunesmith.progress_reporter",
     "create_scheduler": "tunesmith.schedulers",
     "create_searcher": "tunesmith.search",
-    "Experiment": "tunesmith._legacy",
+    "Experiment": "tunesmith.experiment._experiment",
     "ExperimentAnalysis": "tunesmith._analysis",
     "FailureConfig": "tunesmith._config",
     "get_checkpoint": "tunesmith.trainable",
@@ -109,8 +113,9 @@ _EXPORTS = {
 
 # Subpackages reachable as attributes, as in Ray Tune (``tune.schedulers.ASHAScheduler``).
 _SUBMODULES = frozenset((
-    "analysis", "callback", "error", "execution", "experiment", "integration", "logger", "progress_reporter",
-    "schedulers", "search", "stopper", "storage", "trainable",
+    "analysis", "callback", "context", "error", "execution", "experiment", "integration", "logger",
+    "progress_reporter", "registry", "result", "result_grid", "schedulers", "search", "stopper", "storage", "syncer",
+    "trainable", "tune", "tune_config", "utils",
 ))
 
 
@@ -153,11 +158,14 @@ __all__ = [
     "TuneContext",
     "TuneError",
     "Tuner",
+    "available_resources",
     "choice",
+    "cluster_resources",
     "create_scheduler",
     "create_searcher",
     "get_checkpoint",
     "get_context",
+    "get_gpu_ids",
     "grid_search",
     "init",
     "is_initialized",

@@ -16,7 +16,7 @@ from tunesmith._best import best_of, check_scope, metric_value, trial_score
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._config import check_mode
 from tunesmith._flatten import flatten_dict
-from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.storage import ExperimentStorage, read_journal, replay
 from tunesmith.storage._journal import ExperimentRecord, TrialRecord, load_result_rows
 from tunesmith.storage._storage import JOURNAL_FILE, split_url

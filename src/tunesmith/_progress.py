@@ -27,7 +27,7 @@ from tunesmith._reporter import (
     _status_counts,
     _StatusLineReporter,
 )
-from tunesmith.experiment import Trial
+from tunesmith.experiment._trial import Trial
 
 __all__ = ["Progress", "summarize_traceback"]
 

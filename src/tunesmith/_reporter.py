@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from tunesmith.experiment import Trial
+from tunesmith.experiment._trial import Trial
 
 __all__ = ["CLIReporter", "JupyterNotebookReporter", "ProgressReporter", "TuneReporterBase"]
 

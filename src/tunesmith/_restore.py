@@ -11,7 +11,7 @@ import cloudpickle
 
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
-from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.storage import ExperimentStorage, read_journal, replay
 from tunesmith.storage._checkpoints import CheckpointBook
 from tunesmith.storage._journal import ExperimentRecord, TrialRecord, encode_config, load_result_rows

@@ -25,6 +25,8 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
     cluster, the local address that reaches the scheduler; on Ray, this node's address).
 ``TUNESMITH_HEARTBEAT_TIMEOUT_S``
     Seconds without a word from a running trial before it is declared lost (default 30).
+``CUDA_VISIBLE_DEVICES``
+    Read by ``tunesmith.get_gpu_ids()``: the GPUs this process (a trial) may use.
 ``TUNESMITH_HEARTBEAT_INTERVAL_S``
     Read by trial processes: seconds between heartbeats (default: a quarter of the
     timeout, at most 1).
@@ -39,6 +41,7 @@ import os
 __all__ = [
     "auto_callback_loggers",
     "chdir_to_trial_dir",
+    "cuda_visible_devices",
     "dated_subdir",
     "default_storage_path",
     "driver_host",
@@ -67,6 +70,11 @@ def _number(name: str, default: float) -> float:
         return float(value)
     except ValueError:
         raise ValueError(f"environment variable {name} must be a number, got {value!r}") from None
+
+
+def cuda_visible_devices() -> list[str]:
+    """The device ids in ``CUDA_VISIBLE_DEVICES`` (empty when unset or empty)."""
+    return [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
 
 
 def strict_metric_checking() -> bool:

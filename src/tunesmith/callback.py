@@ -9,7 +9,7 @@ from tunesmith.error import StorageError
 
 if TYPE_CHECKING:
     from tunesmith._checkpoint import Checkpoint
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["Callback", "CallbackList"]
 

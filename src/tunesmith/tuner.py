@@ -23,7 +23,7 @@ from tunesmith.execution import _pickling
 from tunesmith.execution._capture import log_files
 from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
-from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 from tunesmith.logger._writer import LogWriter
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler

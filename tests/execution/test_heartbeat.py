@@ -1,7 +1,6 @@
 """Heartbeats: a trial on a hung host is noticed and retried; a busy one is not."""
 
 import os
-import pickle
 import signal
 import socket
 import threading
@@ -10,6 +9,7 @@ import time
 import pytest
 
 import tunesmith as tune
+from tunesmith import _protocol
 from tunesmith.execution import LocalExecutor, _wire
 from tunesmith.execution._heartbeat import Heartbeat
 from tunesmith.execution._server import TrialServer
@@ -18,13 +18,13 @@ from tunesmith.execution._server import TrialServer
 def test_heartbeats_arrive_at_the_interval_until_stopped():
     ours, theirs = socket.socketpair()
     beat = Heartbeat(ours, interval_s=0.02).start()
-    frames = [_wire.recv_frame(theirs) for _ in range(5)]
+    frames = [_wire.recv_frame(theirs, _protocol.TRIAL_FRAMES) for _ in range(5)]
     beat.stop()
-    assert frames == [("heartbeat",)] * 5
+    assert frames == [_protocol.Heartbeat()] * 5
     theirs.settimeout(0.1)
     with pytest.raises((socket.timeout, TimeoutError)):
         while True:  # drain what was in flight; then nothing more comes
-            _wire.recv_frame(theirs)
+            _wire.recv_frame(theirs, _protocol.TRIAL_FRAMES)
 
 
 def test_a_driver_that_went_away_ends_the_heartbeat_and_says_so():
@@ -37,33 +37,38 @@ def test_a_driver_that_went_away_ends_the_heartbeat_and_says_so():
 
 def test_heartbeat_frames_never_interleave_with_the_main_threads_frames():
     ours, theirs = socket.socketpair()
-    big = {"payload": b"x" * 200_000}
+    big = {"payload": "x" * 200_000}
     received = []
     reader = threading.Thread(target=lambda: received.extend(_read_all(theirs)))
     reader.start()
     beat = Heartbeat(ours, interval_s=0.0005).start()
     for i in range(200):
-        _wire.send_frame(ours, ("result", i, big, None))
+        _wire.send_frame(ours, _protocol.Result(i, big, None, False))
     beat.stop()
     ours.close()
     reader.join(10)
-    results = [m for m in received if m[0] == "result"]
-    assert [m[1] for m in results] == list(range(200)) and all(m[2] == big for m in results)
-    assert all(m in (("heartbeat",),) or m[0] == "result" for m in received)
+    results = [m for m in received if isinstance(m, _protocol.Result)]
+    assert [m.seq for m in results] == list(range(200)) and all(m.result == big for m in results)
+    assert all(isinstance(m, (_protocol.Heartbeat, _protocol.Result)) for m in received)
 
 
 def _read_all(sock):
     buffer = _wire.FrameBuffer()
     while data := sock.recv(1 << 20):
         for frame in buffer.feed(data):
-            yield pickle.loads(frame)
+            yield _protocol.decode(frame, _protocol.TRIAL_FRAMES)
 
 
 def _connect(server):
     host, port = server.address.rsplit(":", 1)
     sock = socket.create_connection((host, int(port)))
-    _wire.send_json(sock, {"token": server.token})
+    _wire.send_frame(sock, _protocol.Auth(server.token))
     return sock
+
+
+def _assignment(trial_id, attempt):
+    return _protocol.Assignment(trial_id=trial_id, trial_name=trial_id, trial_dir="/tmp", experiment_name="e",
+                                resources={"cpu": 1}, attempt=attempt, trainable_key="k")
 
 
 def _poll_until(server, kind, timeout=5.0):
@@ -79,12 +84,12 @@ def test_server_turns_heartbeats_into_events_and_closes_a_fenced_connection():
     server = TrialServer()
     try:
         server.add_trainable("k", b"blob")
-        server.expect("t1", 2, {"trainable_key": "k"})
+        server.expect("t1", 2, _assignment("t1", 2))
         sock = _connect(server)
-        _wire.send_frame(sock, ("hello", "t1", 2, {"cached": ["k"]}))
+        _wire.send_frame(sock, _protocol.Hello("t1", 2, {"cached": ["k"]}))
         _poll_until(server, "started")
-        assert _wire.recv_frame(sock)[0] == "assign"
-        _wire.send_frame(sock, ("heartbeat",))
+        assert isinstance(_wire.recv_frame(sock), _protocol.Assign)
+        _wire.send_frame(sock, _protocol.Heartbeat())
         event = _poll_until(server, "heartbeat")
         assert (event.trial_id, event.attempt) == ("t1", 2)
         server.fence("t1")  # the attempt was declared lost: whatever it says now is not read
@@ -99,14 +104,14 @@ def test_a_stale_attempts_hello_is_rejected():
     server = TrialServer()
     try:
         server.add_trainable("k", b"blob")
-        server.expect("t1", 3, {"trainable_key": "k"})  # attempt 2 was lost; 3 is the retry
+        server.expect("t1", 3, _assignment("t1", 3))  # attempt 2 was lost; 3 is the retry
         stale = _connect(server)
-        _wire.send_frame(stale, ("hello", "t1", 2, {}))
+        _wire.send_frame(stale, _protocol.Hello("t1", 2, {}))
         for _ in range(10):  # accept, then read the HELLO
             server.poll(0.05)
         stale.settimeout(5)
         reply = _wire.recv_frame(stale)
-        assert reply[0] == "reject" and "attempt 2 of trial t1 is not expected" in reply[1]
+        assert isinstance(reply, _protocol.Reject) and "attempt 2 of trial t1 is not expected" in reply.reason
     finally:
         server.close()
 

@@ -12,6 +12,7 @@ import datetime
 import math
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -19,14 +20,14 @@ from typing import Any
 
 import cloudpickle
 
-from tunesmith import _settings
+from tunesmith import _protocol, _settings
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
 from tunesmith.callback import CallbackList
 from tunesmith.error import TrialError, TrialLostError, TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
-from tunesmith.execution._server import TrialEvent, TrialServer
-from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.execution._server import EventKind, TrialEvent, TrialServer
+from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage, truncate_trial_logs
@@ -122,6 +123,16 @@ class Controller:
         self._raise: BaseException | None = None
         self._warned_missing_stop_keys = False
         self._warned_no_checkpoint = False
+        # What each kind of event from a trial does; one entry per trial frame type.
+        self._handlers = {
+            EventKind.STARTED: self._on_started,
+            EventKind.HEARTBEAT: self._on_heartbeat,
+            EventKind.RESULT: self._on_result,
+            EventKind.CHECKPOINT: self._on_checkpoint,
+            EventKind.DONE: self._on_done,
+            EventKind.ERROR: self._on_error,
+            EventKind.LOST: self._on_lost,
+        }
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> list[Trial]:
@@ -315,29 +326,29 @@ class Controller:
             return self._borrowed_progress[trial.trial_id]
         return self._progress_at.get(start.url, {})
 
-    def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> dict[str, Any]:
+    def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> _protocol.Assignment:
         done = self._progress_of(trial, restore)
-        return {
-            "trial_id": trial.trial_id,
-            "trial_name": str(trial),
-            "trial_dir": self.storage.trial_url(trial.dirname),
-            "local_dir": trial.path,
-            "storage_filesystem": self.storage.remote_fs,
-            "experiment_name": self.settings.experiment_name,
-            "resources": trial.resources,
-            "config": trial.config,
-            "attempt": attempt,
-            "trainable_key": self.settings.trainable_key,
-            "restore_checkpoint": restore.url if restore else None,
-            "iteration": done.get("training_iteration", 0),
-            "time_total_s": done.get("time_total_s", 0.0),
-            "checkpoint_index": self._books[trial.trial_id].next_index,
-            "checkpoint_frequency": self.settings.checkpoint_frequency,
-            "checkpoint_at_end": self.settings.checkpoint_at_end,
-            "chdir": _settings.chdir_to_trial_dir(),
-            "reuse_actors": self.settings.reuse_actors,
-            "log_to_file": self.settings.log_to_file,
-        }
+        return _protocol.Assignment(
+            trial_id=trial.trial_id,
+            trial_name=str(trial),
+            trial_dir=self.storage.trial_url(trial.dirname),
+            local_dir=trial.path,
+            storage_filesystem=self.storage.remote_fs,
+            experiment_name=self.settings.experiment_name,
+            resources=dict(trial.resources),
+            config=trial.config,
+            attempt=attempt,
+            trainable_key=self.settings.trainable_key,
+            restore_checkpoint=restore.url if restore else None,
+            iteration=done.get("training_iteration", 0),
+            time_total_s=float(done.get("time_total_s", 0.0) or 0.0),
+            checkpoint_index=self._books[trial.trial_id].next_index,
+            checkpoint_frequency=self.settings.checkpoint_frequency,
+            checkpoint_at_end=self.settings.checkpoint_at_end,
+            chdir=_settings.chdir_to_trial_dir(),
+            reuse_actors=self.settings.reuse_actors,
+            log_to_file=self.settings.log_to_file,
+        )
 
     # -- what trials said ----------------------------------------------------------------------
     def _handle_events(self, timeout: float) -> None:
@@ -346,7 +357,7 @@ class Controller:
             if running is None or running.handle.attempt != event.attempt:
                 continue  # a fenced attempt
             running.last_seen = time.monotonic()
-            getattr(self, f"_on_{event.kind}")(self._by_id[event.trial_id], running, event)
+            self._handlers[event.kind](self._by_id[event.trial_id], running, event)
         for handle, exit_code in self.executor.poll():
             running = self._running.get(handle.trial_id)
             if running is not None and running.handle is handle:
@@ -418,8 +429,9 @@ class Controller:
                 self.request_stop()
                 return None
             value = flat[metric]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
-                return ValueError(f"metric {metric!r} must be a number, got {value!r} ({type(value).__name__})")
+            if not _is_number(value):
+                return ValueError(f"metric {metric!r} must be a number, got {_short_repr(value)} "
+                                  f"({type(value).__name__}); report a single number for it, e.g. float(value)")
         return None
 
     def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
@@ -516,9 +528,9 @@ class Controller:
         self._kept_for_borrowers = still
 
     def _on_done(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
-        reason = event.payload[0]
+        reason: _protocol.DoneReason = event.payload
         self._running.pop(trial.trial_id)
-        if reason == "pause" and running.ending == "pause":
+        if reason is _protocol.DoneReason.PAUSE and running.ending == "pause":
             # A paused trial resumes in a fresh process, unless processes may be reused.
             if self.settings.reuse_actors:
                 self.executor.finished(running.handle)
@@ -548,13 +560,13 @@ class Controller:
             )
 
     def _on_error(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
-        blob, traceback_text, summary = event.payload
+        frame: _protocol.Error = event.payload
         self._running.pop(trial.trial_id)
         self.executor.kill(running.handle)  # a retry gets a fresh process
         if running.ending == "stop":
             return
-        error = _rebuild_error(blob, summary, traceback_text, trial)
-        self._fail(trial, error, traceback_text)
+        error = _rebuild_error(frame, trial)
+        self._fail(trial, error, frame.traceback or f"{frame.summary}\n")
 
     def _on_lost(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         exit_code = self.executor.exit_code(running.handle, timeout=1.0)
@@ -696,6 +708,26 @@ class Controller:
         return lambda: signal.signal(signal.SIGINT, previous)
 
 
+def _is_number(value: Any) -> bool:
+    """A plain number, or a single-number type such as a numpy scalar (not an array, not a bool)."""
+    if isinstance(value, bool) or getattr(value, "ndim", 0) != 0:
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    if not hasattr(value, "__float__"):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _exists(checkpoint: Checkpoint) -> bool:
     try:
         return bool(checkpoint.filesystem.exists(checkpoint.path))
@@ -726,18 +758,32 @@ def _describe_exit(exit_code: int | None) -> str:
     return f"exited with code {exit_code}"
 
 
-def _rebuild_error(blob: bytes | None, summary: str, traceback_text: str, trial: Trial) -> BaseException:
-    """The user's own exception, with the trial's traceback attached as a note."""
-    error: BaseException | None = None
-    if blob is not None:
-        try:
-            error = cloudpickle.loads(blob)
-        except Exception:
-            error = None
-    if error is None:
-        error = TrialError(summary)
-    if hasattr(error, "add_note"):
-        error.add_note(f"\n(raised in trial {trial}; its traceback:)\n{traceback_text.rstrip()}")
+def _rebuild_error(frame: _protocol.Error, trial: Trial) -> BaseException:
+    """The user's own exception, with the trial's traceback attached as a note.
+
+    The exception comes as data: its type is looked up among the modules the driver has
+    already imported (nothing is imported or unpickled on a trial's word) and made without
+    running its ``__init__``; an unknown type becomes a ``TrialError`` with the summary.
+    """
+    error = _known_exception(frame.module, frame.qualname, frame.args) or TrialError(frame.summary)
+    if frame.traceback and hasattr(error, "add_note"):
+        error.add_note(f"\n(raised in trial {trial}; its traceback:)\n{frame.traceback.rstrip()}")
+    return error
+
+
+def _known_exception(module: str, qualname: str, args: list) -> BaseException | None:
+    kind: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        kind = getattr(kind, part, None) if not part.startswith("<") else None
+    if not isinstance(kind, type) or not issubclass(kind, BaseException):
+        return None
+    try:
+        values = tuple(_protocol.decode_value(arg) for arg in args)
+        error = kind.__new__(kind, *values)
+        error.args = values
+        str(error)  # a __str__ that needs what __init__ would have set falls back to TrialError
+    except Exception:
+        return None
     return error
 
 

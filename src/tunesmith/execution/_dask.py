@@ -23,7 +23,7 @@ import time
 import uuid
 from typing import Any
 
-from tunesmith import _settings
+from tunesmith import _protocol, _settings
 from tunesmith._imports import try_import
 from tunesmith.error import TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
@@ -216,8 +216,11 @@ class DaskExecutor(Executor):
 
         worker = handle.allocation.node
         key = f"tunesmith-{self._run_id}-{handle.trial_id}-{handle.attempt}"
+        # The task carries the attempt's one-time ticket, never the experiment's token: any
+        # client of the scheduler can read a task's arguments.
+        ticket = _protocol.attempt_ticket(self.token, handle.trial_id, handle.attempt)
         spec = dict(self._process_spec(), key=key, trial_id=handle.trial_id, attempt=handle.attempt,
-                    gpu_slots=handle.allocation.gpu_ids)
+                    ticket=ticket, gpu_slots=handle.allocation.gpu_ids)
         future = self.client.submit(run_attempt, spec, key=key, workers=[worker], allow_other_workers=False,
                                     pure=False, retries=0)
         task = _Task(future, worker, key)
@@ -278,7 +281,7 @@ class DaskExecutor(Executor):
     # -- helpers -----------------------------------------------------------------------------------
     def _process_spec(self) -> dict[str, Any]:
         """What every trial process of this experiment is started with."""
-        return {"driver": self.driver_address, "token": self.token, "cwd": os.getcwd(),
+        return {"driver": self.driver_address, "cwd": os.getcwd(),
                 "heartbeat_s": min(1.0, self.heartbeat_timeout() / 4), "python_path": driver_source_folders()}
 
     def _kill_on_worker(self, task: _Task) -> None:

@@ -77,12 +77,12 @@ def run_attempt(spec: dict[str, Any]) -> int | None:
     slots: GpuSlots = worker.plugins[GpuSlots.name]
     runner: TrialRunner = worker.plugins[TrialRunner.name]
     env = _environment(spec, slots.cuda_visible_devices(spec["gpu_slots"]))
-    attempt = {"trial_id": spec["trial_id"], "attempt": spec["attempt"]}
+    attempt = {"trial_id": spec["trial_id"], "attempt": spec["attempt"], "ticket": spec["ticket"]}
     return runner.processes.run(spec["key"], attempt, env, spec["cwd"], tuple(spec["python_path"]))
 
 
 def _environment(spec: dict[str, Any], cuda: str) -> dict[str, str]:
-    return attempt_environment(spec["driver"], spec["token"], spec["heartbeat_s"], cuda)
+    return attempt_environment(spec["driver"], "", spec["heartbeat_s"], cuda)  # no token: tickets
 
 
 def prewarm(spec: dict[str, Any], dask_worker: Any = None) -> None:

@@ -1,7 +1,7 @@
 """The trial side of liveness: a thread that says "still here" to the driver.
 
 A trial process on a hung or cut-off host sends no EOF, so the driver would wait on it
-forever. Every trial process therefore sends ``("heartbeat",)`` on its connection every
+forever. Every trial process therefore sends a HEARTBEAT frame on its connection every
 ``interval_s``, from a daemon thread, whatever the user's code is doing; the controller
 declares a running attempt lost once it has been silent for the heartbeat timeout.
 
@@ -16,12 +16,14 @@ import socket
 import threading
 from collections.abc import Callable
 
+from tunesmith import _protocol
 from tunesmith.execution import _wire
 
 __all__ = ["Heartbeat"]
 
 # The process ends with this code when the driver is gone (EX_UNAVAILABLE in sysexits.h).
 DRIVER_GONE_EXIT_CODE = 69
+_HEARTBEAT = _protocol.Heartbeat()
 
 
 def _driver_gone() -> None:
@@ -44,8 +46,8 @@ class Heartbeat:
         >>> import socket
         >>> a, b = socket.socketpair()
         >>> beat = Heartbeat(a, interval_s=0.01).start()
-        >>> _wire.recv_frame(b)
-        ('heartbeat',)
+        >>> _wire.recv_frame(b, _protocol.TRIAL_FRAMES)
+        Heartbeat()
         >>> beat.stop()
     """
 
@@ -72,7 +74,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stopped.wait(self.interval_s):
             try:
-                _wire.send_frame(self.sock, ("heartbeat",))
+                _wire.send_frame(self.sock, _HEARTBEAT)
             except OSError:
                 if not self._stopped.is_set():
                     self._on_driver_gone()

@@ -16,7 +16,7 @@ import signal
 import time
 from typing import Any
 
-from tunesmith import _settings
+from tunesmith import _protocol, _settings
 from tunesmith._imports import try_import
 from tunesmith.error import TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
@@ -133,9 +133,12 @@ class RayExecutor(Executor):
         node, signature = handle.allocation.node, _signature(handle.allocation.resources)
         idle = self._idle.get((node, signature))
         runner = idle.pop() if idle else self._new_runner(node, signature, handle.allocation.resources)
-        env = attempt_environment(self.driver_address, self.token, min(1.0, self.heartbeat_timeout() / 4))
-        key = f"{self.token[:8]}-{handle.trial_id}-{handle.attempt}"
-        attempt = {"trial_id": handle.trial_id, "attempt": handle.attempt}
+        # The actor's arguments carry the attempt's one-time ticket, never the experiment's
+        # token: other clients of the cluster can read them.
+        env = attempt_environment(self.driver_address, "", min(1.0, self.heartbeat_timeout() / 4))
+        key = f"{self.driver_address}-{handle.trial_id}-{handle.attempt}"
+        ticket = _protocol.attempt_ticket(self.token, handle.trial_id, handle.attempt)
+        attempt = {"trial_id": handle.trial_id, "attempt": handle.attempt, "ticket": ticket}
         runner.ref = runner.actor.run.remote(key, attempt, env, os.getcwd(), driver_source_folders())
         handle.engine_ref = runner
 

@@ -8,10 +8,8 @@ import tempfile
 import traceback
 from typing import Any
 
-import cloudpickle
-
+from tunesmith import _protocol
 from tunesmith._checkpoint import Checkpoint
-from tunesmith.execution import _wire
 from tunesmith.execution._capture import captured_output
 from tunesmith.trainable import _session
 from tunesmith.trainable._trainable import Trainable
@@ -31,13 +29,15 @@ def _user_traceback(exc: BaseException) -> str:
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
-def _pickled_error(exc: BaseException) -> bytes | None:
+def _error_frame(exc: BaseException) -> _protocol.Error:
+    """The exception as data: its type's name and its args (a driver never unpickles it)."""
+    kind = type(exc)
     try:
-        data = cloudpickle.dumps(exc)
-        cloudpickle.loads(data)
-        return data
+        args = [_protocol.encode_value(arg, "the exception's args", {"the exception's args"}) for arg in exc.args]
     except Exception:
-        return None
+        args = [str(exc)]
+    return _protocol.Error(module=kind.__module__, qualname=kind.__qualname__, args=args,
+                           traceback=_user_traceback(exc), summary=f"{kind.__name__}: {exc}")
 
 
 def _as_metrics(value: Any, where: str) -> dict[str, Any]:
@@ -66,9 +66,10 @@ def _save_class_checkpoint(trainable: Trainable) -> Checkpoint:
     return Checkpoint.from_directory(folder)
 
 
-def _instance(cls: type[Trainable], config: dict[str, Any], assignment: dict[str, Any], kept: dict) -> Trainable:
+def _instance(cls: type[Trainable], config: dict[str, Any], assignment: _protocol.Assignment,
+              kept: dict) -> Trainable:
     """A new instance, or with ``reuse_actors`` the one a finished trial left, reset to ``config``."""
-    cached = kept.pop(assignment["trainable_key"], None) if assignment.get("reuse_actors") else None
+    cached = kept.pop(assignment.trainable_key, None) if assignment.reuse_actors else None
     if cached is None:
         return cls(config)
     if not cached.reset(config):
@@ -80,9 +81,9 @@ def _instance(cls: type[Trainable], config: dict[str, Any], assignment: dict[str
     return cached
 
 
-def _run_class(cls: type[Trainable], config: dict[str, Any], assignment: dict[str, Any], kept: dict) -> None:
-    frequency = assignment.get("checkpoint_frequency", 0)
-    at_end = assignment.get("checkpoint_at_end", True)
+def _run_class(cls: type[Trainable], config: dict[str, Any], assignment: _protocol.Assignment, kept: dict) -> None:
+    frequency = assignment.checkpoint_frequency
+    at_end = assignment.checkpoint_at_end
     trainable = _instance(cls, config, assignment, kept)
     session = _session._session
     finished = False
@@ -103,52 +104,49 @@ def _run_class(cls: type[Trainable], config: dict[str, Any], assignment: dict[st
                 _session.report(result, checkpoint=checkpoint)
             except _session.TrialInterrupt as interrupt:
                 if interrupt.decision == "STOP" and at_end and checkpoint is None:
-                    name = session.persist_checkpoint(_save_class_checkpoint(trainable))
-                    _wire.send_frame(session.conn, ("checkpoint", name))
+                    session.send_checkpoint(session.persist_checkpoint(_save_class_checkpoint(trainable)))
                 elif interrupt.decision == "PAUSE" and checkpoint is None:
-                    name = session.persist_checkpoint(_save_class_checkpoint(trainable))
-                    _wire.send_frame(session.conn, ("checkpoint", name))
+                    session.send_checkpoint(session.persist_checkpoint(_save_class_checkpoint(trainable)))
                 raise
             if session.save_requested and checkpoint is None:  # a callback asked for one
-                name = session.persist_checkpoint(_save_class_checkpoint(trainable))
-                _wire.send_frame(session.conn, ("checkpoint", name))
+                session.send_checkpoint(session.persist_checkpoint(_save_class_checkpoint(trainable)))
             if done:
                 finished = True
                 return
     finally:
-        if finished and assignment.get("reuse_actors"):
-            kept[assignment["trainable_key"]] = trainable
+        if finished and assignment.reuse_actors:
+            kept[assignment.trainable_key] = trainable
         else:
             trainable.stop()
 
 
-def run_attempt(conn: Any, assignment: dict[str, Any], trainable: Any, kept: dict | None = None) -> None:
+def run_attempt(channel: Any, assignment: _protocol.Assignment, trainable: Any, kept: dict | None = None) -> None:
     """Run the attempt described by ``assignment``; always ends with a DONE or ERROR frame.
 
+    ``channel`` sends and receives frames (:class:`tunesmith.execution._wire.Channel`);
     ``kept`` holds class-trainable instances left for reuse (``reuse_actors``).
     """
-    session = _session._Session(conn, assignment)
+    session = _session._Session(channel, assignment)
     _session._set_session(session)
     original_cwd = os.getcwd()
-    local_dir = assignment.get("local_dir")
-    if assignment.get("chdir") and local_dir and os.path.isdir(local_dir):
+    local_dir = assignment.local_dir
+    if assignment.chdir and local_dir and os.path.isdir(local_dir):
         os.chdir(local_dir)
         os.environ["TUNE_ORIG_WORKING_DIR"] = original_cwd
-    message: tuple = ("error", None, "", "the attempt did not finish")  # replaced below on every path
+    message: Any = _protocol.Error("builtins", "RuntimeError", [], "", "the attempt did not finish")
     try:
-        config = assignment["config"]
-        with captured_output(assignment.get("log_to_file"), assignment.get("local_dir") or assignment["trial_dir"]):
+        with captured_output(assignment.log_to_file, assignment.local_dir or assignment.trial_dir):
             if inspect.isclass(trainable):
-                _run_class(trainable, config, assignment, {} if kept is None else kept)
+                _run_class(trainable, assignment.config, assignment, {} if kept is None else kept)
             else:
-                _run_function(trainable, config)
-        message = ("done", "finished")
+                _run_function(trainable, assignment.config)
+        message = _protocol.Done(_protocol.DoneReason.FINISHED)
     except _session.TrialInterrupt as interrupt:
-        message = ("done", interrupt.decision.lower())
+        message = _protocol.Done(_protocol.DoneReason(interrupt.decision.lower()))
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        message = ("error", _pickled_error(exc), _user_traceback(exc), f"{type(exc).__name__}: {exc}")
+        message = _error_frame(exc)
     finally:
-        _session.run_attempt_end_hooks(failed=message[0] == "error")  # in the trial's folder still
+        _session.run_attempt_end_hooks(failed=isinstance(message, _protocol.Error))  # in the trial's folder still
         _session._set_session(None)
         os.chdir(original_cwd)
-    _wire.send_frame(conn, message)
+    channel.send(message)

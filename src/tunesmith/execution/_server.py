@@ -1,61 +1,103 @@
 """``TrialServer``: the data plane. Every trial attempt talks to the driver through it.
 
-Messages on a connection, after the JSON token frame:
+The frames are those of :mod:`tunesmith._protocol`. A connection first proves itself:
+with AUTH (the experiment's token, which local trial processes get through a pipe) or
+with a HELLO that carries its attempt's one-time ticket (cluster executors, see
+:func:`tunesmith._protocol.attempt_ticket`). Until then the connection may send one frame
+of at most ``MAX_AUTH_FRAME`` bytes and must do so within ``AUTH_DEADLINE_S``; whatever
+goes wrong on it (bad bytes, a bad token, a crash in decoding) closes that connection
+and nothing else. At most ``MAX_UNAUTHENTICATED`` such connections are kept (the oldest
+goes first), and an ``accept`` that fails (out of file descriptors) pauses accepting
+briefly instead of ending the experiment.
 
-trial -> driver
-    ``("hello", trial_id, attempt, info)``            asks for its assignment
-    ``("result", seq, result, checkpoint_dir_name, final)``  waits for a decision, unless ``final``
-                                                      (a function's return value: DONE follows)
-    ``("checkpoint", checkpoint_dir_name)``            a checkpoint saved while stopping
-    ``("done", reason)``                               "finished", "stop" or "pause"
-    ``("error", pickled_exc, traceback_text, summary)``
-    ``("heartbeat",)``                                 sent every second or so, from a thread
-driver -> trial
-    ``("assign", assignment, trainable_blob_or_None)`` or ``("reject", reason)``
-    ``("decision", seq, "CONTINUE" | "STOP" | "PAUSE")``
+After authentication a frame may be up to ``MAX_TRIAL_FRAME`` bytes. A frame that breaks
+the schema, or a result value the driver cannot decode, fails that attempt only (an
+ERROR event naming the problem) and closes its connection.
 
 A HELLO for an attempt the controller no longer expects (a stale or duplicate attempt)
 is rejected, so an old process can never report into a newer attempt; the connection of
 an attempt that is fenced while connected is closed, so it sees EOF and ends.
+
+Writes are queued per connection and flushed by the same selector loop, so a large
+assignment (``with_parameters`` data) streams out without blocking the driver.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import enum
+import errno
 import hmac
-import json
-import pickle
+import logging
 import secrets
 import selectors
 import socket
+import time
 from typing import Any
 
+from tunesmith import _protocol
 from tunesmith.execution import _wire
 
-__all__ = ["TrialEvent", "TrialServer"]
+__all__ = ["EventKind", "TrialEvent", "TrialServer"]
+
+_log = logging.getLogger("tunesmith")
+
+AUTH_DEADLINE_S = 5.0
+MAX_UNAUTHENTICATED = 64
+_ACCEPT_PAUSE_S = 0.1
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class EventKind(str, enum.Enum):
+    """What a :class:`TrialEvent` reports; one per trial frame, plus ``LOST``."""
+
+    STARTED = "started"  # payload: the HELLO's info dict
+    RESULT = "result"  # payload: (seq, result, checkpoint_dir_name, final)
+    CHECKPOINT = "checkpoint"  # payload: the checkpoint's folder name
+    HEARTBEAT = "heartbeat"  # payload: None
+    DONE = "done"  # payload: the DoneReason
+    ERROR = "error"  # payload: a tunesmith._protocol.Error
+    LOST = "lost"  # payload: why the connection ended
 
 
 @dataclasses.dataclass
 class TrialEvent:
-    """Something a trial attempt said, or the loss of its connection.
+    """Something a trial attempt said, or the loss of its connection."""
 
-    ``kind`` is one of ``"started"``, ``"result"``, ``"checkpoint"``, ``"heartbeat"``,
-    ``"done"``, ``"error"`` or ``"lost"``; ``payload`` depends on it.
-    """
-
-    kind: str
+    kind: EventKind
     trial_id: str
     attempt: int
     payload: Any = None
 
 
 @dataclasses.dataclass
+class TrafficStats:
+    """What the server has sent, for tests and benchmarks."""
+
+    bytes_sent: int = 0
+    assignments: int = 0
+    trainables_sent: int = 0
+    trainable_bytes: int = 0
+
+
+@dataclasses.dataclass(eq=False)
 class _Connection:
     sock: socket.socket
-    buffer: _wire.FrameBuffer
+    opened: float
+    buffer: _wire.FrameBuffer = dataclasses.field(default_factory=lambda: _wire.FrameBuffer(_protocol.MAX_AUTH_FRAME))
+    out: _wire.OutBuffer = dataclasses.field(default_factory=_wire.OutBuffer)
     authenticated: bool = False
+    has_token: bool = False  # AUTH with the experiment's token: any expected attempt may say HELLO
     trial_id: str | None = None
     attempt: int = -1
+    writing: bool = False
+
+
+def protocol_error(message: str) -> _protocol.Error:
+    """An ERROR frame for a problem the driver found in what an attempt sent."""
+    return _protocol.Error(module="tunesmith.error", qualname="TrialError", args=[message], traceback="",
+                           summary=f"TrialError: {message}")
 
 
 class TrialServer:
@@ -63,24 +105,31 @@ class TrialServer:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.token = secrets.token_hex(16)
+        self.stats = TrafficStats()
         self._listener = socket.create_server((host, 0))
         self._listener.setblocking(False)
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ, None)
-        self._expected: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._accept_paused_until = 0.0
+        self._expected: dict[str, tuple[int, _protocol.Assignment]] = {}
         self._blobs: dict[str, bytes] = {}
         self._by_trial: dict[str, _Connection] = {}
+        self._unauthenticated: collections.OrderedDict[_Connection, None] = collections.OrderedDict()
 
     @property
     def address(self) -> str:
         host, port = self._listener.getsockname()[:2]
         return f"{host}:{port}"
 
+    def ticket(self, trial_id: str, attempt: int) -> str:
+        """The one-time ticket a cluster executor sends with attempt ``(trial_id, attempt)``."""
+        return _protocol.attempt_ticket(self.token, trial_id, attempt)
+
     def add_trainable(self, key: str, blob: bytes) -> None:
         """Register the pickled trainable that assignments refer to by ``key``."""
         self._blobs[key] = blob
 
-    def expect(self, trial_id: str, attempt: int, assignment: dict[str, Any]) -> None:
+    def expect(self, trial_id: str, attempt: int, assignment: _protocol.Assignment) -> None:
         """Accept the HELLO of ``(trial_id, attempt)`` and answer it with ``assignment``."""
         self._expected[trial_id] = (attempt, assignment)
 
@@ -99,33 +148,77 @@ class TrialServer:
     def send_decision(self, trial_id: str, seq: int, decision: str, save: bool = False) -> None:
         """Answer result ``seq``; ``save`` asks a class trainable to save a checkpoint now."""
         conn = self._by_trial.get(trial_id)
-        if conn is None:
-            return
-        try:
-            _wire.send_frame(conn.sock, ("decision", seq, decision, save))
-        except OSError:
-            pass  # the loss shows up as EOF on the next poll
+        if conn is not None:
+            self._send(conn, _protocol.Decision(seq, decision, save))
 
     def poll(self, timeout: float | None) -> list[TrialEvent]:
+        """Wait up to ``timeout`` seconds for frames; the events they make."""
         events: list[TrialEvent] = []
-        for key, _ in self._selector.select(timeout):
+        self._resume_accepting()
+        for key, mask in self._selector.select(self._select_timeout(timeout)):
             if key.data is None:
                 self._accept()
-            else:
-                self._read(key.data, events)
+                continue
+            conn: _Connection = key.data
+            if mask & selectors.EVENT_WRITE:
+                self._flush(conn, events)
+            if mask & selectors.EVENT_READ and conn.sock.fileno() >= 0:
+                self._read(conn, events)
+        self._expire_unauthenticated()
         return events
+
+    # -- connections -------------------------------------------------------------------------------
+    def _select_timeout(self, timeout: float | None) -> float | None:
+        if not self._unauthenticated:
+            return timeout
+        oldest = next(iter(self._unauthenticated))
+        left = max(0.0, oldest.opened + AUTH_DEADLINE_S - time.monotonic())
+        return left if timeout is None else min(timeout, left)
 
     def _accept(self) -> None:
         while True:
             try:
                 sock, _ = self._listener.accept()
-            except BlockingIOError:
+            except (BlockingIOError, InterruptedError):
                 return
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setblocking(False)
-            conn = _Connection(sock, _wire.FrameBuffer())
+            except OSError as exc:  # never ends the experiment
+                if exc.errno in _OUT_OF_RESOURCES:
+                    self._pause_accepting(exc)
+                return  # ECONNABORTED and the like: that connection is gone; the next one may come
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                continue
+            conn = _Connection(sock, time.monotonic())
+            self._unauthenticated[conn] = None
             self._selector.register(sock, selectors.EVENT_READ, conn)
+            if len(self._unauthenticated) > MAX_UNAUTHENTICATED:
+                self._close(next(iter(self._unauthenticated)))
 
+    def _pause_accepting(self, exc: OSError) -> None:
+        _log.warning("the trial server cannot accept a connection (%s); closing the oldest unauthenticated one",
+                     errno.errorcode.get(exc.errno or 0, exc))
+        if self._unauthenticated:
+            self._close(next(iter(self._unauthenticated)))
+        self._selector.unregister(self._listener)
+        self._accept_paused_until = time.monotonic() + _ACCEPT_PAUSE_S
+
+    def _resume_accepting(self) -> None:
+        if self._accept_paused_until and time.monotonic() >= self._accept_paused_until:
+            self._accept_paused_until = 0.0
+            self._selector.register(self._listener, selectors.EVENT_READ, None)
+
+    def _expire_unauthenticated(self) -> None:
+        now = time.monotonic()
+        while self._unauthenticated:
+            oldest = next(iter(self._unauthenticated))
+            if now - oldest.opened < AUTH_DEADLINE_S:
+                return
+            self._close(oldest)
+
+    # -- reading -----------------------------------------------------------------------------------
     def _read(self, conn: _Connection, events: list[TrialEvent]) -> None:
         try:
             data = conn.sock.recv(1 << 16)  # under malloc's mmap threshold: no mmap/munmap per call
@@ -136,56 +229,139 @@ class TrialServer:
         if not data:
             self._drop(conn, events, "connection closed")
             return
-        for frame in conn.buffer.feed(data):
-            if not conn.authenticated:
-                if not self._authenticate(conn, frame):
-                    self._drop(conn, events, "bad token")
-                    return
-                continue
-            self._handle(conn, pickle.loads(frame), events)
-
-    def _authenticate(self, conn: _Connection, frame: bytes) -> bool:
+        if not conn.authenticated:
+            self._read_unauthenticated(conn, data, events)
+            return
         try:
-            token = json.loads(frame.decode())["token"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            return False
-        conn.authenticated = isinstance(token, str) and hmac.compare_digest(token, self.token)
+            for frame in conn.buffer.feed(data):
+                self._handle(conn, _protocol.decode(frame, _protocol.TRIAL_FRAMES), events)
+                if conn.sock.fileno() < 0:
+                    return  # fenced or dropped while handling
+        except (_protocol.ProtocolError, RecursionError) as exc:
+            self._reject_attempt(conn, events, str(exc) or type(exc).__name__)
+
+    def _read_unauthenticated(self, conn: _Connection, data: bytes, events: list[TrialEvent]) -> None:
+        """Anything that goes wrong here closes this connection only."""
+        try:
+            frames = conn.buffer.feed(data)
+            if not frames:
+                return
+            if not self._authenticate(conn, _protocol.decode(frames[0], _protocol.TRIAL_FRAMES), events):
+                self._close(conn)
+                return
+            conn.buffer.take_limit(_protocol.MAX_TRIAL_FRAME)
+        except Exception as exc:  # noqa: BLE001 - a stranger's bytes must not reach the controller
+            _log.debug("closing an unauthenticated trial connection: %s: %s", type(exc).__name__, exc)
+            self._close(conn)
+            return
+        if len(frames) > 1:
+            self._read_more(conn, frames[1:], events)
+
+    def _read_more(self, conn: _Connection, frames: list[bytes], events: list[TrialEvent]) -> None:
+        try:
+            for frame in frames:
+                self._handle(conn, _protocol.decode(frame, _protocol.TRIAL_FRAMES), events)
+        except (_protocol.ProtocolError, RecursionError) as exc:
+            self._reject_attempt(conn, events, str(exc) or type(exc).__name__)
+
+    def _authenticate(self, conn: _Connection, frame: Any, events: list[TrialEvent]) -> bool:
+        if isinstance(frame, _protocol.Auth):
+            conn.has_token = hmac.compare_digest(frame.token.encode(), self.token.encode())
+            conn.authenticated = conn.has_token
+        elif isinstance(frame, _protocol.Hello) and frame.ticket is not None:
+            if not self._ticket_valid(frame):
+                return False
+            conn.authenticated = True
+            self._hello(conn, frame, events)
+        if conn.authenticated:
+            self._unauthenticated.pop(conn, None)
         return conn.authenticated
 
-    def _handle(self, conn: _Connection, message: tuple, events: list[TrialEvent]) -> None:
-        kind = message[0]
-        if kind == "hello":
-            self._hello(conn, message[1], message[2], message[3], events)
+    def _ticket_valid(self, hello: _protocol.Hello) -> bool:
+        expected = self._expected.get(hello.trial_id)
+        if expected is None or expected[0] != hello.attempt or hello.ticket is None:
+            return False
+        return hmac.compare_digest(hello.ticket.encode(), self.ticket(hello.trial_id, hello.attempt).encode())
+
+    def _handle(self, conn: _Connection, frame: Any, events: list[TrialEvent]) -> None:
+        if isinstance(frame, _protocol.Hello):
+            if conn.has_token or self._ticket_valid(frame):
+                self._hello(conn, frame, events)
+            else:
+                self._send(conn, _protocol.Reject(f"attempt {frame.attempt} of trial {frame.trial_id} is not expected"))
             return
-        if conn.trial_id is None:
+        if conn.trial_id is None or isinstance(frame, _protocol.Auth):
             return  # a fenced attempt still talking; ignore it
-        if kind == "heartbeat":
-            events.append(TrialEvent("heartbeat", conn.trial_id, conn.attempt))
-        elif kind == "result":
-            final = len(message) > 4 and message[4]
-            events.append(TrialEvent("result", conn.trial_id, conn.attempt, (message[1], message[2], message[3], final)))
-        elif kind == "checkpoint":
-            events.append(TrialEvent("checkpoint", conn.trial_id, conn.attempt, message[1]))
-        elif kind in ("done", "error"):
-            events.append(TrialEvent(kind, conn.trial_id, conn.attempt, message[1:]))
+        event = self._event(conn, frame)
+        events.append(event)
+        if event.kind in (EventKind.DONE, EventKind.ERROR):
             self._by_trial.pop(conn.trial_id, None)
             conn.trial_id = None
 
-    def _hello(self, conn: _Connection, trial_id: str, attempt: int, info: dict, events: list[TrialEvent]) -> None:
-        expected = self._expected.get(trial_id)
-        if expected is None or expected[0] != attempt:
-            _wire.send_frame(conn.sock, ("reject", f"attempt {attempt} of trial {trial_id} is not expected"))
-            return
-        del self._expected[trial_id]
-        assignment = expected[1]
-        key = assignment["trainable_key"]
-        blob = None if key in info.get("cached", ()) else self._blobs[key]
-        conn.trial_id, conn.attempt = trial_id, attempt
-        self._by_trial[trial_id] = conn
-        _wire.send_frame(conn.sock, ("assign", assignment, blob))
-        events.append(TrialEvent("started", trial_id, attempt, info))
+    def _event(self, conn: _Connection, frame: Any) -> TrialEvent:
+        if isinstance(frame, _protocol.Result):
+            payload: Any = (frame.seq, _protocol.decode_result(frame.result), frame.checkpoint, frame.final)
+            return TrialEvent(EventKind.RESULT, conn.trial_id, conn.attempt, payload)
+        if isinstance(frame, _protocol.Checkpoint):
+            return TrialEvent(EventKind.CHECKPOINT, conn.trial_id, conn.attempt, frame.name)
+        if isinstance(frame, _protocol.Done):
+            return TrialEvent(EventKind.DONE, conn.trial_id, conn.attempt, frame.reason)
+        if isinstance(frame, _protocol.Error):
+            return TrialEvent(EventKind.ERROR, conn.trial_id, conn.attempt, frame)
+        return TrialEvent(EventKind.HEARTBEAT, conn.trial_id, conn.attempt)
 
+    def _hello(self, conn: _Connection, hello: _protocol.Hello, events: list[TrialEvent]) -> None:
+        expected = self._expected.get(hello.trial_id)
+        if expected is None or expected[0] != hello.attempt:
+            self._send(conn, _protocol.Reject(f"attempt {hello.attempt} of trial {hello.trial_id} is not expected"))
+            return
+        del self._expected[hello.trial_id]
+        assignment = expected[1]
+        key = assignment.trainable_key
+        cached = hello.info.get("cached", ())
+        blob = None if isinstance(cached, list) and key in cached else self._blobs[key]
+        if conn.trial_id is not None:  # a process that ran an attempt here before
+            self._by_trial.pop(conn.trial_id, None)
+        conn.trial_id, conn.attempt = hello.trial_id, hello.attempt
+        self._by_trial[hello.trial_id] = conn
+        self.stats.assignments += 1
+        if blob is not None:
+            self.stats.trainables_sent += 1
+            self.stats.trainable_bytes += len(blob)
+        self._send(conn, _protocol.Assign(assignment, blob))
+        events.append(TrialEvent(EventKind.STARTED, hello.trial_id, hello.attempt, hello.info))
+
+    def _reject_attempt(self, conn: _Connection, events: list[TrialEvent], problem: str) -> None:
+        """An authenticated attempt broke the protocol: it fails; its connection closes."""
+        trial_id, attempt = conn.trial_id, conn.attempt
+        if trial_id is not None:
+            self._by_trial.pop(trial_id, None)
+            conn.trial_id = None
+            events.append(TrialEvent(EventKind.ERROR, trial_id, attempt, protocol_error(problem)))
+        self._close(conn)
+
+    # -- writing -----------------------------------------------------------------------------------
+    def _send(self, conn: _Connection, frame: Any) -> None:
+        for part in _wire.frame_parts(frame):
+            self.stats.bytes_sent += len(part)
+            conn.out.push(part)
+        self._flush(conn, None)
+
+    def _flush(self, conn: _Connection, events: list[TrialEvent] | None) -> None:
+        if conn.sock.fileno() < 0:
+            return
+        try:
+            done = conn.out.flush(conn.sock)
+        except OSError:
+            return  # the loss shows up as EOF on the next read
+        want = selectors.EVENT_READ if done else selectors.EVENT_READ | selectors.EVENT_WRITE
+        if conn.writing != (not done):
+            conn.writing = not done
+            self._selector.modify(conn.sock, want, conn)
+
+    # -- closing -----------------------------------------------------------------------------------
     def _close(self, conn: _Connection) -> None:
+        self._unauthenticated.pop(conn, None)
         try:
             self._selector.unregister(conn.sock)
         except (KeyError, ValueError):
@@ -195,11 +371,13 @@ class TrialServer:
     def _drop(self, conn: _Connection, events: list[TrialEvent], reason: str) -> None:
         self._close(conn)
         if conn.trial_id is not None:
-            events.append(TrialEvent("lost", conn.trial_id, conn.attempt, reason))
+            events.append(TrialEvent(EventKind.LOST, conn.trial_id, conn.attempt, reason))
             self._by_trial.pop(conn.trial_id, None)
             conn.trial_id = None
 
     def close(self) -> None:
         for key in list(self._selector.get_map().values()):
             key.fileobj.close()
+        if self._accept_paused_until:
+            self._listener.close()
         self._selector.close()

@@ -1,48 +1,57 @@
-"""Framing for the trial connection: 4-byte length, then a payload.
+"""Framing for the trial connection: a 4-byte length, then a payload of that length.
 
-The first frame a connection sends is JSON (``{"token": ...}``) and is checked before
-anything is unpickled; every later frame is a pickle. Messages are tuples whose first
-item names them (see :mod:`tunesmith.execution._server`).
+Payloads are frames of :mod:`tunesmith._protocol` (JSON, plus a cloudpickle attachment
+on the driver's ASSIGN only). The driver reads with a :class:`FrameBuffer` whose size
+limit is small until the connection has authenticated, and writes through an
+:class:`OutBuffer` that the selector loop flushes, so a large assignment never blocks it.
+A trial process reads and writes with the blocking :func:`recv_frame` / :func:`send_frame`.
 """
 
 from __future__ import annotations
 
-import json
-import pickle
 import socket
 import struct
 import threading
+from collections import deque
 from typing import Any
 
-__all__ = ["ConnectionClosed", "FrameBuffer", "recv_frame", "send_frame", "send_json"]
+from tunesmith import _protocol
+
+__all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "frame_bytes", "frame_parts",
+           "recv_frame", "send_frame"]
 
 _HEADER = struct.Struct("!I")
-MAX_FRAME = 1 << 31
 
 
 class ConnectionClosed(ConnectionError):
     """The other side closed the connection."""
 
 
-def encode(message: Any) -> bytes:
-    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(payload)) + payload
+class FrameTooLarge(_protocol.ProtocolError):
+    """A length header above the connection's limit."""
+
+
+def frame_bytes(frame: Any) -> bytes:
+    """``frame`` encoded, with its length header."""
+    return b"".join(frame_parts(frame))
+
+
+def frame_parts(frame: Any) -> list[bytes]:
+    """``frame`` encoded, with its length header, in pieces (a large attachment is not copied)."""
+    parts = _protocol.encode_parts(frame)
+    return [_HEADER.pack(sum(len(p) for p in parts)), *parts]
 
 
 # One lock per process: a trial process has one connection, written by its main thread and
-# its heartbeat thread; whole frames must not interleave. The driver sends from one thread.
+# its heartbeat thread; whole frames must not interleave.
 _send_lock = threading.Lock()
 
 
-def send_frame(sock: socket.socket, message: Any) -> None:
-    data = encode(message)
+def send_frame(sock: socket.socket, frame: Any) -> None:
+    """Send one frame on a blocking socket (the trial's side)."""
+    data = frame_bytes(frame)
     with _send_lock:
         sock.sendall(data)
-
-
-def send_json(sock: socket.socket, message: dict[str, Any]) -> None:
-    payload = json.dumps(message).encode()
-    sock.sendall(_HEADER.pack(len(payload)) + payload)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -56,17 +65,22 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_frame(sock: socket.socket, *, raw: bool = False) -> Any:
-    """Block until one whole frame arrives; unpickle it unless ``raw``."""
+def recv_frame(sock: socket.socket, allowed: frozenset[type] = _protocol.DRIVER_FRAMES) -> Any:
+    """Block until one whole frame arrives and decode it (by default, a frame from the driver)."""
     (length,) = _HEADER.unpack(_recv_exact(sock, _HEADER.size))
-    payload = _recv_exact(sock, length)
-    return payload if raw else pickle.loads(payload)
+    return _protocol.decode(_recv_exact(sock, length), allowed)
 
 
 class FrameBuffer:
-    """Collects bytes from a non-blocking socket and yields whole frames."""
+    """Collects bytes from a non-blocking socket and yields whole payloads.
 
-    def __init__(self) -> None:
+    Args:
+        limit: The largest payload accepted; a header announcing more raises
+            :class:`FrameTooLarge` before anything is buffered. Settable.
+    """
+
+    def __init__(self, limit: int = _protocol.MAX_TRIAL_FRAME) -> None:
+        self.limit = limit
         self._data = bytearray()
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -74,9 +88,65 @@ class FrameBuffer:
         frames = []
         while len(self._data) >= _HEADER.size:
             (length,) = _HEADER.unpack_from(self._data)
+            if length > self.limit:
+                raise FrameTooLarge(f"a frame of {length} bytes; the limit here is {self.limit}")
             end = _HEADER.size + length
             if len(self._data) < end:
                 break
             frames.append(bytes(self._data[_HEADER.size : end]))
             del self._data[:end]
         return frames
+
+    def take_limit(self, limit: int) -> None:
+        """Change the limit, checking a header already buffered against it."""
+        self.limit = limit
+        if len(self._data) >= _HEADER.size and _HEADER.unpack_from(self._data)[0] > limit:
+            raise FrameTooLarge(f"a frame of {_HEADER.unpack_from(self._data)[0]} bytes; the limit here is {limit}")
+
+
+class OutBuffer:
+    """Frames queued for a non-blocking socket, written as far as the socket takes them."""
+
+    _CHUNK = 1 << 20
+
+    def __init__(self) -> None:
+        self._chunks: deque[memoryview] = deque()
+        self.sent = 0  # bytes written so far
+
+    def __bool__(self) -> bool:
+        return bool(self._chunks)
+
+    def push(self, data: bytes) -> None:
+        self._chunks.append(memoryview(data))
+
+    def flush(self, sock: socket.socket) -> bool:
+        """Write what the socket takes now; True when everything is written.
+
+        Raises:
+            OSError: The connection failed (not ``BlockingIOError``).
+        """
+        while self._chunks:
+            chunk = self._chunks[0]
+            try:
+                n = sock.send(chunk[: self._CHUNK])
+            except (BlockingIOError, InterruptedError):
+                return False
+            self.sent += n
+            if n == len(chunk):
+                self._chunks.popleft()
+            else:
+                self._chunks[0] = chunk[n:]
+        return True
+
+
+class Channel:
+    """A trial process's blocking connection to its driver: ``send`` and ``recv`` frames."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def send(self, frame: Any) -> None:
+        send_frame(self.sock, frame)
+
+    def recv(self) -> Any:
+        return recv_frame(self.sock)

@@ -3,8 +3,10 @@
 Started by an executor as ``python -c "from tunesmith.execution._worker import main; main()"``.
 Attempts arrive as JSON lines on stdin: ``{"trial_id", "attempt"}`` plus, from the local
 executor, ``"driver"`` (``host:port``), ``"token"`` and ``"python_path"``; without them
-``TUNESMITH_DRIVER`` and ``TUNESMITH_TOKEN`` from the environment are used (cluster
-executors). The connection opens at the first attempt, so a process can be started
+``TUNESMITH_DRIVER`` (and ``TUNESMITH_TOKEN`` if set) from the environment are used.
+Cluster executors send no token: each attempt carries a one-time ``"ticket"`` that its
+HELLO presents instead (see :mod:`tunesmith.execution._server`). The connection opens at
+the first attempt, so a process can be started
 before the experiment's server exists, and is replaced when an attempt names another
 driver; ``{"disconnect": true}`` closes it between experiments. The process exits when
 stdin closes, when a connected driver goes away, or when its parent dies. With
@@ -25,7 +27,7 @@ from typing import Any
 
 import cloudpickle
 
-from tunesmith import _settings
+from tunesmith import _protocol, _settings
 from tunesmith.execution import _wire
 from tunesmith.execution._heartbeat import Heartbeat
 from tunesmith.execution._runner import run_attempt
@@ -45,7 +47,7 @@ def _die_with_parent() -> None:
         pass
 
 
-def connect(address: str, token: str) -> socket.socket:
+def connect(address: str, token: str | None) -> socket.socket:
     host, port = address.rsplit(":", 1)
     try:
         sock = socket.create_connection((host, int(port)), timeout=30)
@@ -56,7 +58,8 @@ def connect(address: str, token: str) -> socket.socket:
         ) from exc
     sock.settimeout(None)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    _wire.send_json(sock, {"token": token, "pid": os.getpid()})
+    if token:
+        _wire.send_frame(sock, _protocol.Auth(token))
     return sock
 
 
@@ -64,22 +67,25 @@ class _Attempts:
     """Runs attempts on one connection, keeping unpickled trainables for reuse."""
 
     def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+        self.channel = _wire.Channel(sock)
         self.trainables: dict[str, Any] = {}
         self.kept_instances: dict[str, Any] = {}
+        self.after_hello: Any = None  # called once, after the first HELLO is sent
 
-    def run(self, trial_id: str, attempt: int) -> None:
+    def run(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
         info = {"pid": os.getpid(), "ppid": os.getppid(), "host": socket.gethostname(),
                 "cached": list(self.trainables), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}
-        _wire.send_frame(self.sock, ("hello", trial_id, attempt, info))
-        reply = _wire.recv_frame(self.sock)
-        if reply[0] != "assign":
+        self.channel.send(_protocol.Hello(trial_id, attempt, info, ticket))
+        if self.after_hello is not None:
+            self.after_hello, start = None, self.after_hello
+            start()
+        reply = self.channel.recv()
+        if not isinstance(reply, _protocol.Assign):
             return
-        assignment, blob = reply[1], reply[2]
-        key = assignment["trainable_key"]
+        key = reply.assignment.trainable_key
         if key not in self.trainables:
-            self.trainables[key] = cloudpickle.loads(blob)
-        run_attempt(self.sock, assignment, self.trainables[key], self.kept_instances)
+            self.trainables[key] = cloudpickle.loads(reply.trainable)
+        run_attempt(self.channel, reply.assignment, self.trainables[key], self.kept_instances)
 
     def close(self) -> None:
         for instance in self.kept_instances.values():
@@ -90,11 +96,15 @@ class _Attempts:
 class _Connection:
     """The connection to one driver, with its heartbeat and its attempts."""
 
-    def __init__(self, address: str, token: str) -> None:
+    def __init__(self, address: str, token: str | None) -> None:
         self.address = address
         self.sock = connect(address, token)
-        self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s()).start()
+        self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
         self.attempts = _Attempts(self.sock)
+        if token:
+            self.heartbeat.start()
+        else:  # the first frame must be the HELLO with its ticket
+            self.attempts.after_hello = self.heartbeat.start
 
     def close(self) -> None:
         try:
@@ -130,9 +140,9 @@ def main() -> None:
             if connection is None or connection.address != address:
                 if connection is not None:
                     connection.close()
-                connection = _Connection(address, spec.get("token") or os.environ["TUNESMITH_TOKEN"])
+                connection = _Connection(address, spec.get("token") or os.environ.get("TUNESMITH_TOKEN"))
             _add_python_path(spec.get("python_path"))
-            connection.attempts.run(spec["trial_id"], spec["attempt"])
+            connection.attempts.run(spec["trial_id"], spec["attempt"], spec.get("ticket"))
             if ack_fd >= 0:
                 os.write(ack_fd, b"\n")
     except _wire.ConnectionClosed:

@@ -25,7 +25,7 @@ from tunesmith.logger._logger import LoggerCallback
 from tunesmith.logger._tensorboard import result_step
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["MLflowLoggerCallback", "setup_mlflow"]
 

@@ -24,7 +24,7 @@ from tunesmith.integration._noop import NoopModule
 from tunesmith.logger._logger import LoggerCallback
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["WandbLoggerCallback", "setup_wandb"]
 

@@ -16,7 +16,7 @@ from tunesmith.callback import Callback
 from tunesmith.storage._files import append_file, write_file
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["CSVLoggerCallback", "CsvFiles", "JsonFiles", "JsonLoggerCallback", "LoggerCallback"]
 

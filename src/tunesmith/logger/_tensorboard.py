@@ -24,7 +24,7 @@ from tunesmith.logger._logger import LoggerCallback
 from tunesmith.logger._tfevents import EventFile, hparams_summaries, scalar_values
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["TBXLoggerCallback", "result_step"]
 

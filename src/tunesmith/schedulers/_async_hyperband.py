@@ -20,7 +20,7 @@ from tunesmith.schedulers._scheduler_base import _SchedulerBase
 from tunesmith.schedulers._trial_scheduler import Decision
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = [
     "ASHAScheduler",

@@ -16,13 +16,13 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, Sequence
 
-from tunesmith.experiment import TrialStatus
+from tunesmith.experiment._trial import TrialStatus
 from tunesmith.schedulers._hyperband_scheduler import HyperBandScheduler
 from tunesmith.schedulers._scheduler_base import _SchedulerBase
 from tunesmith.schedulers._trial_scheduler import Decision
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = [
     "HyperBandForBOHB",

@@ -13,7 +13,7 @@ from tunesmith.schedulers._scheduler_base import _SchedulerBase
 from tunesmith.schedulers._trial_scheduler import Decision
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["MedianStoppingRule", "median_should_stop", "running_mean"]
 

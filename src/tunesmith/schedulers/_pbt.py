@@ -23,7 +23,7 @@ import numpy as np
 
 from tunesmith._flatten import json_default
 from tunesmith.error import TuneError
-from tunesmith.experiment import TrialStatus
+from tunesmith.experiment._trial import TrialStatus
 from tunesmith.schedulers._pbt_explore import (
     explore,
     fill_missing,
@@ -36,7 +36,7 @@ from tunesmith.schedulers._scheduler_base import _FINISHED, _SchedulerBase, logg
 from tunesmith.schedulers._trial_scheduler import Decision
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["PopulationBasedTraining"]
 

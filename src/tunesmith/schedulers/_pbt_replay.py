@@ -11,7 +11,7 @@ from tunesmith.schedulers._pbt_explore import perturbed_tag
 from tunesmith.schedulers._trial_scheduler import Decision, FIFOScheduler
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["PopulationBasedTrainingReplay", "pbt_policy_schedule"]
 

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from tunesmith.error import TuneError
-from tunesmith.experiment import TrialStatus
+from tunesmith.experiment._trial import TrialStatus
 from tunesmith.schedulers._trial_scheduler import FIFOScheduler
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["DEFAULT_METRIC", "missing_keys_message", "mode_sign", "validate_mode"]
 

@@ -6,7 +6,7 @@ import enum
 from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["Decision", "FIFOScheduler", "TrialScheduler"]
 

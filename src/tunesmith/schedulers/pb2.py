@@ -29,7 +29,7 @@ from tunesmith.schedulers._pbt_explore import _lookup
 from tunesmith.search.sample import Float, Integer
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
     from tunesmith.schedulers._pbt import _Member
 
 __all__ = ["PB2", "pb2_training_data", "pb2_ucb_beta"]

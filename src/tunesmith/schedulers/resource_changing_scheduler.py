@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 import cloudpickle
 
 from tunesmith._flatten import flatten_dict
-from tunesmith.experiment import TrialStatus
+from tunesmith.experiment._trial import TrialStatus
 from tunesmith.schedulers._scheduler_base import mode_sign
 from tunesmith.schedulers._trial_scheduler import Decision, FIFOScheduler, TrialScheduler
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = [
     "AllocationContext",

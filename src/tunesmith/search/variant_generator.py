@@ -31,6 +31,7 @@ from tunesmith.search.sample import grid_search
 
 __all__ = [
     "RecursiveDependencyError",
+    "assign_value",
     "format_vars",
     "generate_variants",
     "grid_search",
@@ -105,6 +106,26 @@ def _assign(spec: Any, path: Path, value: Any) -> None:
     for key in path[:-1]:
         spec = spec[key]
     spec[path[-1]] = value
+
+
+def assign_value(spec: dict, path: tuple, value: Any) -> None:
+    """Set ``value`` at ``path`` (a tuple of keys and indexes) in the nested ``spec``, in place.
+
+    A tuple on the way is rebuilt with the new item and put back into its parent, since a
+    tuple cannot be changed in place.
+    """
+    if len(path) == 1 or not isinstance(_lookup(spec, path[:-1]), tuple):
+        _assign(spec, path, value)
+        return
+    old = _lookup(spec, path[:-1])
+    rebuilt = tuple(value if i == path[-1] else item for i, item in enumerate(old))
+    assign_value(spec, path[:-1], rebuilt)
+
+
+def _lookup(spec: Any, path: Path) -> Any:
+    for key in path:
+        spec = spec[key]
+    return spec
 
 
 def _path_key(path: Path) -> tuple:

@@ -26,7 +26,7 @@ from tunesmith.storage._files import write_all
 from tunesmith.error import StorageError
 
 if TYPE_CHECKING:
-    from tunesmith.experiment import Trial
+    from tunesmith.experiment._trial import Trial
 
 __all__ = ["ExperimentStorage", "JOURNAL_FILE", "atomic_write", "date_str", "split_url", "truncate_trial_logs"]
 

@@ -34,6 +34,7 @@ import os
 import time
 from typing import Any, Callable
 
+from tunesmith import _protocol
 from tunesmith.execution import _pickling
 from tunesmith.execution._executor import AttemptHandle, Executor
 from tunesmith.execution._server import TrialEvent, TrialServer
@@ -113,9 +114,9 @@ class ExecutorHarness:
             trial_id = f"contract_{self._count:05d}"
         trial_dir = os.path.join(self.folder, trial_id)
         os.makedirs(trial_dir, exist_ok=True)
-        assignment = {"trial_id": trial_id, "trial_name": trial_id, "trial_dir": trial_dir, "local_dir": trial_dir,
-                      "experiment_name": "contract", "resources": resources, "config": dict(config or {}),
-                      "attempt": attempt, "trainable_key": key}
+        assignment = _protocol.Assignment(trial_id=trial_id, trial_name=trial_id, trial_dir=trial_dir,
+                                          local_dir=trial_dir, experiment_name="contract", resources=resources,
+                                          config=dict(config or {}), attempt=attempt, trainable_key=key)
         self.server.expect(trial_id, attempt, assignment)
         handle = self.executor.launch(trial_id, attempt, resources)
         if handle is None:

@@ -40,7 +40,7 @@ import dataclasses
 from typing import Any, Callable, Mapping, Sequence
 
 from tunesmith._flatten import flatten_dict
-from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 
 __all__ = ["SimulatedCheckpoint", "SimulationEvent", "SimulationLaunch", "Simulator"]

@@ -1,7 +1,8 @@
 """The trial's side of the run: ``report``, ``get_checkpoint`` and ``get_context``.
 
 Inside a trial process one ``_Session`` is active. ``report`` sends the result to the
-driver and blocks until the driver's decision comes back; STOP and PAUSE unwind the
+driver (a RESULT frame of :mod:`tunesmith._protocol`, through the channel the trial
+process gave the session) and blocks until the driver's decision comes back; STOP and PAUSE unwind the
 user's code with a ``BaseException`` that ``except Exception:`` does not catch.
 """
 
@@ -17,8 +18,8 @@ import time
 import warnings
 from typing import Any, Callable
 
+from tunesmith import _protocol
 from tunesmith._checkpoint import Checkpoint
-from tunesmith.execution import _wire
 
 __all__ = ["TuneContext", "get_checkpoint", "get_context", "report"]
 
@@ -40,20 +41,20 @@ class TrialInterrupt(BaseException):
 class _Session:
     """State of the attempt running in this process."""
 
-    def __init__(self, conn: socket.socket | None, assignment: dict[str, Any]) -> None:
-        self.conn = conn
-        self.trial_id: str = assignment["trial_id"]
-        self.trial_name: str = assignment["trial_name"]
-        self.trial_dir: str = assignment["trial_dir"]
-        self.filesystem: Any = assignment.get("storage_filesystem")
-        self.experiment_name: str = assignment["experiment_name"]
-        self.resources: dict[str, float] = assignment["resources"]
-        restore = assignment.get("restore_checkpoint")
+    def __init__(self, channel: Any, assignment: _protocol.Assignment) -> None:
+        self.channel = channel  # has send(frame) and recv() -> frame
+        self.trial_id: str = assignment.trial_id
+        self.trial_name: str = assignment.trial_name
+        self.trial_dir: str = assignment.trial_dir
+        self.filesystem: Any = assignment.storage_filesystem
+        self.experiment_name: str = assignment.experiment_name
+        self.resources: dict[str, float] = assignment.resources
+        restore = assignment.restore_checkpoint
         self.checkpoint: Checkpoint | None = Checkpoint(restore, filesystem=self.filesystem) if restore else None
-        self.iteration: int = assignment.get("iteration", 0)
-        self.time_total: float = assignment.get("time_total_s", 0.0)
-        self.checkpoint_index: int = assignment.get("checkpoint_index", 0)
-        self.attempt: int = assignment.get("attempt", 0)
+        self.iteration: int = assignment.iteration
+        self.time_total: float = assignment.time_total_s
+        self.checkpoint_index: int = assignment.checkpoint_index
+        self.attempt: int = assignment.attempt
         self.seq = 0
         self.save_requested = False
         self.iterations_since_restore = 0
@@ -126,17 +127,21 @@ class _Session:
         """Send a result and wait for the driver's decision; a ``final`` one (the trial
         ends right after) is not answered."""
         self.seq += 1
-        _wire.send_frame(self.conn, ("result", self.seq, result, checkpoint_dir_name, final))
+        encoded = _protocol.encode_result(result, _warned_keys)
+        self.channel.send(_protocol.Result(self.seq, encoded, checkpoint_dir_name, final))
         if final:
             return
         while True:
-            message = _wire.recv_frame(self.conn)
-            if message[0] == "decision" and message[1] == self.seq:
+            message = self.channel.recv()
+            if isinstance(message, _protocol.Decision) and message.seq == self.seq:
                 break
-        decision = message[2]
-        self.save_requested = bool(message[3]) if len(message) > 3 else False
-        if decision in ("STOP", "PAUSE"):
-            raise TrialInterrupt(decision)
+        self.save_requested = message.save
+        if message.decision in ("STOP", "PAUSE"):
+            raise TrialInterrupt(message.decision)
+
+    def send_checkpoint(self, name: str) -> None:
+        """Tell the driver about checkpoint ``name``, saved outside a result."""
+        self.channel.send(_protocol.Checkpoint(name))
 
 
 def _copy_atomically(source: str, target: str) -> None:
@@ -160,6 +165,7 @@ def _folder_size(folder: str) -> int:
 
 
 _session: _Session | None = None
+_warned_keys: set[str] = set()  # result keys whose values went to the driver as their repr
 _attempt_end_hooks: list[Callable[[bool], None]] = []
 
 

@@ -3,6 +3,6 @@
 Importing this package does not import ConfigSpace; creating a :class:`TuneBOHB` does.
 """
 
-from tunesmith.search.bohb._tune_bohb import TuneBOHB
+from tunesmith.search.bohb._tune_bohb import BOHB, TuneBOHB
 
-__all__ = ["TuneBOHB"]
+__all__ = ["BOHB", "TuneBOHB"]

@@ -30,7 +30,7 @@ from tunesmith.search._param_space import (
 from tunesmith.search._searcher import UNRESOLVED_SEARCH_SPACE, Searcher
 from tunesmith.search.bohb._kde import fit_model, propose
 
-__all__ = ["TuneBOHB"]
+__all__ = ["BOHB", "TuneBOHB"]
 
 logger = logging.getLogger("tunesmith.search")
 
@@ -388,3 +388,6 @@ def _plain(value: Any) -> Any:
 def _require_single_metric(metric: Any) -> None:
     if isinstance(metric, list):
         raise ValueError(f"{_NAME} optimizes one metric; metric must be a string, got {metric!r}")
+
+
+BOHB = TuneBOHB  # Ray Tune's second name for it

@@ -1,0 +1,5 @@
+"""``ray.tune.experiment.trial``: re-exported from where tunesmith keeps the code."""
+
+from tunesmith.experiment._trial import Trial
+
+__all__ = ["Trial"]

@@ -1,0 +1,5 @@
+"""``ray.tune.utils.log``: re-exported from where tunesmith keeps the code."""
+
+from tunesmith._utils import Verbosity
+
+__all__ = ["Verbosity"]

@@ -1,0 +1,92 @@
+"""On Dask, other clients of the scheduler can read every task's arguments: they must find
+no key to the driver there (a one-time ticket, spent by the time they can read it)."""
+
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+import tunesmith as tune
+from tunesmith import _protocol
+from tunesmith.execution import _server, _wire
+
+distributed = pytest.importorskip("distributed")
+
+from tunesmith.execution import DaskExecutor  # noqa: E402
+
+
+@pytest.fixture
+def servers(monkeypatch):
+    made = []
+    original = _server.TrialServer.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(_server.TrialServer, "__init__", recording)
+    return made
+
+
+def _task_arguments(dask_scheduler):
+    """Run on the scheduler by the other client: what any client can see of our tasks."""
+    import pickle
+
+    return {key: pickle.dumps(ts.run_spec) for key, ts in dask_scheduler.tasks.items()
+            if str(key).startswith("tunesmith-")}
+
+
+def _hello_with(address, trial_id, attempt, ticket):
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        _wire.send_frame(sock, _protocol.Hello(trial_id, attempt, {"cached": []}, ticket))
+        try:
+            reply = _wire.recv_frame(sock)
+        except (_wire.ConnectionClosed, ConnectionResetError):
+            return None
+        return reply
+
+
+def test_another_client_of_the_scheduler_cannot_authenticate_with_what_it_reads(run, servers, tmp_path):
+    release = tmp_path / "release"
+
+    def train(config):
+        tune.report({"step": 0})
+        while not release.exists():
+            time.sleep(0.05)
+        tune.report({"step": 1})
+
+    executor = DaskExecutor.local(n_workers=1)
+    seen = {}
+
+    def intruder():
+        try:
+            while not servers or not servers[0]._by_trial:  # the trial has said HELLO
+                time.sleep(0.05)
+            with distributed.Client(executor.client.scheduler.address, set_as_default=False) as other:
+                seen.update(other.run_on_scheduler(_task_arguments))
+            [(key, spec)] = seen.items()
+            trial_id, attempt = re.fullmatch(r"tunesmith-[0-9a-f]+-(.+)-(\d+)", key).groups()
+            [ticket] = {t.decode() for t in re.findall(rb"[0-9a-f]{32}", spec)}
+            seen["reply"] = _hello_with(servers[0].address, trial_id, int(attempt), ticket)
+            seen["forged"] = _hello_with(servers[0].address, trial_id, int(attempt) + 1, ticket)
+        except Exception as exc:
+            seen["error"] = exc
+        finally:
+            release.write_text("go")
+
+    thread = threading.Thread(target=intruder, daemon=True)
+    thread.start()
+    try:
+        [result] = run(train, executor=executor)
+    finally:
+        executor.close()
+    thread.join(30)
+    assert "error" not in seen, seen.get("error")
+    server = servers[0]
+    spec = next(v for k, v in seen.items() if k.startswith("tunesmith-"))
+    assert server.token.encode() not in spec and b"token" not in spec
+    assert seen["reply"] is None and seen["forged"] is None  # spent, and not valid for another attempt
+    assert result.error is None and result.metrics["step"] == 1

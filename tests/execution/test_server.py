@@ -1,0 +1,313 @@
+"""The TrialServer against strangers: each attack runs against a live experiment, which
+finishes with every trial's results intact; and a TrialServer out of file descriptors."""
+
+import os
+import select
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import tunesmith as tune
+from tunesmith import _protocol
+from tunesmith.execution import _server, _wire
+
+STEPS = 5
+_fit_ended = threading.Event()  # an EOF seen after this is the server closing down, not a drop
+
+
+def _steady(config):
+    for step in range(STEPS):
+        time.sleep(0.25)
+        tune.report({"score": config["x"] * 10 + step})
+
+
+@pytest.fixture
+def servers(monkeypatch):
+    """Every TrialServer made while the test runs (the Tuner's own, for the attacker)."""
+    made = []
+    original = _server.TrialServer.__init__
+
+    def recording(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(_server.TrialServer, "__init__", recording)
+    return made
+
+
+def _connect(server, timeout=5.0):
+    host, port = server.address.rsplit(":", 1)
+    return socket.create_connection((host, int(port)), timeout=timeout)
+
+
+def _nested_brackets(server):
+    with _connect(server) as sock:
+        sock.sendall(struct.pack("!I", 200_000) + b"[" * 200_000)
+        _expect_closed(sock)
+    with _connect(server) as sock:  # a valid header, then JSON nested too deep for the decoder
+        body = b"[" * 900
+        sock.sendall(struct.pack("!I", len(body) + 4) + struct.pack("!I", len(body)) + body)
+        _expect_closed(sock)
+
+
+def _huge_header(server):
+    with _connect(server) as sock:
+        sock.sendall(struct.pack("!I", 0xFFFFFFF0) + b"x" * 65536)
+        _expect_closed(sock)
+
+
+def _idle_flood(server):
+    socks = []
+    try:
+        for _ in range(300):
+            socks.append(_connect(server))
+        closed = 0
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline and closed < 300 - _server.MAX_UNAUTHENTICATED:
+            readable, _, _ = select.select([s for s in socks if s.fileno() >= 0], [], [], 0.1)
+            for sock in readable:
+                if not sock.recv(1):
+                    sock.close()
+                    closed += 1
+        assert not _fit_ended.is_set() and closed >= 300 - _server.MAX_UNAUTHENTICATED, closed
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _slow_loris(server):
+    with _connect(server) as sock:
+        sock.sendall(struct.pack("!I", 100))  # promises a frame, never sends it
+        _expect_closed(sock)
+
+
+def _wrong_token(server):
+    with _connect(server) as sock:
+        _wire.send_frame(sock, _protocol.Auth("f" * 32))
+        _expect_closed(sock)
+
+
+def _forged_ticket(server):
+    with _connect(server) as sock:
+        _wire.send_frame(sock, _protocol.Hello("exp_00000", 0, {}, "0" * 32))
+        _expect_closed(sock)
+
+
+def _pickle_after_auth(server):
+    """The token holder's worst: a pickle that would run a command. It is never unpickled."""
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (os.system, ("touch /tmp/tunesmith-pwned",))
+
+    with _connect(server) as sock:
+        _wire.send_frame(sock, _protocol.Auth(server.token))
+        payload = pickle.dumps(("result", 1, Boom(), None))
+        sock.sendall(struct.pack("!I", len(payload)) + payload)
+        _expect_closed(sock)
+
+
+def _expect_closed(sock):
+    """The server drops the connection while the experiment still runs."""
+    sock.settimeout(_server.AUTH_DEADLINE_S + 1)
+    try:
+        while sock.recv(65536):
+            pass
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    assert not _fit_ended.is_set(), "the connection stayed open until the experiment ended"
+
+
+ATTACKS = [_nested_brackets, _huge_header, _idle_flood, _slow_loris, _wrong_token, _forged_ticket,
+           _pickle_after_auth]
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.__name__.strip("_"))
+def test_an_attack_on_the_trial_server_leaves_the_experiment_intact(run, servers, attack, monkeypatch):
+    monkeypatch.setattr(_server, "AUTH_DEADLINE_S", 1.0)
+    _fit_ended.clear()
+    if os.path.exists("/tmp/tunesmith-pwned"):
+        os.remove("/tmp/tunesmith-pwned")
+    errors = []
+
+    def attacker():
+        while not servers:
+            time.sleep(0.01)
+        try:
+            attack(servers[0])
+        except Exception as exc:  # the test fails below, naming it
+            errors.append(exc)
+
+    thread = threading.Thread(target=attacker, daemon=True)
+    thread.start()
+    grid = run(_steady, {"x": tune.grid_search([0, 1, 2])}, metric="score", mode="max", max_concurrent_trials=2)
+    _fit_ended.set()
+    thread.join(30)
+    assert not errors, errors
+    assert not grid.errors
+    assert sorted(r.metrics["score"] for r in grid) == [4, 14, 24]
+    assert all(len(r.metrics_dataframe) == STEPS for r in grid) if _has_pandas() else True
+    assert not os.path.exists("/tmp/tunesmith-pwned")
+
+
+def _has_pandas():
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_unauthenticated_connections_are_capped():
+    server = _server.TrialServer()
+    socks = []
+    try:
+        for _ in range(_server.MAX_UNAUTHENTICATED + 30):
+            socks.append(_connect(server))
+            server.poll(0)
+        for _ in range(5):
+            server.poll(0.01)
+        assert len(server._unauthenticated) <= _server.MAX_UNAUTHENTICATED
+    finally:
+        for sock in socks:
+            sock.close()
+        server.close()
+
+
+_OUT_OF_FDS = r"""
+import resource, sys, time
+from tunesmith.execution._server import TrialServer
+server = TrialServer()
+print(server.address, flush=True)
+used = len(__import__("os").listdir("/proc/self/fd"))
+resource.setrlimit(resource.RLIMIT_NOFILE, (used + 8, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+deadline = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < deadline:
+    server.poll(0.05)
+print("alive", flush=True)
+"""
+
+
+def test_a_server_out_of_file_descriptors_sheds_connections_and_keeps_running(tmp_path):
+    script = tmp_path / "server.py"
+    script.write_text(_OUT_OF_FDS)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, str(script), "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        host, port = proc.stdout.readline().strip().rsplit(":", 1)
+        time.sleep(0.5)
+        socks = [socket.create_connection((host, int(port)), timeout=5) for _ in range(60)]  # past the limit
+        out, err = proc.communicate(timeout=30)
+        for sock in socks:
+            sock.close()
+    finally:
+        proc.kill()
+    assert "alive" in out, err
+    assert "cannot accept a connection (EMFILE)" in err
+
+
+def test_a_numpy_array_as_the_metric_errors_that_trial_only(run):
+    def train(config):
+        for step in range(4):
+            metric = np.array([1.0, 2.0]) if config["x"] == 1 else float(step)
+            tune.report({"score": metric})
+
+    grid = run(train, {"x": tune.grid_search([0, 1, 2])}, metric="score", mode="max",
+               scheduler=tune.schedulers.ASHAScheduler(max_t=4, grace_period=1))
+    assert len(grid.errors) == 1
+    assert "metric 'score' must be a number, got array([1., 2.])" in str(grid.errors[0])
+    assert sorted(r.metrics["score"] for r in grid if r.error is None) == [3.0, 3.0]
+
+
+def test_a_value_that_is_not_data_reaches_the_driver_as_its_repr(run):
+    class Model:
+        def __repr__(self):
+            return "Model(7)"
+
+    def train(config):
+        tune.report({"score": 1, "model": Model(), "weights": np.arange(3), "pair": (1, 2)})
+
+    [result] = run(train, metric="score", mode="max")
+    assert result.metrics["model"] == "Model(7)" and result.metrics["pair"] == (1, 2)
+    assert (result.metrics["weights"] == np.arange(3)).all()
+
+
+def _assignment(trial_id, attempt):
+    return _protocol.Assignment(trial_id=trial_id, trial_name=trial_id, trial_dir="/tmp", experiment_name="e",
+                                resources={"cpu": 1}, attempt=attempt, trainable_key="k")
+
+
+def _events(server, kind, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in server.poll(0.05) if e.kind == kind]
+        if found:
+            return found
+    raise AssertionError(f"no {kind} event")
+
+
+def test_a_result_the_driver_cannot_decode_fails_that_attempt_naming_the_key():
+    server = _server.TrialServer()
+    try:
+        server.add_trainable("k", b"blob")
+        server.expect("t1", 0, _assignment("t1", 0))
+        with _connect(server) as sock:
+            _wire.send_frame(sock, _protocol.Auth(server.token))
+            _wire.send_frame(sock, _protocol.Hello("t1", 0, {"cached": ["k"]}))
+            _events(server, "started")
+            _wire.send_frame(sock, _protocol.Result(1, {"ok": 1, "w": {"__t__": "ndarray", "dtype": "O", "shape": [1],
+                                                                     "v": ""}}, None, False))
+            [event] = _events(server, "error")
+            assert (event.trial_id, event.attempt) == ("t1", 0)
+            assert "cannot decode result key 'w'" in event.payload.summary
+            _closed_while_polling(server, sock)
+    finally:
+        server.close()
+
+
+def test_a_ticket_opens_its_own_attempt_once_and_no_other():
+    server = _server.TrialServer()
+    try:
+        server.add_trainable("k", b"blob")
+        server.expect("t1", 0, _assignment("t1", 0))
+        server.expect("t2", 0, _assignment("t2", 0))
+        ticket = server.ticket("t1", 0)
+        with _connect(server) as sock:
+            _wire.send_frame(sock, _protocol.Hello("t1", 0, {}, ticket))
+            _events(server, "started")
+            assert _wire.recv_frame(sock).trainable == b"blob"
+            _wire.send_frame(sock, _protocol.Hello("t2", 0, {}, ticket))  # not t2's ticket
+            _poll_until_readable(server, sock)
+            assert isinstance(_wire.recv_frame(sock), _protocol.Reject)
+        with _connect(server) as again:  # spent
+            _wire.send_frame(again, _protocol.Hello("t1", 0, {}, ticket))
+            _closed_while_polling(server, again)
+    finally:
+        server.close()
+
+
+def _poll_until_readable(server, sock, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server.poll(0.02)
+        if select.select([sock], [], [], 0)[0]:
+            return
+    raise AssertionError("the server did not answer")
+
+
+def _closed_while_polling(server, sock):
+    """Whatever the server had sent is followed by EOF."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        _poll_until_readable(server, sock)
+        if not sock.recv(65536):
+            return
+    raise AssertionError("the connection stayed open")
