@@ -368,7 +368,7 @@ def test_result_grid_from_an_experiment_analysis(run, storage):
         tune.report({"x": config["a"]})
 
     fitted = run(fails_for_two, {"a": tune.grid_search([1, 2, 3])}, metric="x", mode="max")
-    grid = ResultGrid(ExperimentAnalysis(os.path.join(storage, "exp")))
+    grid = ResultGrid(experiment_analysis=ExperimentAnalysis(os.path.join(storage, "exp")))  # Ray's keyword
     assert len(grid) == 3 and grid.num_errors == 1 and grid.num_terminated == 2
     assert [r.config for r in grid] == [r.config for r in fitted]
     assert grid.get_best_result().metrics["x"] == 3  # the experiment's metric and mode

@@ -159,8 +159,10 @@ class ResultGrid:
         >>> # results = ResultGrid(ExperimentAnalysis("~/tunesmith_results/exp"))
     """
 
-    def __init__(self, results: Any, trial_ids: list[str] | None = None, experiment_path: str | None = None,
+    def __init__(self, experiment_analysis: Any, trial_ids: list[str] | None = None, experiment_path: str | None = None,
                  metric: Any = None, mode: Any = None, statuses: list[str] | None = None) -> None:
+        # Ray's one argument; Tuner passes its list of Results and the rest instead
+        results = experiment_analysis
         if not isinstance(results, list):
             results, trial_ids, experiment_path, metric, mode, statuses = _from_analysis(results)
         self._results = results
