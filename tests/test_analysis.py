@@ -56,8 +56,8 @@ def test_trials_results_and_dataframes(finished):
     assert sorted(last["loss"]) == [3.0, 5.0] and set(last["logdir"]) == {a.path, b.path}
     best_rows = analysis.dataframe(metric="loss", mode="min")
     assert sorted(best_rows["loss"]) == [1.0, 3.0]
-    assert analysis.get_all_configs() == {a.path: a.config, b.path: b.config}
-    assert analysis.get_all_configs(prefix=True)[a.path] == {"config/losses": A}
+    assert analysis.get_all_configs() == {a.trial_id: a.config, b.trial_id: b.config}
+    assert analysis.get_all_configs(prefix=True)[a.trial_id] == {"config/losses": A}
 
 
 @pytest.mark.parametrize(

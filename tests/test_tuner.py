@@ -375,3 +375,16 @@ def test_result_grid_from_an_experiment_analysis(run, storage):
     assert isinstance(grid.errors[0], ValueError)
     with pytest.raises(TypeError, match="ResultGrid takes an ExperimentAnalysis"):
         ResultGrid("not an analysis")
+
+
+def test_a_built_tuner_can_be_restored_before_it_was_ever_fitted(tmp_path):
+    def objective(config):
+        return {"score": config["x"]}
+
+    path = str(tmp_path / "exp")
+    tune.Tuner(objective, param_space={"x": tune.grid_search([1, 2])},
+               run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0))
+    assert tune.Tuner.can_restore(path)  # Ray Tune saves the Tuner when it is built, too
+    assert not tune.Tuner.can_restore(str(tmp_path / "other"))
+    results = tune.Tuner.restore(path, objective).fit()
+    assert sorted(r.metrics["score"] for r in results) == [1, 2]

@@ -16,10 +16,8 @@ from tunesmith._best import best_of, check_scope, metric_value, trial_score
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._config import check_mode
 from tunesmith._flatten import flatten_dict
-from tunesmith.experiment._trial import Trial, TrialStatus
-from tunesmith.storage import ExperimentStorage, read_journal, replay
-from tunesmith.storage._journal import ExperimentRecord, TrialRecord, load_result_rows
-from tunesmith.storage._storage import JOURNAL_FILE, split_url
+from tunesmith.experiment._trial import Trial
+from tunesmith.storage import open_experiment, rebuild_trial
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,60 +71,28 @@ class ExperimentAnalysis:
         default_mode: str | None = None,
     ) -> None:
         check_mode(default_mode, "default_mode")
-        self._storage = _open(experiment_checkpoint_path, storage_filesystem)
-        records = _latest_run(read_journal(self._storage.journal_path))
-        self._record = replay(records)
+        experiment = open_experiment(experiment_checkpoint_path, storage_filesystem)
+        self._storage, self._record = experiment.storage, experiment.record
         self._interrupted = self._record.interrupted
         self.default_metric, self.default_mode = _defaults(default_metric, default_mode, self._record.started)
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self._checkpoints: dict[str, list[tuple[Checkpoint, dict[str, Any]]]] = {}
-        loaded = self._load_trials(records)
+        loaded = self._load_trials()
         self.trials: list[Trial] = loaded if trials is None else list(trials)
         for trial in self.trials:
             if trial.trial_id not in self._rows:
-                self._rows[trial.trial_id] = load_result_rows(trial.path) if trial.path else []
+                self._rows[trial.trial_id] = self._storage.trial_files(trial.dirname).rows() if trial.dirname else []
 
     # -- loading -----------------------------------------------------------------------------
-    def _load_trials(self, records: list[dict[str, Any]]) -> list[Trial]:
-        statuses = _statuses(records, self._record)
-        restarted = {r.get("restarted_from") for r in records if r.get("event") == "trial_added"}
+    def _load_trials(self) -> list[Trial]:
         trainable = str(self._record.started.get("trainable") or "trainable")
-        return [self._trial(record, trainable, statuses[trial_id])
-                for trial_id, record in self._record.trials.items() if trial_id not in restarted]
-
-    def _trial(self, record: TrialRecord, trainable: str, status: TrialStatus) -> Trial:
-        from tunesmith._restore import _load_error
-
-        trial = Trial(trainable, trial_id=record.trial_id, config=record.config, experiment_tag=record.tag,
-                      evaluated_params=record.params, resources=record.resources)
-        trial.status = status
-        trial.num_failures = record.num_failures
-        rows: list[dict[str, Any]] = []
-        if record.dirname:
-            trial.dirname = record.dirname
-            trial.path = self._storage.trial_local_path(record.dirname)
-            rows = load_result_rows(trial.path)
-        trial.last_result = rows[-1] if rows else {}
-        for row in rows:
-            trial.update_metric_analysis(flatten_dict(row))
-        checkpoints = self._listed_checkpoints(record, rows)
-        trial.checkpoint = checkpoints[-1][0] if checkpoints else None
-        if status is TrialStatus.ERROR:
-            trial.error = _load_error(trial.path)
-        self._rows[trial.trial_id] = rows
-        self._checkpoints[trial.trial_id] = checkpoints
-        return trial
-
-    def _listed_checkpoints(self, record: TrialRecord, rows: list[dict[str, Any]]) -> list[tuple[Checkpoint, dict[str, Any]]]:
-        """The checkpoints the journal says are kept, oldest first, with the metrics reported with each."""
-        by_iteration = {row.get(_ITERATION): row for row in rows}
-        out = []
-        for entry in record.checkpoints:
-            url = f"{self._storage.trial_url(record.dirname)}/{entry['path']}"
-            metrics = flatten_dict(by_iteration.get(entry["iteration"], {}))
-            metrics.update(training_iteration=entry["iteration"], time_total_s=entry["time_total_s"])
-            out.append((Checkpoint(url, filesystem=self._storage.remote_fs), metrics))
-        return out
+        trials = []
+        for record in self._record.visible_trials():
+            rebuilt = rebuild_trial(self._storage, record, trainable, self._record.status_of(record))
+            self._rows[record.trial_id] = rebuilt.rows
+            self._checkpoints[record.trial_id] = [(c, m) for c, m, _ in rebuilt.book.entries]
+            trials.append(rebuilt.trial)
+        return trials
 
     # -- what the experiment is ---------------------------------------------------------------
     @property
@@ -158,12 +124,10 @@ class ExperimentAnalysis:
                 for trial in self.trials}
 
     def get_all_configs(self, prefix: bool = False) -> dict[str, dict[str, Any]]:
-        """``{trial folder: config}``; ``prefix=True`` names the keys ``config/<key>``.
-
-        A trial that has not started yet has no folder; its trial id is the key.
-        """
+        """``{trial id: config}``, as in Ray Tune; ``prefix=True`` flattens each config
+        with ``/`` and names the keys ``config/<key>``."""
         return {
-            (trial.path or trial.trial_id): ({f"config/{k}": v for k, v in trial.config.items()} if prefix else trial.config)
+            trial.trial_id: (flatten_dict({"config": trial.config}) if prefix else trial.config)
             for trial in self.trials
         }
 
@@ -367,36 +331,6 @@ class ExperimentAnalysis:
         return f"ExperimentAnalysis({self.experiment_path!r}, trials={len(self.trials)})"
 
 
-def _open(path: str | os.PathLike, filesystem: Any) -> ExperimentStorage:
-    """The experiment's storage, with a remote experiment's files copied to a local folder.
-
-    Raises:
-        ValueError: naming the path and what is missing.
-    """
-    url = os.fspath(path).rstrip("/")
-    if url.endswith(f"/{JOURNAL_FILE}") or url == JOURNAL_FILE:
-        url = url[: -len(JOURNAL_FILE)].rstrip("/") or "."
-    fs, stripped, is_local = split_url(url, filesystem)
-    if is_local and not os.path.isdir(stripped):
-        raise ValueError(f"{url!r} is not an experiment folder: it does not exist")
-    # The parent as the filesystem spells it (no protocol), so its listings line up with it.
-    parent, name = os.path.dirname(stripped.rstrip("/")), os.path.basename(stripped.rstrip("/"))
-    storage = ExperimentStorage(parent, name, filesystem=None if is_local else fs)
-    storage.download()
-    if not os.path.exists(storage.journal_path):
-        raise ValueError(
-            f"{url!r} is not a tunesmith experiment folder: it has no {JOURNAL_FILE}. "
-            "Pass the folder printed as 'Results: ...' at the end of a run"
-        )
-    return storage
-
-
-def _latest_run(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records since the folder's latest fresh start (a rerun under the same name starts anew)."""
-    starts = [i for i, record in enumerate(records) if record.get("event") == "experiment_started"]
-    return records[starts[-1]:] if starts else records
-
-
 def _defaults(metric: str | None, mode: str | None, started: dict[str, Any]) -> tuple[str | None, str | None]:
     """The caller's metric and mode; when neither is given, the experiment's own (if single)."""
     if metric is None and mode is None:
@@ -406,28 +340,6 @@ def _defaults(metric: str | None, mode: str | None, started: dict[str, Any]) -> 
     if mode is not None and metric is None:
         metric = "_metric"
     return metric, mode
-
-
-def _statuses(records: list[dict[str, Any]], experiment: ExperimentRecord) -> dict[str, TrialStatus]:
-    """Each trial's status as the journal tells it, including running and paused trials."""
-    status: dict[str, TrialStatus] = {}
-    for record in records:
-        event, trial_id = record.get("event"), record.get("trial_id")
-        if event == "trial_added":
-            status[trial_id] = TrialStatus.PENDING
-        elif trial_id not in status:
-            continue
-        elif event == "trial_started":
-            status[trial_id] = TrialStatus.RUNNING
-        elif event == "trial_paused":
-            status[trial_id] = TrialStatus.PAUSED
-        elif event in ("trial_reset", "trial_failed") and (event == "trial_reset" or record.get("retry")):
-            status[trial_id] = TrialStatus.PENDING
-        elif event == "trial_finished":
-            status[trial_id] = TrialStatus(record.get("status") or "TERMINATED")
-    if experiment.finished:  # the driver is gone: nothing runs; a restore would run these again
-        status = {k: TrialStatus.PENDING if v is TrialStatus.RUNNING else v for k, v in status.items()}
-    return status
 
 
 def _name(trial: Any) -> str:

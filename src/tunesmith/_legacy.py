@@ -117,14 +117,18 @@ def run(
             (older Ray) warn, and fail when there is nothing to resume.
         raise_on_failed_trial: Raise ``TuneError("Trials did not complete", [trials])`` if a
             trial errored (not after Ctrl-C).
-        reuse_actors, callbacks, max_concurrent_trials, progress_reporter: As in
-            ``TuneConfig``/``RunConfig``.
-        keep_checkpoints_num, checkpoint_score_attr, checkpoint_freq, checkpoint_at_end,
-            local_dir: Deprecated in Ray Tune; mapped (see :class:`Experiment`) with a
-            ``FutureWarning``.
-        chdir_to_trial_dir, with_server, server_port, _remote, export_formats, restore,
-            resume_config: Not supported; a value other than the default raises.
-        **others: See :class:`Experiment`.
+        reuse_actors: As in ``TuneConfig``.
+        callbacks: As in ``RunConfig``.
+        max_concurrent_trials: As in ``TuneConfig``.
+        progress_reporter: As in ``RunConfig``.
+        keep_checkpoints_num: Deprecated in Ray Tune; mapped (see :class:`Experiment`) with
+            a ``FutureWarning``, as are ``checkpoint_score_attr``, ``checkpoint_freq``,
+            ``checkpoint_at_end`` and ``local_dir``.
+        chdir_to_trial_dir: Not supported, nor are ``with_server``, ``server_port``,
+            ``_remote``, ``export_formats``, ``restore`` and ``resume_config``: a value
+            other than the default raises.
+
+    The other arguments are as in :class:`Experiment`.
 
     Returns:
         An :class:`~tunesmith.ExperimentAnalysis` of the experiment folder, with ``metric``
@@ -191,8 +195,8 @@ def run_experiments(
     Args:
         experiments: An :class:`Experiment`, a dict ``{name: spec dict}`` (see
             :meth:`Experiment.from_json`), or a list of these.
-        scheduler, verbose, progress_reporter, resume, reuse_actors, callbacks: As in
-            :func:`run`, for every experiment.
+        scheduler: As in :func:`run`, for every experiment; so are ``verbose``,
+            ``progress_reporter``, ``resume``, ``reuse_actors`` and ``callbacks``.
         raise_on_failed_trial: After all experiments ran, raise
             ``TuneError("Trials did not complete", [trials])`` if a trial errored.
         concurrent: Accepted; the experiments run one after another either way.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from typing import TYPE_CHECKING, Any, Iterator
@@ -25,11 +24,9 @@ _HIDDEN_IN_REPR = frozenset(
 
 
 def _read_rows(trial_path: str) -> list[dict[str, Any]]:
-    path = os.path.join(trial_path, "result.json")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    from tunesmith.storage import TrialFiles
+
+    return TrialFiles(trial_path).rows()
 
 
 @dataclasses.dataclass
@@ -84,14 +81,12 @@ class Result:
     @classmethod
     def from_path(cls, path: str) -> Result:
         """Rebuild a Result from a trial folder (``result.json``, checkpoints, ``error.pkl``)."""
-        rows = _read_rows(path)
-        checkpoints = sorted(d for d in os.listdir(path) if d.startswith("checkpoint_"))
-        error = None
-        if os.path.exists(os.path.join(path, "error.pkl")):
-            import cloudpickle
+        from tunesmith.storage import TrialFiles
 
-            with open(os.path.join(path, "error.pkl"), "rb") as f:
-                error = cloudpickle.load(f)
+        files = TrialFiles(path)
+        rows = files.rows()
+        checkpoints = files.checkpoint_folders()
+        error = files.read_error()
         by_name = {row.get("checkpoint_dir_name"): row for row in rows}
         best = [(Checkpoint(os.path.join(path, d)), by_name.get(d, {})) for d in checkpoints]
         return cls(

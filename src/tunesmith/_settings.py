@@ -6,6 +6,9 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
     ``1``: a result that lacks the experiment's metric is accepted instead of failing the run.
 ``TUNE_DISABLE_AUTO_CALLBACK_LOGGERS``
     ``1``: the JSON, CSV and TensorBoard loggers are not added to every experiment.
+``TUNE_RESTORE_RETRY_NUM``
+    How many times a trial's restore from its checkpoint may fail (the attempt fails
+    before its first result) without counting as one of its ``max_failures`` (default 0).
 ``TUNESMITH_LOG_WRITER``
     ``0``: the default loggers write from the driver instead of a log writer process
     (which is used with local storage on POSIX systems; see ``tunesmith.logger._writer``).
@@ -49,6 +52,7 @@ __all__ = [
     "heartbeat_interval_s",
     "heartbeat_timeout_s",
     "max_len_identifier",
+    "restore_retry_num",
     "sigint_handler_enabled",
     "stop_grace_s",
     "strict_metric_checking",
@@ -97,6 +101,13 @@ def dated_subdir() -> bool:
 
 def max_len_identifier() -> int:
     return int(_number("TUNE_MAX_LEN_IDENTIFIER", 130))
+
+
+def restore_retry_num() -> int:
+    value = _number("TUNE_RESTORE_RETRY_NUM", 0)
+    if value < 0 or value != int(value):
+        raise ValueError(f"environment variable TUNE_RESTORE_RETRY_NUM must be a whole number >= 0, got {value:g}")
+    return int(value)
 
 
 def chdir_to_trial_dir() -> bool:

@@ -23,12 +23,12 @@ from tunesmith.execution import _pickling
 from tunesmith.execution._capture import log_files
 from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
-from tunesmith.experiment._trial import Trial, TrialStatus
+from tunesmith.experiment._trial import Trial
 from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
 from tunesmith.logger._writer import LogWriter
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
-from tunesmith.storage import ExperimentStorage
+from tunesmith.storage import ExperimentStorage, unique_name
 from tunesmith.storage._storage import EXPERIMENT_FILE, date_str
 from tunesmith.trainable._trainable import Trainable
 from tunesmith.trainable._wrap import check_trainable, resources_for, trainable_name
@@ -66,6 +66,11 @@ class Tuner:
         tune_config: TuneConfig | None = None,
         run_config: RunConfig | None = None,
     ) -> None:
+        self._configure(trainable, param_space, tune_config, run_config)
+        self._save_spec()
+
+    def _configure(self, trainable: Any, param_space: dict[str, Any] | None, tune_config: TuneConfig | None,
+                   run_config: RunConfig | None) -> None:
         # A registered trainable keeps its registered name, as in Ray Tune (experiment and trial names).
         self._registered_name = trainable if isinstance(trainable, str) else None
         if isinstance(trainable, str):
@@ -86,6 +91,21 @@ class Tuner:
         self._blob = _pickle_trainable(trainable)
         self._results: ResultGrid | None = None
         self._restore: _restore.RestoreRequest | None = None
+        self._name: str | None = None  # the experiment folder's name, once chosen
+
+    def _save_spec(self) -> None:
+        """Save the Tuner's configs in its experiment folder now, as Ray Tune saves ``tuner.pkl``
+        when a Tuner is built, so ``Tuner.can_restore`` and ``Tuner.restore`` work even
+        before ``fit()``. Nothing is written into a folder another driver holds, and a
+        storage problem is left to ``fit()``, which reports it."""
+        try:
+            storage = _Experiment.storage_for(self)
+            storage.check_reachable()
+            storage.make_folders()
+            storage.lock.probe()
+            storage.put_file(EXPERIMENT_FILE, _restore.saved_spec(self))
+        except Exception as exc:  # fit() raises it with its full explanation
+            logger.debug("could not save the experiment's spec when building the Tuner: %s", exc)
 
     @property
     def trainable_name(self) -> str:
@@ -128,7 +148,8 @@ class Tuner:
         Raises:
             ValueError: ``path`` is not an experiment, or the trainable or space differ.
         """
-        storage, spec, record = _restore.load_experiment(path, storage_filesystem)
+        experiment, spec = _restore.load_experiment(path, storage_filesystem)
+        storage = experiment.storage
         name = trainable_name(trainable) if not isinstance(trainable, str) else trainable
         if name != spec["trainable_name"]:
             raise ValueError(
@@ -139,24 +160,27 @@ class Tuner:
             raise ValueError("param_space must have the same keys as the original experiment's")
         tune_config, run_config = spec["tune_config"], spec["run_config"]
         changes: dict[str, Any] = {}
+        current = experiment.record.num_samples or tune_config.num_samples
         if num_samples is not None:
-            if tune_config.num_samples != -1 and num_samples < tune_config.num_samples:
-                raise ValueError(f"num_samples can only grow on restore: it was {tune_config.num_samples}, got {num_samples}")
+            if current != -1 and num_samples != -1 and num_samples < current:
+                raise ValueError(
+                    f"num_samples on restore is the new total number of samples, which can only grow: it is "
+                    f"{current}, got {num_samples}"
+                )
             changes["num_samples"] = num_samples
         if time_budget_s is not None:
             changes["time_budget_s"] = time_budget_s
-        tune_config = dataclasses.replace(tune_config, **changes)
+        tune_config = dataclasses.replace(tune_config, **{"num_samples": current, **changes})
         if stop is not None:
             changes["stop"] = repr(stop)
         run_config = dataclasses.replace(
             run_config, name=storage.name, storage_path=os.fspath(path).rstrip("/").rsplit("/", 1)[0] or "/",
             storage_filesystem=storage_filesystem, stop=stop if stop is not None else run_config.stop,
         )
-        tuner = cls(trainable, param_space=param_space or spec["param_space"], tune_config=tune_config,
-                    run_config=run_config)
-        tuner._restore = _restore.RestoreRequest(storage, record, resume_unfinished, resume_errored,
-                                                 restart_errored, changes)
-        tuner._restore.original_num_samples = spec["tune_config"].num_samples
+        tuner = cls.__new__(cls)
+        tuner._configure(trainable, param_space or spec["param_space"], tune_config, run_config)
+        tuner._name = storage.name
+        tuner._restore = _restore.RestoreRequest(experiment, resume_unfinished, resume_errored, restart_errored, changes)
         return tuner
 
     @classmethod
@@ -191,12 +215,8 @@ class _Experiment:
         self.metric, self.mode = tc.metric, tc.mode
         if self.mode is not None and self.metric is None:
             self.metric = "_metric"
-        self.name = rc.name or _default_name(tuner.trainable_name)
-        if tuner._restore is not None:
-            self.storage = tuner._restore.storage
-        else:
-            self.storage = ExperimentStorage(rc.storage_path or _settings.default_storage_path(), self.name,
-                                             filesystem=rc.storage_filesystem)
+        self.storage = self.storage_for(tuner)
+        self.name = self.storage.name
         # Pickled before the searcher takes the param space, so a restore starts it afresh.
         self.spec = _restore.saved_spec(tuner) if tuner._restore is None else b""
         self.search_alg = _build_search_alg(tc, tuner.param_space, self.metric, self.mode)
@@ -209,12 +229,28 @@ class _Experiment:
         self.executor = tc.executor or _init.default_executor()
         self.server: TrialServer | None = None
 
+    @staticmethod
+    def storage_for(tuner: Tuner) -> ExperimentStorage:
+        """The Tuner's experiment folder; a default name is chosen (and kept) on first use."""
+        if tuner._restore is not None:
+            return tuner._restore.storage
+        rc = tuner.run_config
+        storage_path = rc.storage_path or _settings.default_storage_path()
+        if tuner._name is None:
+            tuner._name = rc.name or _default_name(tuner.trainable_name, storage_path, rc.storage_filesystem)
+        return ExperimentStorage(storage_path, tuner._name, filesystem=rc.storage_filesystem)
+
     def run(self) -> ResultGrid:
         tuner, tc, rc = self.tuner, self.tuner.tune_config, self.tuner.run_config
-        self.storage.prepare()
+        self.storage.prepare()  # from here on this driver holds the folder
+        if tuner._restore is not None:
+            tuner._restore.experiment.reread()  # what the journal says now that no other driver can change it
         self.server = TrialServer(self.executor.driver_host())
         self.executor.start(self.server.address, self.server.token)
         self._start_log_writer()
+        for callback in self.callbacks.callbacks:
+            if hasattr(callback, "_settle_logs"):  # it reads the loggers' files (MLflow's save_artifact)
+                callback._settle_logs = self.storage.settle_logs
         _check_storage_shared(self.executor, self.storage)
         if hasattr(self.scheduler, "set_total_resources"):
             self.scheduler.set_total_resources(self.executor.total_resources())
@@ -226,8 +262,9 @@ class _Experiment:
         progress.begin(self.storage.experiment_path)
         if tuner._restore is None:
             self.storage.put_file(EXPERIMENT_FILE, self.spec)
-            self.storage.journal("experiment_started", name=self.name, metric=self.metric, mode=self.mode,
-                                 trainable=settings.trainable_name, num_samples=tc.num_samples)
+        if tuner._restore is None or not tuner._restore.record.started:  # fresh, or built and never fitted
+            self.storage.journal.experiment_started(name=self.name, metric=self.metric, mode=self.mode,
+                                                    trainable=settings.trainable_name, num_samples=tc.num_samples)
         self.callbacks.call("setup", stop=rc.stop, num_samples=tc.num_samples,
                             total_num_samples=self.search_alg.total_samples, time_budget_s=tc.time_budget_s)
         controller = Controller(
@@ -235,24 +272,28 @@ class _Experiment:
             executor=self.executor, server=self.server, storage=self.storage, callbacks=self.callbacks,
             progress=progress,
         )
-        if tuner._restore is not None:
+        if tuner._restore is not None and tuner._restore.record.started:
             self._resume(controller, settings)
         trials = controller.run()
         if self.log_writer is not None:
             self.log_writer.close()  # every trial file is written before the results are read
-        self.storage.journal("experiment_finished", interrupted=controller.interrupted)
+        self.storage.journal.experiment_finished(controller.interrupted)
         return _result_grid(trials, controller.checkpoint_book, self.storage, self.metric, self.mode)
 
     def _resume(self, controller: Controller, settings: ExperimentSettings) -> None:
         request = self.tuner._restore
-        self.storage.journal("experiment_restored", changes=request.changes)
-        self.storage.restore_search_state(self.search_alg, self.scheduler)
+        self.storage.journal.experiment_restored(request.changes)
+        restored = self.storage.restore_search_state(self.search_alg, self.scheduler)
+        if restored and request.resume_unfinished:
+            # A stopped run (Ctrl-C, a stopper, fail_fast) told the searcher it was finished;
+            # the trials it had not created yet are created now, as Ray Tune does.
+            self.search_alg._finished = False
         new_total = request.changes.get("num_samples")
         if new_total is not None:
-            _grow_samples(self.search_alg, self.tuner.param_space, request.original_num_samples, new_total)
+            _grow_samples(self.search_alg, self.tuner.param_space, new_total)
         for trial, book, is_new in _restore.restored_trials(request, settings.trainable_name, settings):
             if is_new:
-                _restore.journal_new_trial(self.storage, trial)
+                self.storage.journal.trial_added(trial)
             controller.adopt(trial, book)
 
     def _start_log_writer(self) -> None:
@@ -300,8 +341,12 @@ def _check_storage_shared(executor: Any, storage: ExperimentStorage) -> None:
         )
 
 
-def _default_name(trainable: str) -> str:
-    return f"{trainable}_{date_str()}" if _settings.dated_subdir() else trainable
+def _default_name(trainable: str, storage_path: str | os.PathLike, filesystem: Any) -> str:
+    """``<trainable>_<date>``, made unique in ``storage_path`` (two runs started in the same
+    second get ``..._2``); just ``<trainable>`` without dated folders (as in Ray Tune)."""
+    if not _settings.dated_subdir():
+        return trainable
+    return unique_name(storage_path, f"{trainable}_{date_str()}", filesystem)
 
 
 def _registered(name: str) -> Any:
@@ -475,16 +520,19 @@ def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> 
         trial_dirname_creator=tc.trial_dirname_creator,
         strict_metric_checking=_settings.strict_metric_checking(),
         log_to_file=log_files(rc.log_to_file),
+        restore_retry_num=_settings.restore_retry_num(),
     )
 
 
-def _grow_samples(search_alg: SearchAlgorithm, param_space: dict, old: int, new: int) -> None:
-    """Let a restored search produce trials up to ``new`` samples in all."""
+def _grow_samples(search_alg: SearchAlgorithm, param_space: dict, new: int) -> None:
+    """Let a restored search produce trials up to ``new`` samples in all (a total, however
+    many restores came before)."""
     from tunesmith.search import BasicVariantGenerator
 
+    current = search_alg.total_samples
     if isinstance(search_alg, BasicVariantGenerator):
-        if new > old:
-            search_alg.add_configurations(param_space, new - old)  # one more expansion, after the first
+        if current is not None and new > current:
+            search_alg.add_configurations(param_space, new - current)  # one more expansion, after the others
     else:
         search_alg.add_configurations(param_space, new)
     search_alg._finished = False
@@ -508,11 +556,8 @@ def _saved_results(tuner: Tuner) -> ResultGrid:
     """The results of a restored experiment as its files show them, without running it."""
     request = tuner._restore
     settings = _settings_for(tuner, request.storage.name, "", None, None)
-    restored = _restore.restored_trials(request, settings.trainable_name, settings)
-    trials = [t for t, _, new in restored if not new]
-    books = {t.trial_id: b for t, b, _ in restored}
-    for trial in trials:
-        if trial.status is TrialStatus.PENDING:
-            trial.status = TrialStatus.TERMINATED if trial.error is None else TrialStatus.ERROR
+    saved = _restore.saved_trials(request, settings.trainable_name, settings)
+    trials = [t for t, _ in saved]
+    books = {t.trial_id: b for t, b in saved}
     tc = tuner.tune_config
     return _result_grid(trials, books.__getitem__, request.storage, tc.metric, tc.mode)

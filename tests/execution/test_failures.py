@@ -126,3 +126,48 @@ def test_traceback_names_the_users_file_and_line(run):
     assert 'return values["missing_key"]' in text
     notes = "".join(getattr(results.errors[0], "__notes__", []))
     assert "missing_key" in notes and "raised in trial" in notes
+
+
+def _fails_once_then_its_restore_fails(config):
+    """Fails at step 4 (after a checkpoint at 3); its restores fail ``restore_failures`` times."""
+    import tempfile
+
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        marker = config["marker"]
+        failed = int(open(marker).read()) if os.path.exists(marker) else 0
+        if failed < config["restore_failures"]:
+            open(marker, "w").write(str(failed + 1))
+            raise OSError("cannot load the checkpoint")
+        with checkpoint.as_directory() as d:
+            start = int(open(os.path.join(d, "n")).read())
+    for n in range(start + 1, 7):
+        if n == 4 and start == 0:
+            raise ValueError("fails at 4")
+        saved = None
+        if n == 3:
+            folder = tempfile.mkdtemp()
+            open(os.path.join(folder, "n"), "w").write(str(n))
+            saved = tune.Checkpoint.from_directory(folder)
+        tune.report({"n": n}, checkpoint=saved)
+
+
+@pytest.mark.parametrize("retry_num, errors", [(None, 1), ("1", 0)])
+def test_tune_restore_retry_num_retries_failed_restores_for_free(run, tmp_path, monkeypatch, retry_num, errors):
+    if retry_num is not None:
+        monkeypatch.setenv("TUNE_RESTORE_RETRY_NUM", retry_num)
+    results = run(_fails_once_then_its_restore_fails, {"marker": str(tmp_path / "marker"), "restore_failures": 1},
+                  run_config={"failure_config": tune.FailureConfig(max_failures=1)})
+    assert results.num_errors == errors
+    if not errors:
+        assert results[0].metrics["n"] == 6
+        assert tune.ExperimentAnalysis(results.experiment_path).trials[0].num_failures == 1
+
+
+def test_tune_restore_retry_num_must_be_a_whole_number(monkeypatch):
+    from tunesmith import _settings
+
+    monkeypatch.setenv("TUNE_RESTORE_RETRY_NUM", "-1")
+    with pytest.raises(ValueError, match="TUNE_RESTORE_RETRY_NUM must be a whole number >= 0, got -1"):
+        _settings.restore_retry_num()

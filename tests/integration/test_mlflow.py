@@ -167,3 +167,27 @@ def test_import_error_names_the_extra():
             "try:\n    MLflowLoggerCallback()\nexcept ImportError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert 'MLflowLoggerCallback needs mlflow: pip install "tunesmith[mlflow]"' in out.stdout, out.stderr
+
+
+@pytest.mark.parametrize("log_writer", ["1", "0"])
+def test_uploaded_artifacts_are_the_written_files_with_or_without_the_log_writer(run, uri, tmp_path, monkeypatch,
+                                                                                log_writer):
+    import os
+
+    monkeypatch.setenv("TUNESMITH_LOG_WRITER", log_writer)
+    client = client_for(uri)
+    name = f"files{log_writer}"
+    client.create_experiment(name, artifact_location=(tmp_path / "artifacts").as_uri())
+    callback = MLflowLoggerCallback(uri, experiment_name=name, save_artifact=True)
+    results = run(train, {"a": tune.grid_search([1, 2])}, run_config={"callbacks": [callback]})
+    _, runs = runs_of(uri, name)
+    assert len(runs) == 2
+    for result in results:
+        mlflow_run = runs[f"train_{result.metrics['trial_id']}"]
+        uploaded = {a.path: a.file_size for a in client.list_artifacts(mlflow_run.info.run_id)}
+        local = {f: os.path.getsize(os.path.join(result.path, f)) for f in os.listdir(result.path)
+                 if os.path.isfile(os.path.join(result.path, f))}
+        events = [f for f in uploaded if f.startswith("events.out.tfevents")]
+        assert events and all(uploaded[f] > 0 for f in events)  # not the empty files of a logger still writing
+        assert {f: uploaded[f] for f in local if f in uploaded} == {f: local[f] for f in local if f in uploaded}
+        assert {"result.json", "progress.csv", "params.json"} <= set(uploaded)

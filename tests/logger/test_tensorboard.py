@@ -207,3 +207,50 @@ def test_tensorboardx_is_imported_without_loading_torch():
     assert "torch loaded: False" in out.stdout and "torch importable: True" in out.stdout
     assert "writer: RecordWriter" in out.stdout
 
+
+
+def _resumable(config):
+    """Counts to 6 with a checkpoint at 3; the first attempt, without a checkpoint, fails after reporting 4."""
+    import tempfile
+
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            start = int(open(os.path.join(d, "n")).read())
+    for n in range(start + 1, 7):
+        if n == 5 and start == 0:
+            raise RuntimeError("fails at 5")
+        saved = None
+        if n == 3:
+            folder = tempfile.mkdtemp()
+            open(os.path.join(folder, "n"), "w").write("3")
+            saved = tune.Checkpoint.from_directory(folder)
+        tune.report({"n": float(n)}, checkpoint=saved)
+
+
+def _as_tensorboard_shows(folder, tag):
+    """Steps of ``tag`` over the trial's files, dropping what a SessionLog START purges (TensorBoard's rule)."""
+    from tensorboardX.proto.event_pb2 import SessionLog
+
+    seen = []
+    for path in event_files(folder):
+        for event in read_events(path):
+            if event.HasField("session_log") and event.session_log.status == SessionLog.START:
+                seen = [(step, value) for step, value in seen if step < event.step]
+            for value in event.summary.value:
+                if value.tag == tag:
+                    seen.append((event.step, value.simple_value))
+    return seen
+
+
+def test_a_restored_trial_starts_its_new_events_file_with_a_purge_marker(run):
+    first = run(_resumable)
+    assert first.num_errors == 1
+    (restored,) = tune.Tuner.restore(first.experiment_path, _resumable, resume_errored=True).fit()
+    assert restored.error is None
+    files = event_files(restored.path)
+    assert len(files) == 2
+    marker = [e for e in read_events(files[1]) if e.HasField("session_log")]
+    assert [(e.step, e.session_log.status) for e in marker] == [(4, 1)]  # START at the step it resumes from
+    assert _as_tensorboard_shows(restored.path, "ray/tune/n") == [(n, float(n)) for n in range(1, 7)]

@@ -134,7 +134,7 @@ def test_restore_with_more_samples(run):
 
 
 def test_restore_bad_inputs(run, tmp_path):
-    with pytest.raises(ValueError, match="is not a tunesmith experiment folder: it has no journal.jsonl"):
+    with pytest.raises(ValueError, match="is not a tunesmith experiment folder: it has no experiment.pkl"):
         tune.Tuner.restore(str(tmp_path), counting)
     first = run(counting, {"steps": 2})
 
@@ -185,3 +185,54 @@ def test_file_url_storage_and_restore(tmp_path):
     assert [r["n"] for r in _rows(first[0].path)] == [1, 2, 3, 4]
     restored = tune.Tuner.restore(f"{url}/exp", counting).get_results()
     assert restored.num_terminated == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("space, num_samples", [({"x": tune.uniform(0, 1)}, 6), ({"x": tune.grid_search(list(range(6)))}, 1)])
+def test_ctrl_c_then_the_printed_restore_creates_the_trials_not_created_yet(tmp_path, space, num_samples):
+    script = tmp_path / "exp.py"
+    script.write_text(
+        "import sys, cloudpickle\nsys.path.insert(0, %r)\n" % HERE
+        + "import tunesmith as tune\nfrom test_restore import counting\n"
+        "tune.init(num_cpus=1)\n"  # one trial at a time: the others are created later, or never
+        "space = cloudpickle.loads(bytes.fromhex(sys.argv[2]))\n"
+        "tune.Tuner(counting, param_space={'steps': 10, 'sleep': 0.05, **space},\n"
+        "           tune_config=tune.TuneConfig(num_samples=int(sys.argv[3])),\n"
+        "           run_config=tune.RunConfig(storage_path=sys.argv[1], name='exp')).fit()\n"
+    )
+    import cloudpickle
+
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path), cloudpickle.dumps(space).hex(), str(num_samples)],
+                            stdout=subprocess.PIPE, text=True)
+    _wait_for_rows(tmp_path / "exp", 3)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    path = str(tmp_path / "exp")
+    # One status everywhere: the final table, ExperimentAnalysis and get_results() agree.
+    analysis = tune.ExperimentAnalysis(path)
+    statuses = sorted(t.status.value for t in analysis.trials)
+    assert "PENDING" in statuses and len(statuses) < 6
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
+    assert f"Finished: {len(statuses)} trials ({counts})" in out
+    saved = tune.Tuner.restore(path, counting).get_results()
+    assert sorted(saved._statuses) == statuses
+    results = tune.Tuner.restore(path, counting).fit()
+    assert len(results) == 6 and results.num_terminated == 6
+    assert_each_step_once(results, 10)
+
+
+def test_num_samples_on_restore_is_a_total(run):
+    first = run(counting, {"steps": 1, "x": tune.uniform(0, 1)}, num_samples=2)
+    sizes = [len(tune.Tuner.restore(first.experiment_path, counting, num_samples=3).fit()) for _ in range(3)]
+    assert sizes == [3, 3, 3]
+    with pytest.raises(ValueError, match="num_samples on restore is the new total number of samples, which can only "
+                                         "grow: it is 3, got 2"):
+        tune.Tuner.restore(first.experiment_path, counting, num_samples=2)
+
+
+@pytest.mark.parametrize("flags", [{}, {"resume_errored": True}, {"restart_errored": True}])
+def test_get_results_before_fit_shows_errored_trials_whatever_the_flags(run, flags):
+    first = run(counting, {"steps": 6, "fail": tune.grid_search([False, True])})
+    saved = tune.Tuner.restore(first.experiment_path, counting, **flags).get_results()
+    assert len(saved) == 2 and saved.num_errors == 1 and saved.num_terminated == 1
+    assert [str(e) for e in saved.errors] == ["fails at 4"]

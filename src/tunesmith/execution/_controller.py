@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
-import os
 import signal
 import sys
 import threading
@@ -30,9 +29,8 @@ from tunesmith.execution._server import EventKind, TrialEvent, TrialServer
 from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
-from tunesmith.storage import ExperimentStorage, truncate_trial_logs
+from tunesmith.storage import ExperimentStorage, checkpoint_exists
 from tunesmith.storage._checkpoints import CheckpointBook, delete_checkpoint
-from tunesmith.storage._journal import encode_config, load_result_rows
 from tunesmith.trainable import _session
 
 __all__ = ["Controller", "ExperimentSettings"]
@@ -70,6 +68,7 @@ class ExperimentSettings:
     trial_dirname_creator: Any = None
     strict_metric_checking: bool = True
     log_to_file: tuple[str | None, str | None] | None = None
+    restore_retry_num: int = 0  # TUNE_RESTORE_RETRY_NUM
 
 
 @dataclasses.dataclass
@@ -81,6 +80,11 @@ class _Running:
     deadline: float = math.inf
     last_seen: float = 0.0
     unanswered: bool = False  # sent its final result, which takes no decision
+    reported: bool = False  # sent a result: a restore from a checkpoint is over
+
+    @property
+    def restoring(self) -> bool:
+        return self.restored and not self.reported
 
 
 class Controller:
@@ -113,6 +117,7 @@ class Controller:
         self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
+        self._restore_failures: dict[str, int] = {}  # failed restores not counted as failures
         self._progress_at: dict[str, dict[str, Any]] = {}  # checkpoint url -> its iteration and time
         self._borrowed_progress: dict[str, dict[str, Any]] = {}  # trial id -> where an exploited trial counts on from
         self._kept_for_borrowers: list[Checkpoint] = []  # dropped by their trial, still needed by an exploit
@@ -226,9 +231,7 @@ class Controller:
             self.settings.num_to_keep, self.settings.checkpoint_score_attribute, self.settings.checkpoint_score_order
         )
         self.scheduler.on_trial_add(trial)
-        self.storage.journal("trial_added", trial_id=trial.trial_id, tag=trial.experiment_tag, config=trial.config,
-                             config_pkl=encode_config(trial.config), params=trial.evaluated_params,
-                             resources=trial.resources)
+        self.storage.journal.trial_added(trial)
         self._save_search_state()
         return trial
 
@@ -270,8 +273,7 @@ class Controller:
             self.search_alg.on_unpause(trial.trial_id)
         trial.status = TrialStatus.RUNNING
         self._running[trial.trial_id] = _Running(handle, restored=restore is not None, last_seen=time.monotonic())
-        self.storage.journal("trial_started", trial_id=trial.trial_id, attempt=attempt, path=trial.dirname,
-                             restore=restore.url if restore else None)
+        self.storage.journal.trial_started(trial, restore)
         return True
 
     def _restore_point(self, trial: Trial) -> Checkpoint | None:
@@ -283,7 +285,7 @@ class Controller:
         if trial.restore_checkpoint is not None:  # another trial's checkpoint (PBT's exploit)
             restore, trial.restore_checkpoint = trial.restore_checkpoint, None
             progress, trial.restore_progress = trial.restore_progress, None
-            if _exists(restore):
+            if checkpoint_exists(restore):
                 trial.checkpoint = restore
                 self._books[trial.trial_id].borrowed = restore  # a retry must not go back to the old weights
                 # as in Ray Tune, the trial counts on from the donor's progress at the exploit (or
@@ -291,20 +293,17 @@ class Controller:
                 saved = self._progress_at.get(restore.url, {})
                 later = progress and (progress.get("training_iteration") or 0) > (saved.get("training_iteration") or 0)
                 self._borrowed_progress[trial.trial_id] = progress if later else saved
-                parts = restore.path.rstrip("/").replace(os.sep, "/").split("/")
-                self.storage.journal("trial_exploited", trial_id=trial.trial_id, tag=trial.experiment_tag,
-                                     config=trial.config, config_pkl=encode_config(trial.config),
-                                     trial_dir=parts[-2], path=parts[-1])
+                self.storage.journal.trial_exploited(trial, restore)
                 return restore
             self.progress.warn(f"checkpoint {restore.path} given to trial {trial} is gone; it resumes from its own")
         book = self._books[trial.trial_id]
-        if book.borrowed is not None and not _exists(book.borrowed):
+        if book.borrowed is not None and not checkpoint_exists(book.borrowed):
             self.progress.warn(f"checkpoint {book.borrowed.path} that trial {trial} took from another trial is gone; "
                                "it resumes from its own")
             book.borrowed = None
-        while book.borrowed is None and book.latest is not None and not _exists(book.latest):
+        while book.borrowed is None and book.latest is not None and not checkpoint_exists(book.latest):
             self.progress.warn(f"checkpoint {book.latest.path} of trial {trial} is missing; using the one before")
-            self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(book.latest.path))
+            self.storage.journal.checkpoint_dropped(trial, book.latest)
             book.forget_latest()
         # A checkpoint borrowed since the trial's last own one (a retry or a restore after
         # an exploit) comes first.
@@ -313,8 +312,7 @@ class Controller:
         if trial.last_result or trial.attempt > 0:
             done = self._progress_of(trial, start)
             self.storage.settle_logs()  # the log writer has written all the trial's rows
-            truncate_trial_logs(trial.path, done.get("training_iteration", 0))
-            rows = load_result_rows(trial.path)
+            rows = self.storage.trial_files(trial.dirname).rewind(done.get("training_iteration", 0))
             trial.last_result = rows[-1] if rows else {}
         return start
 
@@ -374,6 +372,7 @@ class Controller:
 
     def _on_result(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         seq, result, checkpoint_dir_name, final = event.payload
+        running.reported = True
         if final:  # the trial ends right after it; nothing waits for a decision
             running.unanswered = True
         if running.ending is not None:
@@ -475,14 +474,13 @@ class Controller:
         checkpoint = Checkpoint(url, filesystem=self.storage.remote_fs)
         self._progress_at[checkpoint.url] = {k: flat.get(k) for k in ("training_iteration", "time_total_s")}
         self.storage.mark_dirty(trial.path)
-        self.storage.journal("checkpoint", trial_id=trial.trial_id, path=dirname,
-                             iteration=flat.get("training_iteration"), time_total_s=flat.get("time_total_s"))
+        self.storage.journal.checkpoint(trial, checkpoint, flat.get("training_iteration"), flat.get("time_total_s"))
         for dropped in self._books[trial.trial_id].add(checkpoint, flat, in_use=self._borrowed):
             if self._borrowed(dropped):
                 self._kept_for_borrowers.append(dropped)  # deleted once no exploit needs it
             else:
                 self._progress_at.pop(dropped.url, None)
-            self.storage.journal("checkpoint_dropped", trial_id=trial.trial_id, path=os.path.basename(dropped.path))
+            self.storage.journal.checkpoint_dropped(trial, dropped)
         self._delete_unborrowed()
         trial.checkpoint = checkpoint
         self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
@@ -549,7 +547,7 @@ class Controller:
     def _paused(self, trial: Trial) -> None:
         trial.status = TrialStatus.PAUSED
         self._waiting.append(trial)
-        self.storage.journal("trial_paused", trial_id=trial.trial_id)
+        self.storage.journal.trial_paused(trial)
         self.search_alg.on_pause(trial.trial_id)
         if trial.checkpoint is None and trial.restore_checkpoint is None and not self._warned_no_checkpoint:
             self._warned_no_checkpoint = True
@@ -566,7 +564,7 @@ class Controller:
         if running.ending == "stop":
             return
         error = _rebuild_error(frame, trial)
-        self._fail(trial, error, frame.traceback or f"{frame.summary}\n")
+        self._fail(trial, error, frame.traceback or f"{frame.summary}\n", restoring=running.restoring)
 
     def _on_lost(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         exit_code = self.executor.exit_code(running.handle, timeout=1.0)
@@ -581,7 +579,7 @@ class Controller:
                 self._paused(trial)
             return
         error = TrialLostError(f"the process of trial {trial} {_describe_exit(exit_code)} before the trial ended")
-        self._fail(trial, error, f"{type(error).__name__}: {error}\n")
+        self._fail(trial, error, f"{type(error).__name__}: {error}\n", restoring=running.restoring)
 
     # -- ending trials ----------------------------------------------------------------------------
     def _end_attempt(self, trial: Trial, running: _Running, how: str) -> None:
@@ -597,19 +595,23 @@ class Controller:
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
         self.scheduler.on_trial_complete(trial, flat)
-        self.storage.journal("trial_finished", trial_id=trial.trial_id, status="TERMINATED")
+        self.storage.journal.trial_finished(trial)
         self._save_search_state()
         self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_complete(trial)
 
-    def _fail(self, trial: Trial, error: BaseException, traceback_text: str) -> None:
-        trial.num_failures += 1
-        _write_error(trial, error, traceback_text or "".join(traceback.format_exception_only(type(error), error)))
-        if trial.path is not None:
+    def _fail(self, trial: Trial, error: BaseException, traceback_text: str, restoring: bool = False) -> None:
+        counted = not restoring or self._restore_failures.get(trial.trial_id, 0) >= self.settings.restore_retry_num
+        if counted:
+            trial.num_failures += 1
+        else:  # a failed restore from a checkpoint, within TUNE_RESTORE_RETRY_NUM: retried for free
+            self._restore_failures[trial.trial_id] = self._restore_failures.get(trial.trial_id, 0) + 1
+        trial.error_text = traceback_text or "".join(traceback.format_exception_only(type(error), error))
+        if trial.dirname is not None:
+            self.storage.trial_files(trial.dirname).write_error(error, trial.error_text, trial.num_failures)
             self.storage.mark_dirty(trial.path)
         retry = self.settings.max_failures == -1 or trial.num_failures <= self.settings.max_failures
-        self.storage.journal("trial_failed", trial_id=trial.trial_id, attempt=trial.attempt, retry=retry,
-                             error=f"{type(error).__name__}: {error}")
+        self.storage.journal.trial_failed(trial, error, retry, counted=counted)
         if retry and not self._stop_requested:
             # A lost attempt (a hung host that wakes up) may still write the checkpoint it
             # was saving; the retry numbers its own checkpoints past that one, so a stale
@@ -624,7 +626,7 @@ class Controller:
         self.scheduler.on_trial_error(trial)
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=True)
-        self.storage.journal("trial_finished", trial_id=trial.trial_id, status="ERROR")
+        self.storage.journal.trial_finished(trial)
         self.callbacks.call("on_trial_error", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_error(trial, traceback_text)
         if self.settings.fail_fast:
@@ -680,15 +682,16 @@ class Controller:
     def _end_all(self) -> None:
         """Kill whatever still runs (an error or Ctrl-C ended the loop early).
 
-        Trials cut short this way show as TERMINATED, as in Ray Tune; the journal has no
-        "trial_finished" record for them, so a restore resumes them.
+        Running trials cut short this way show as TERMINATED, as in Ray Tune; trials that
+        never started stay PENDING (and paused ones PAUSED), as the journal replays them.
+        The journal has no "trial_finished" record for any of them, so a restore resumes them.
         """
         for trial_id, running in list(self._running.items()):
             self.server.fence(trial_id)
             self.executor.kill(running.handle)
         self._running.clear()
         for trial in self.trials:
-            if not trial.status.is_finished():
+            if trial.status is TrialStatus.RUNNING:
                 trial.status = TrialStatus.TERMINATED
         self._waiting.clear()
 
@@ -726,13 +729,6 @@ def _is_number(value: Any) -> bool:
 def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _exists(checkpoint: Checkpoint) -> bool:
-    try:
-        return bool(checkpoint.filesystem.exists(checkpoint.path))
-    except Exception:
-        return False
 
 
 def _empty_final_result(trial: Trial) -> dict[str, Any]:
@@ -785,19 +781,3 @@ def _known_exception(module: str, qualname: str, args: list) -> BaseException | 
     except Exception:
         return None
     return error
-
-
-def _write_error(trial: Trial, error: BaseException, traceback_text: str) -> None:
-    if trial.path is None:
-        return
-    stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
-    with open(os.path.join(trial.path, "error.txt"), "a") as f:
-        f.write(f"Failure # {trial.num_failures} (occurred at {stamp})\n{traceback_text}\n")
-    try:
-        data = cloudpickle.dumps(error)
-    except Exception:
-        data = cloudpickle.dumps(TrialError(f"{type(error).__name__}: {error}"))
-    with open(os.path.join(trial.path, "error.pkl"), "wb") as f:
-        f.write(data)
-    trial.error_text = traceback_text
-

@@ -19,7 +19,7 @@ import tunesmith
 from tunesmith import _settings
 from tunesmith._config import CheckpointConfig, SyncConfig
 from tunesmith.error import TuneError
-from tunesmith.storage._storage import date_str
+from tunesmith.storage._storage import date_str, unique_name
 from tunesmith.trainable._registry import get_trainable, register_trainable
 from tunesmith.trainable._resources import resource_request_of
 from tunesmith.trainable._trainable import Trainable
@@ -117,7 +117,6 @@ class Experiment:
         self._run_identifier = Experiment.register_if_needed(run)
         trainable = get_trainable(run) if isinstance(run, str) else run
         self.trainable = _with_resources_per_trial(trainable, resources_per_trial)
-        self.name = name or _default_name(trainable_name(trainable))
         self.config = _config_dict(config)
         self.stop = stop
         self.time_budget_s = time_budget_s
@@ -125,6 +124,8 @@ class Experiment:
         self.num_samples = num_samples
         self.storage_path = _storage_root(storage_path, local_dir)
         self.storage_filesystem = storage_filesystem
+        self.name = name or _default_name(trainable_name(trainable),
+                                          self.storage_path or _settings.default_storage_path(), storage_filesystem)
         self.sync_config = SyncConfig(**sync_config) if isinstance(sync_config, dict) else sync_config
         self.checkpoint_config = _checkpoint_config(
             checkpoint_config, checkpoint_freq=checkpoint_freq, checkpoint_at_end=checkpoint_at_end,
@@ -264,9 +265,12 @@ def _check_spec(experiment: Experiment) -> None:
         )
 
 
-def _default_name(trainable: str) -> str:
-    """The experiment name when none is given: the trainable's, dated unless TUNE_DISABLE_DATED_SUBDIR."""
-    return f"{trainable}_{date_str()}" if _settings.dated_subdir() else trainable
+def _default_name(trainable: str, storage_path: str | os.PathLike, filesystem: Any) -> str:
+    """The experiment name when none is given: ``<trainable>_<date>``, made unique in
+    ``storage_path``; just the trainable's name with TUNE_DISABLE_DATED_SUBDIR."""
+    if not _settings.dated_subdir():
+        return trainable
+    return unique_name(storage_path, f"{trainable}_{date_str()}", filesystem)
 
 
 def _reject_unsupported(**arguments: Any) -> None:

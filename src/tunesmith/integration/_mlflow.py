@@ -161,7 +161,9 @@ class MLflowLoggerCallback(LoggerCallback):
         tags: Tags added to every run.
         tracking_token: Token for the tracking server (set as ``MLFLOW_TRACKING_TOKEN``,
             which is how MLflow reads it).
-        save_artifact: Upload the trial folder as the run's artifacts when the trial ends.
+        save_artifact: Upload the trial folder as the run's artifacts when the trial ends:
+            at the end of the controller step in which it ended, once the loggers
+            (TensorBoard, JSON, CSV) have closed and written its files.
         log_params_on_trial_end: Log the parameters when the trial ends instead of when
             it starts.
 
@@ -198,6 +200,10 @@ class MLflowLoggerCallback(LoggerCallback):
         self._client: Any = None
         self._experiment_ids: dict[str | None, str] = {}
         self._runs: dict[str, str] = {}
+        self._ending: list[tuple[str, Trial, bool]] = []  # (run id, trial, failed) waiting for the loggers' files
+        # Set by the Tuner: returns once every logger's file is written (the log writer
+        # process included); the trial folder is uploaded only after that.
+        self._settle_logs: Callable[[], None] = lambda: None
         self._disabled = False
         self._warnings = _Warnings("MLflowLoggerCallback")
 
@@ -239,15 +245,31 @@ class MLflowLoggerCallback(LoggerCallback):
         run_id = self._runs.pop(trial.trial_id, None)
         if run_id is None:
             return
-        if self.save_artifact and trial.path and os.path.isdir(trial.path):
-            self._call("upload artifacts", self._client.log_artifacts, run_id, trial.path)
-        if self.log_params_on_trial_end:
-            self._log_params(run_id, trial)
-        self._call("end a run", self._client.set_terminated, run_id, status="FAILED" if failed else "FINISHED")
+        # The other loggers close this trial's files in this same step, maybe after this
+        # callback, maybe in the log writer process: the run ends at the end of the step.
+        self._ending.append((run_id, trial, failed))
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        self._end_runs()
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self._end_runs()
         atexit.unregister(self._end_open_runs)
         self._end_open_runs()
+
+    def _end_runs(self) -> None:
+        """End the runs of the trials that ended, uploading their folders once written."""
+        if not self._ending:
+            return
+        ending, self._ending = self._ending, []
+        if self.save_artifact:
+            self._settle_logs()
+        for run_id, trial, failed in ending:
+            if self.save_artifact and trial.path and os.path.isdir(trial.path):
+                self._call("upload artifacts", self._client.log_artifacts, run_id, trial.path)
+            if self.log_params_on_trial_end:
+                self._log_params(run_id, trial)
+            self._call("end a run", self._client.set_terminated, run_id, status="FAILED" if failed else "FINISHED")
 
     def _end_open_runs(self) -> None:
         """Runs of trials that never ended (the experiment stopped first) end as KILLED."""

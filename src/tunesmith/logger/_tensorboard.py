@@ -111,7 +111,9 @@ class TBXLoggerCallback(LoggerCallback):
     and lists as histograms. ``config``, ``pid``, ``timestamp``, ``time_total_s`` and
     ``training_iteration`` are left out, as in Ray Tune. When the trial ends its
     hyperparameters and last metrics are written for TensorBoard's HParams view. Each
-    start or restart of a trial begins a new events file.
+    start or restart of a trial begins a new events file; a restart (a retry, a restore)
+    begins it with a purge marker at the step it resumes from, so TensorBoard drops the
+    steps the trial reports again instead of drawing them twice.
 
     A value TensorBoard cannot take (a string, an object) is skipped with one warning per
     key; NaN and infinity are written as they are. Added to every experiment unless
@@ -136,7 +138,10 @@ class TBXLoggerCallback(LoggerCallback):
         self._start_writer()
 
     def log_trial_start(self, trial: Trial) -> None:
-        self._start_writer().open(trial.trial_id, trial.path)
+        writer = self._start_writer()
+        writer.open(trial.trial_id, trial.path)
+        if trial.attempt > 0:  # a restart: it resumes after its checkpoint's step (or from scratch)
+            writer.purge(trial.trial_id, result_step(trial.last_result or {}) + 1, time.time())
         self._open.add(trial.trial_id)
         self._last_scalars[trial.trial_id] = {}
 
@@ -277,6 +282,17 @@ class _EventWriter:
         if time.monotonic() - self._flushed_at > _FLUSH_PERIOD_S:
             self.flush_all()
             self._flushed_at = time.monotonic()
+
+    def purge(self, trial_id: str, step: int, wall_time: float) -> None:
+        """Start the trial's file with a purge marker at ``step`` (see ``EventFile.purge``)."""
+        file = self._files.get(trial_id)
+        if file is None:
+            return
+        try:
+            file.purge(step, wall_time)
+        except Exception as exc:
+            self._failed("purge", exc)
+        self._dirty.add(trial_id)
 
     def hparams(self, trial_id: str, params: dict, metric_tags: list, success: bool) -> None:
         """The HParams view's three events: experiment, session start and session end."""

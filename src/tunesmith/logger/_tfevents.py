@@ -245,6 +245,13 @@ class EventFile:
         tail = _int_field(2, step) + _double_field(1, time.time() if wall_time is None else wall_time)
         self._write(_bytes_field(5, summary), tail, cache=repeated)
 
+    def purge(self, step: int, wall_time: float | None = None) -> None:
+        """Tell TensorBoard to drop the events at ``step`` and later from the trial's earlier
+        files: an ``Event`` with ``SessionLog(status=START)`` at ``step``, as tensorboardX's
+        ``purge_step`` writes. A trial resumed from a checkpoint reports those steps again."""
+        session_start = _bytes_field(7, _int_field(1, 1))  # Event.session_log = SessionLog(status=START)
+        self._write(session_start, _int_field(2, step) + _double_field(1, time.time() if wall_time is None else wall_time))
+
     def _write(self, head: bytes, tail: bytes, cache: bool = False) -> None:
         # Protobuf fields may come in any order: the summary goes first so that its CRC can
         # be remembered, and the step and time, which always differ, last.

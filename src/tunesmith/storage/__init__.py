@@ -1,14 +1,38 @@
 """What is remembered: experiment and trial folders, the journal, checkpoints."""
 
-from tunesmith.storage._journal import ExperimentRecord, TrialRecord, read_journal, replay
-from tunesmith.storage._storage import JOURNAL_FILE, ExperimentStorage, truncate_trial_logs
+from tunesmith.storage._experiment import OpenedExperiment, RebuiltTrial, open_experiment, rebuild_trial
+from tunesmith.storage._journal import (
+    JOURNAL_VERSION,
+    Event,
+    ExperimentRecord,
+    Journal,
+    JournalVersionError,
+    TrialRecord,
+    read_journal,
+    replay,
+)
+from tunesmith.storage._lock import DriverLock, ExperimentLockedError
+from tunesmith.storage._storage import JOURNAL_FILE, ExperimentStorage, unique_name
+from tunesmith.storage._trial_files import TrialFiles, checkpoint_exists
 
 __all__ = [
+    "DriverLock",
+    "Event",
+    "ExperimentLockedError",
     "ExperimentRecord",
     "ExperimentStorage",
     "JOURNAL_FILE",
+    "JOURNAL_VERSION",
+    "Journal",
+    "JournalVersionError",
+    "OpenedExperiment",
+    "RebuiltTrial",
+    "TrialFiles",
     "TrialRecord",
+    "checkpoint_exists",
+    "open_experiment",
     "read_journal",
+    "rebuild_trial",
     "replay",
-    "truncate_trial_logs",
+    "unique_name",
 ]

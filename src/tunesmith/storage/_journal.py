@@ -1,45 +1,164 @@
-"""Reading the journal back: what each trial was when the experiment stopped.
+"""The journal: the experiment's append-only event log, written and read in one place.
 
-The journal is append-only JSON lines. Records (``event`` field):
+Each line of ``journal.jsonl`` is one JSON object with an ``event`` field (an
+:class:`Event`) and the fields below. :class:`Journal` has one writer method per event,
+taking domain objects; :func:`replay` folds the records back into what each trial was
+when the log ends. Restore, ``ExperimentAnalysis`` and ``ResultGrid`` all read through it.
 
-``experiment_started``  name, metric, mode, trainable, num_samples
+``experiment_started``  version, name, metric, mode, trainable, num_samples
 ``trial_added``         trial_id, tag, config (JSON view), config_pkl (base64 cloudpickle),
-                        params, resources
+                        params, resources, restarted_from
 ``trial_started``       trial_id, attempt, path (the trial folder's name), restore
 ``checkpoint``          trial_id, path (checkpoint folder name), iteration, time_total_s
 ``checkpoint_dropped``  trial_id, path
 ``trial_exploited``     trial_id, tag, config, config_pkl, trial_dir, path (another trial's
                         checkpoint it starts from: PBT's exploit)
 ``trial_paused``        trial_id
-``trial_failed``        trial_id, attempt, retry, error
+``trial_failed``        trial_id, attempt, retry, error, counted (False: a failed restore that
+                        ``TUNE_RESTORE_RETRY_NUM`` does not count)
 ``trial_finished``      trial_id, status ("TERMINATED" or "ERROR")
-``experiment_restored`` changes
+``experiment_restored`` version, changes (``num_samples`` the new total, ...)
 ``experiment_finished`` interrupted
 
 Paths are relative to the experiment folder, so a moved or copied experiment restores.
+A journal written before format versions existed (no ``version``) reads as version 1.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import enum
 import json
 import logging
 import os
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any, Callable
 
 import cloudpickle
 
+from tunesmith.error import StorageError
+from tunesmith.experiment import TrialStatus
 from tunesmith.storage._lock import wait_for_writer
 
-__all__ = ["ExperimentRecord", "TrialRecord", "encode_config", "read_journal", "replay"]
+if TYPE_CHECKING:
+    from tunesmith._checkpoint import Checkpoint
+    from tunesmith.experiment import Trial
+
+__all__ = [
+    "JOURNAL_VERSION",
+    "Event",
+    "ExperimentRecord",
+    "Journal",
+    "JournalVersionError",
+    "TrialRecord",
+    "read_journal",
+    "replay",
+]
 
 logger = logging.getLogger("tunesmith")
 
+JOURNAL_VERSION = 2
+"""The journal format this tunesmith writes (1: the format before versions were recorded)."""
+
+
+class Event(enum.Enum):
+    """What a journal record says happened; the value is the ``event`` field on disk."""
+
+    EXPERIMENT_STARTED = "experiment_started"
+    TRIAL_ADDED = "trial_added"
+    TRIAL_STARTED = "trial_started"
+    CHECKPOINT = "checkpoint"
+    CHECKPOINT_DROPPED = "checkpoint_dropped"
+    TRIAL_EXPLOITED = "trial_exploited"
+    TRIAL_PAUSED = "trial_paused"
+    TRIAL_FAILED = "trial_failed"
+    TRIAL_FINISHED = "trial_finished"
+    EXPERIMENT_RESTORED = "experiment_restored"
+    EXPERIMENT_FINISHED = "experiment_finished"
+
+
+class JournalVersionError(StorageError):
+    """The journal was written by a newer tunesmith, in a format this one cannot read."""
+
+
+def encode_config(config: dict[str, Any]) -> str:
+    return base64.b64encode(cloudpickle.dumps(config)).decode()
+
+
+class Journal:
+    """Writes the journal's records: one method per :class:`Event`.
+
+    Args:
+        append: Takes one record (a dict) and writes it; the storage decides when it
+            reaches the disk (see ``ExperimentStorage.deferred_journal``).
+    """
+
+    def __init__(self, append: Callable[[dict[str, Any]], None]) -> None:
+        self._append = append
+
+    def _write(self, event: Event, **fields: Any) -> None:
+        self._append({"event": event.value, "time": round(time.time(), 3), **fields})
+
+    def experiment_started(self, *, name: str, metric: Any, mode: Any, trainable: str, num_samples: int) -> None:
+        self._write(Event.EXPERIMENT_STARTED, version=JOURNAL_VERSION, name=name, metric=metric, mode=mode,
+                    trainable=trainable, num_samples=num_samples)
+
+    def experiment_restored(self, changes: dict[str, Any]) -> None:
+        self._write(Event.EXPERIMENT_RESTORED, version=JOURNAL_VERSION, changes=changes)
+
+    def experiment_finished(self, interrupted: bool) -> None:
+        self._write(Event.EXPERIMENT_FINISHED, interrupted=interrupted)
+
+    def trial_added(self, trial: Trial) -> None:
+        self._write(Event.TRIAL_ADDED, trial_id=trial.trial_id, tag=trial.experiment_tag, config=trial.config,
+                    config_pkl=encode_config(trial.config), params=trial.evaluated_params,
+                    resources=trial.resources, restarted_from=getattr(trial, "restarted_from", None))
+
+    def trial_started(self, trial: Trial, restore: Checkpoint | None) -> None:
+        self._write(Event.TRIAL_STARTED, trial_id=trial.trial_id, attempt=trial.attempt, path=trial.dirname,
+                    restore=restore.url if restore is not None else None)
+
+    def trial_exploited(self, trial: Trial, donor_checkpoint: Checkpoint) -> None:
+        """``trial`` starts from another trial's checkpoint, with its (explored) config."""
+        parts = donor_checkpoint.path.rstrip("/").replace(os.sep, "/").split("/")
+        self._write(Event.TRIAL_EXPLOITED, trial_id=trial.trial_id, tag=trial.experiment_tag, config=trial.config,
+                    config_pkl=encode_config(trial.config), trial_dir=parts[-2], path=parts[-1])
+
+    def checkpoint(self, trial: Trial, checkpoint: Checkpoint, iteration: Any, time_total_s: Any) -> None:
+        self._write(Event.CHECKPOINT, trial_id=trial.trial_id, path=_folder_name(checkpoint),
+                    iteration=iteration, time_total_s=time_total_s)
+
+    def checkpoint_dropped(self, trial: Trial, checkpoint: Checkpoint) -> None:
+        self._write(Event.CHECKPOINT_DROPPED, trial_id=trial.trial_id, path=_folder_name(checkpoint))
+
+    def trial_paused(self, trial: Trial) -> None:
+        self._write(Event.TRIAL_PAUSED, trial_id=trial.trial_id)
+
+    def trial_failed(self, trial: Trial, error: BaseException, retry: bool, counted: bool = True) -> None:
+        self._write(Event.TRIAL_FAILED, trial_id=trial.trial_id, attempt=trial.attempt, retry=retry,
+                    error=f"{type(error).__name__}: {error}", counted=counted)
+
+    def trial_finished(self, trial: Trial) -> None:
+        """``trial`` ended for good, as its status says (TERMINATED or ERROR)."""
+        if not trial.status.is_finished():
+            raise ValueError(f"trial_finished needs a TERMINATED or ERROR trial, got {trial.status}")
+        self._write(Event.TRIAL_FINISHED, trial_id=trial.trial_id, status=trial.status.value)
+
+
+def _folder_name(checkpoint: Checkpoint) -> str:
+    return os.path.basename(checkpoint.path.rstrip("/"))
+
+
+# -- reading ---------------------------------------------------------------------------------
 
 @dataclasses.dataclass
 class TrialRecord:
-    """A trial as the journal remembers it."""
+    """A trial as the journal remembers it.
+
+    ``status`` is what the log says: PENDING (added, or failed and to be retried),
+    RUNNING, PAUSED, TERMINATED or ERROR (finished).
+    """
 
     trial_id: str
     tag: str
@@ -47,26 +166,188 @@ class TrialRecord:
     params: dict[str, Any]
     resources: dict[str, float]
     dirname: str | None = None
-    status: str | None = None  # "TERMINATED" or "ERROR" once finished; None while unfinished
+    status: TrialStatus = TrialStatus.PENDING
     num_failures: int = 0
     attempts: int = 0
     checkpoints: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     next_checkpoint_index: int = 0
     borrowed: tuple[str, str] | None = None  # (trial folder, checkpoint folder) of another trial, until its own
+    restarted_from: str | None = None  # the errored trial this one restarted (restart_errored)
+
+    @property
+    def finished(self) -> bool:
+        return self.status.is_finished()
 
 
 @dataclasses.dataclass
 class ExperimentRecord:
-    """The whole journal, replayed."""
+    """The whole journal, replayed: the latest run under the folder's name."""
 
     started: dict[str, Any]
     trials: dict[str, TrialRecord]
     finished: bool
     interrupted: bool
+    num_samples: int | None = None  # the current total (a restore may have raised it)
+    version: int = 1
+
+    def status_of(self, trial: TrialRecord) -> TrialStatus:
+        """The status to show for ``trial``: once the driver has ended, a trial it was
+        running shows TERMINATED (cut short, as Ray Tune shows it), everything else as
+        the journal says."""
+        if self.finished and trial.status is TrialStatus.RUNNING:
+            return TrialStatus.TERMINATED
+        return trial.status
+
+    def visible_trials(self) -> list[TrialRecord]:
+        """The trials to show: those that another trial did not replace (``restart_errored``)."""
+        replaced = {t.restarted_from for t in self.trials.values() if t.restarted_from}
+        return [t for t in self.trials.values() if t.trial_id not in replaced]
 
 
-def encode_config(config: dict[str, Any]) -> str:
-    return base64.b64encode(cloudpickle.dumps(config)).decode()
+def read_journal(path: str) -> list[dict[str, Any]]:
+    """Every intact record of the journal at ``path``.
+
+    A line cut short by a crash (normally only the last), or a line that is not a JSON
+    object, is skipped; one warning names how many. If the driver that wrote it died and
+    its log writer is still writing the trial files, this waits for the writer first.
+
+    Raises:
+        JournalVersionError: the journal was written in a newer format than this tunesmith reads.
+    """
+    wait_for_writer(os.path.dirname(path))
+    records = []
+    skipped: list[int] = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                record = None
+            if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+                skipped.append(number)
+                continue
+            _check_version(record, path)
+            records.append(record)
+    if skipped:
+        logger.warning("journal %s: skipped %d incomplete or corrupt line(s) (line %s)", path, len(skipped),
+                       ", ".join(map(str, skipped[:5])) + (", ..." if len(skipped) > 5 else ""))
+    return records
+
+
+def _check_version(record: dict[str, Any], path: str) -> None:
+    version = record.get("version", 1)
+    if isinstance(version, int) and version > JOURNAL_VERSION:
+        raise JournalVersionError(
+            f"the journal {path!r} is in format version {version}, written by a newer tunesmith; this one reads "
+            f"versions up to {JOURNAL_VERSION}. Upgrade tunesmith to restore or analyse this experiment"
+        )
+
+
+def replay(records: list[dict[str, Any]]) -> ExperimentRecord:
+    """Fold the journal's records into the state each trial was in.
+
+    A new run under the same name (another ``experiment_started``) starts over: only the
+    latest run counts. Records of events this version does not know are ignored.
+    """
+    experiment = ExperimentRecord({}, {}, False, False)
+    for record in records:
+        try:
+            event = Event(record.get("event"))
+        except ValueError:
+            continue
+        if event is Event.EXPERIMENT_STARTED:
+            experiment = ExperimentRecord(record, {}, False, False, record.get("num_samples"),
+                                          record.get("version", 1))
+        else:
+            _EXPERIMENT_EVENTS.get(event, _apply_to_trial)(experiment, event, record)
+    return experiment
+
+
+def _trial_added(experiment: ExperimentRecord, event: Event, record: dict[str, Any]) -> None:
+    experiment.trials[record["trial_id"]] = TrialRecord(
+        record["trial_id"], record.get("tag", ""), _decode_config(record),
+        record.get("params", {}), record.get("resources", {"cpu": 1.0}),
+        restarted_from=record.get("restarted_from"),
+    )
+
+
+def _experiment_restored(experiment: ExperimentRecord, event: Event, record: dict[str, Any]) -> None:
+    experiment.finished = experiment.interrupted = False
+    changes = record.get("changes") or {}
+    if isinstance(changes.get("num_samples"), int):
+        experiment.num_samples = changes["num_samples"]
+
+
+def _experiment_finished(experiment: ExperimentRecord, event: Event, record: dict[str, Any]) -> None:
+    experiment.finished, experiment.interrupted = True, bool(record.get("interrupted"))
+
+
+def _apply_to_trial(experiment: ExperimentRecord, event: Event, record: dict[str, Any]) -> None:
+    trial = experiment.trials.get(record.get("trial_id", ""))
+    if trial is not None:
+        _TRIAL_EVENTS[event](trial, record)
+
+
+def _started(trial: TrialRecord, record: dict[str, Any]) -> None:
+    trial.dirname = record.get("path") or trial.dirname
+    trial.attempts = max(trial.attempts, record.get("attempt", 0) + 1)
+    trial.status = TrialStatus.RUNNING
+
+
+def _exploited(trial: TrialRecord, record: dict[str, Any]) -> None:
+    trial.config = _decode_config(record)
+    trial.tag = record.get("tag", trial.tag)
+    trial.borrowed = (record["trial_dir"], record["path"])
+
+
+def _checkpoint(trial: TrialRecord, record: dict[str, Any]) -> None:
+    trial.borrowed = None
+    suffix = str(record["path"]).rsplit("_", 1)[-1]
+    if suffix.isdigit():
+        trial.next_checkpoint_index = max(trial.next_checkpoint_index, int(suffix) + 1)
+    trial.checkpoints.append(
+        {"path": record["path"], "iteration": record.get("iteration"), "time_total_s": record.get("time_total_s")}
+    )
+
+
+def _checkpoint_dropped(trial: TrialRecord, record: dict[str, Any]) -> None:
+    trial.checkpoints = [c for c in trial.checkpoints if c["path"] != record["path"]]
+
+
+def _paused(trial: TrialRecord, record: dict[str, Any]) -> None:
+    trial.status = TrialStatus.PAUSED
+
+
+def _failed(trial: TrialRecord, record: dict[str, Any]) -> None:
+    if record.get("counted", True):
+        trial.num_failures += 1
+    if record.get("retry"):
+        trial.status = TrialStatus.PENDING
+
+
+def _finished(trial: TrialRecord, record: dict[str, Any]) -> None:
+    try:
+        trial.status = TrialStatus(record.get("status") or "TERMINATED")
+    except ValueError:
+        trial.status = TrialStatus.TERMINATED
+
+
+_EXPERIMENT_EVENTS: dict[Event, Callable[[ExperimentRecord, Event, dict[str, Any]], None]] = {
+    Event.TRIAL_ADDED: _trial_added,
+    Event.EXPERIMENT_RESTORED: _experiment_restored,
+    Event.EXPERIMENT_FINISHED: _experiment_finished,
+}
+_TRIAL_EVENTS: dict[Event, Callable[[TrialRecord, dict[str, Any]], None]] = {
+    Event.TRIAL_STARTED: _started,
+    Event.TRIAL_EXPLOITED: _exploited,
+    Event.CHECKPOINT: _checkpoint,
+    Event.CHECKPOINT_DROPPED: _checkpoint_dropped,
+    Event.TRIAL_PAUSED: _paused,
+    Event.TRIAL_FAILED: _failed,
+    Event.TRIAL_FINISHED: _finished,
+}
 
 
 def _decode_config(record: dict[str, Any]) -> dict[str, Any]:
@@ -77,91 +358,3 @@ def _decode_config(record: dict[str, Any]) -> dict[str, Any]:
         except Exception:
             logger.warning("could not unpickle the config of trial %s; using its JSON view", record["trial_id"])
     return record.get("config", {})
-
-
-def read_journal(path: str) -> list[dict[str, Any]]:
-    """Every intact record of the journal at ``path``.
-
-    A line cut short by a crash (normally only the last) is skipped with a warning;
-    everything before it is kept. If the driver that wrote it died and its log writer
-    is still writing the trial files, this waits for the writer first.
-    """
-    wait_for_writer(os.path.dirname(path))
-    records = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                logger.warning("journal %s: line %d is incomplete or corrupt and was skipped", path, number)
-    return records
-
-
-def replay(records: list[dict[str, Any]]) -> ExperimentRecord:
-    """Fold the journal's records into the state each trial was in."""
-    trials: dict[str, TrialRecord] = {}
-    started: dict[str, Any] = {}
-    finished = interrupted = False
-    for record in records:
-        event = record.get("event")
-        trial = trials.get(record.get("trial_id", ""))
-        if event == "experiment_started":
-            # A new run under the same name starts over; only the latest run counts.
-            started, trials, finished, interrupted = record, {}, False, False
-        elif event == "trial_added":
-            trials[record["trial_id"]] = TrialRecord(
-                record["trial_id"], record.get("tag", ""), _decode_config(record),
-                record.get("params", {}), record.get("resources", {"cpu": 1.0}),
-            )
-        elif trial is None:
-            if event == "experiment_finished":
-                finished, interrupted = True, bool(record.get("interrupted"))
-            elif event == "experiment_restored":
-                finished = interrupted = False
-        else:
-            _apply(trial, event, record)
-    return ExperimentRecord(started, trials, finished, interrupted)
-
-
-def _apply(trial: TrialRecord, event: str, record: dict[str, Any]) -> None:
-    if event == "trial_started":
-        trial.dirname = record.get("path") or trial.dirname
-        trial.attempts = max(trial.attempts, record.get("attempt", 0) + 1)
-        trial.status = None
-    elif event == "trial_exploited":
-        trial.config = _decode_config(record)
-        trial.tag = record.get("tag", trial.tag)
-        trial.borrowed = (record["trial_dir"], record["path"])
-    elif event == "checkpoint":
-        trial.borrowed = None
-        suffix = str(record["path"]).rsplit("_", 1)[-1]
-        if suffix.isdigit():
-            trial.next_checkpoint_index = max(trial.next_checkpoint_index, int(suffix) + 1)
-        trial.checkpoints.append(
-            {"path": record["path"], "iteration": record.get("iteration"), "time_total_s": record.get("time_total_s")}
-        )
-    elif event == "checkpoint_dropped":
-        trial.checkpoints = [c for c in trial.checkpoints if c["path"] != record["path"]]
-    elif event == "trial_failed":
-        trial.num_failures += 1
-    elif event == "trial_finished":
-        trial.status = record.get("status")
-    elif event == "trial_reset":
-        trial.status = None
-
-
-def load_result_rows(trial_dir: str) -> list[dict[str, Any]]:
-    """The intact rows of a trial's ``result.json`` (a torn last line is skipped)."""
-    path = os.path.join(trial_dir, "result.json")
-    if not os.path.exists(path):
-        return []
-    rows = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows

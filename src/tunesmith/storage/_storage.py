@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
 import re
 import secrets
@@ -22,19 +21,24 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from tunesmith import _settings
 from tunesmith._flatten import to_json
-from tunesmith.storage._files import write_all
 from tunesmith.error import StorageError
+from tunesmith.storage._files import write_all
+from tunesmith.storage._journal import Journal
+from tunesmith.storage._lock import DriverLock
+from tunesmith.storage._trial_files import TrialFiles
 
 if TYPE_CHECKING:
     from tunesmith.experiment._trial import Trial
 
-__all__ = ["ExperimentStorage", "JOURNAL_FILE", "atomic_write", "date_str", "split_url", "truncate_trial_logs"]
+__all__ = ["ExperimentStorage", "JOURNAL_FILE", "atomic_write", "date_str", "split_url", "unique_name"]
 
 JOURNAL_FILE = "journal.jsonl"
 EXPERIMENT_FILE = "experiment.pkl"
 SCHEDULER_FILE = "scheduler-state.pkl"
 _UNSAFE = re.compile(r'[/()<>:"\\|?*]')
 _SYNC_PERIOD_S = 5.0
+# fsspec filesystems that live inside one process: trial processes cannot reach them.
+_PROCESS_LOCAL_PROTOCOLS = frozenset(("memory",))
 
 
 _last_date: tuple[int, str] = (-1, "")
@@ -101,6 +105,8 @@ class ExperimentStorage:
             protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
             self.experiment_path = f"{protocol}://{self.remote_path}"
         self._journal: Any = None
+        self.journal = Journal(self._append_record)
+        self.lock = DriverLock(self.local_path, self.experiment_path, self.remote_fs, self.remote_path)
         self._journal_pending: list[bytes] = []
         self._defer_journal = False
         self._log_writer: Any = None
@@ -112,10 +118,26 @@ class ExperimentStorage:
         return self.remote_fs is not None
 
     def prepare(self) -> None:
-        """Create the experiment folder and check it can be written.
+        """Create the experiment folder, check it can be written, and take it for this
+        driver until :meth:`close`.
 
         Raises:
+            ExperimentLockedError: another driver holds the folder (the message names it).
             StorageError: naming the folder and the reason, before any trial starts.
+        """
+        self.check_reachable()
+        self.make_folders()
+        self.lock.acquire()
+
+    def check_reachable(self) -> None:
+        """Raise ValueError if trial processes cannot reach the storage (an in-memory filesystem)."""
+        _check_reachable(self.remote_fs, self.experiment_path)
+
+    def make_folders(self) -> None:
+        """Create the experiment folder (here and at the URL) and check it can be written.
+
+        Raises:
+            StorageError: naming the folder and the reason.
         """
         try:
             os.makedirs(self.local_path, exist_ok=True)
@@ -149,8 +171,8 @@ class ExperimentStorage:
     def journal_path(self) -> str:
         return os.path.join(self.local_path, JOURNAL_FILE)
 
-    def journal(self, event: str, **fields: Any) -> None:
-        """Append one record to the journal and flush it; upload it when the storage is a URL.
+    def _append_record(self, record: dict[str, Any]) -> None:
+        """Append one record (from :attr:`journal`) and flush it; upload it when the storage is a URL.
 
         Inside :meth:`deferred_journal` the record is written when the block ends. A crash
         can only cut the last line short, and the reader skips such a line.
@@ -158,7 +180,6 @@ class ExperimentStorage:
         Raises:
             StorageError: the journal cannot be written (the run cannot go on safely).
         """
-        record = {"event": event, "time": round(time.time(), 3), **fields}
         self._journal_pending.append((to_json(record) + "\n").encode())
         if not self._defer_journal:
             self.flush_journal()
@@ -197,21 +218,25 @@ class ExperimentStorage:
         self._journal_pending.clear()
         try:
             if self._journal is None:
+                torn = _ends_torn(self.journal_path)
                 self._journal = open(self.journal_path, "ab", buffering=0)
+                if torn:  # a crash cut the last record short
+                    data = b"\n" + data
             write_all(self._journal.fileno(), data)  # one write() for all the records
         except OSError as exc:
-            raise StorageError(
-                f"cannot write the journal {self.journal_path!r}: {exc.strerror or exc}. "
-                "The experiment stopped; what was recorded so far can be restored"
-            ) from exc
+            raise self._write_failed(self.journal_path, exc) from exc
         self.sync(force=True)
 
     def close(self) -> None:
-        self.flush_journal()
-        if self._journal is not None:
-            self.sync(force=True)
-            self._journal.close()
-            self._journal = None
+        """Write what is pending, close the journal and let the folder go."""
+        try:
+            self.flush_journal()
+            if self._journal is not None:
+                self.sync(force=True)
+                self._journal.close()
+                self._journal = None
+        finally:
+            self.lock.release()
 
     # -- uploads -------------------------------------------------------------------------
     def mark_dirty(self, trial_path: str) -> None:
@@ -244,16 +269,36 @@ class ExperimentStorage:
                 self.remote_fs.put_file(source, f"{self.remote_path}/{relative}/{name}")
 
     def put_file(self, name: str, data: bytes) -> None:
-        """Write a whole file at the experiment's top level (atomically), here and at the URL."""
-        atomic_write(os.path.join(self.local_path, name), data)
+        """Write a whole file at the experiment's top level (atomically), here and at the URL.
+
+        Raises:
+            StorageError: the file cannot be written (a full disk); names it.
+        """
+        try:
+            atomic_write(os.path.join(self.local_path, name), data)
+        except OSError as exc:
+            raise self._write_failed(os.path.join(self.local_path, name), exc) from exc
         if self.remote_fs is not None:
             self.remote_fs.pipe_file(f"{self.remote_path}/{name}", data)
 
+    def _write_failed(self, path: str, exc: OSError) -> StorageError:
+        return StorageError(
+            f"cannot write {path!r}: {exc.strerror or exc}. The experiment stopped; what was recorded so far can be "
+            f"restored with Tuner.restore({self.experiment_path!r}, trainable=...)"
+        )
+
     # -- searcher and scheduler state -----------------------------------------------------
     def save_search_state(self, search_alg: Any, scheduler: Any) -> None:
-        """Save both through their own ``save`` methods, then upload the files."""
-        search_alg.save_to_dir(self.local_path, session_str="latest")
-        scheduler.save(os.path.join(self.local_path, SCHEDULER_FILE))
+        """Save both through their own ``save`` methods, then upload the files.
+
+        Raises:
+            StorageError: the files cannot be written (a full disk); names the folder.
+        """
+        try:
+            search_alg.save_to_dir(self.local_path, session_str="latest")
+            scheduler.save(os.path.join(self.local_path, SCHEDULER_FILE))
+        except OSError as exc:
+            raise self._write_failed(self.local_path, exc) from exc
         if self.remote_fs is not None:
             for name in os.listdir(self.local_path):
                 source = os.path.join(self.local_path, name)
@@ -285,7 +330,17 @@ class ExperimentStorage:
         return f"{base}_{date_str()}"
 
     def create_trial_dir(self, trial: Trial, dirname_creator: Any = None) -> str:
-        """Create the trial's (local) folder, unique in the experiment; return its name."""
+        """Create the trial's (local) folder, unique in the experiment; return its name.
+
+        Raises:
+            StorageError: the folder cannot be created (a full disk); names it.
+        """
+        try:
+            return self._create_trial_dir(trial, dirname_creator)
+        except OSError as exc:
+            raise self._write_failed(self.local_path, exc) from exc
+
+    def _create_trial_dir(self, trial: Trial, dirname_creator: Any) -> str:
         name = self.trial_dirname(trial, dirname_creator)
         while True:
             path = os.path.join(self.local_path, name)
@@ -303,6 +358,10 @@ class ExperimentStorage:
     def trial_local_path(self, dirname: str) -> str:
         return os.path.join(self.local_path, dirname)
 
+    def trial_files(self, dirname: str) -> TrialFiles:
+        """The files of the trial folder ``dirname`` (its local copy)."""
+        return TrialFiles(self.trial_local_path(dirname))
+
     def trial_url(self, dirname: str) -> str:
         """Where a trial process puts the trial's checkpoints."""
         if self.remote_fs is None:
@@ -318,43 +377,54 @@ class ExperimentStorage:
                 self.remote_fs.rm(path, recursive=True)
 
 
-def truncate_trial_logs(trial_dir: str, last_iteration: int) -> None:
-    """Cut ``result.json`` and ``progress.csv`` back to rows up to ``last_iteration``.
-
-    A trial that resumes from the checkpoint of iteration ``last_iteration`` reports the
-    later iterations again; without this they would appear twice.
-    """
-    import csv
-    import io
-
-    result_path = os.path.join(trial_dir, "result.json")
-    if os.path.exists(result_path):
-        kept = []
-        with open(result_path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if row.get("training_iteration", 0) <= last_iteration:
-                    kept.append(line if line.endswith("\n") else line + "\n")
-        atomic_write(result_path, "".join(kept).encode())
-    progress_path = os.path.join(trial_dir, "progress.csv")
-    if os.path.exists(progress_path):
-        with open(progress_path, newline="") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            rows = [r for r in reader if _iteration(r) <= last_iteration]
-        buffer = io.StringIO()
-        if header:
-            writer = csv.DictWriter(buffer, fieldnames=header)
-            writer.writeheader()
-            writer.writerows(rows)
-        atomic_write(progress_path, buffer.getvalue().encode())
-
-
-def _iteration(row: dict[str, str]) -> float:
+def _ends_torn(path: str) -> bool:
+    """Whether the file at ``path`` ends in a line without its newline."""
     try:
-        return float(row.get("training_iteration") or 0)
-    except ValueError:
-        return 0
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except FileNotFoundError:
+        return False
+
+
+def _check_reachable(fs: Any, storage_path: Any) -> None:
+    if fs is None:
+        return
+    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+    if protocols & _PROCESS_LOCAL_PROTOCOLS:
+        raise ValueError(
+            f"the storage path {os.fspath(storage_path)!r} is a filesystem kept in this process's memory, which trial "
+            "processes cannot reach, so their checkpoints would be lost. Pass a local folder, a shared mount, or "
+            "an object store URL such as s3://bucket/experiments: RunConfig(storage_path=...)"
+        )
+
+
+def unique_name(storage_path: str | os.PathLike, base: str, filesystem: Any = None) -> str:
+    """``base``, or ``base_2``, ``base_3``... : the first experiment folder name no other run has taken.
+
+    A local folder is created here, atomically, so two drivers started in the same second
+    never share it.
+    """
+    fs, root, is_local = split_url(storage_path, filesystem)
+    try:
+        for index in range(1, 10_000):
+            name = base if index == 1 else f"{base}_{index}"
+            if is_local:
+                if index == 1:
+                    os.makedirs(root, exist_ok=True)
+                try:
+                    os.mkdir(os.path.join(root, name))
+                    return name
+                except FileExistsError:
+                    continue
+            elif not fs.exists(f"{root.rstrip('/')}/{name}"):
+                return name
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write to the storage path {os.fspath(storage_path)!r}: {getattr(exc, 'strerror', None) or exc}. "
+            "Pass RunConfig(storage_path=...) a folder or URL you can write to."
+        ) from exc
+    raise StorageError(f"no free experiment name like {base!r} under {os.fspath(storage_path)!r}")

@@ -1,0 +1,132 @@
+"""Opening an experiment folder to read it, and rebuilding its trials from the journal.
+
+Restore, ``ExperimentAnalysis`` and a restored Tuner's ``get_results()`` all open an
+experiment with :func:`open_experiment` and rebuild each trial with :func:`rebuild_trial`,
+so they agree on every trial's status, results, checkpoints and error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import cloudpickle
+
+from tunesmith._checkpoint import Checkpoint
+from tunesmith._flatten import flatten_dict
+from tunesmith.experiment import Trial, TrialStatus
+from tunesmith.storage._checkpoints import CheckpointBook
+from tunesmith.storage._journal import ExperimentRecord, TrialRecord, read_journal, replay
+from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
+
+__all__ = ["OpenedExperiment", "RebuiltTrial", "open_experiment", "rebuild_trial"]
+
+
+@dataclasses.dataclass
+class OpenedExperiment:
+    """An experiment folder (a remote one copied to a local staging folder) and its journal, replayed."""
+
+    storage: ExperimentStorage
+    record: ExperimentRecord
+
+    @property
+    def has_journal(self) -> bool:
+        return os.path.exists(self.storage.journal_path)
+
+    def spec(self) -> dict[str, Any]:
+        """The Tuner's configs as ``experiment.pkl`` saved them (see ``_restore.saved_spec``)."""
+        with open(os.path.join(self.storage.local_path, EXPERIMENT_FILE), "rb") as f:
+            return cloudpickle.load(f)
+
+    def reread(self) -> None:
+        """Read the journal again (after the driver lock was taken: nothing changes it now)."""
+        self.storage.download()
+        self.record = _replayed(self.storage)
+
+
+@dataclasses.dataclass
+class RebuiltTrial:
+    """A trial rebuilt from the journal: the trial, its checkpoint book and its result rows."""
+
+    trial: Trial
+    book: CheckpointBook
+    rows: list[dict[str, Any]]
+
+
+def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tuple[str, ...] = (JOURNAL_FILE,)
+                    ) -> OpenedExperiment:
+    """Open the experiment at ``path``: a folder, its ``journal.jsonl``, or an fsspec URL.
+
+    Args:
+        path: The experiment folder, as printed after ``Results:``.
+        filesystem: An fsspec filesystem for the URL; inferred when omitted.
+        need: The files the folder must have.
+
+    Raises:
+        ValueError: ``path`` is not a tunesmith experiment folder; names what is missing.
+        JournalVersionError: the journal was written by a newer tunesmith.
+    """
+    url = os.fspath(path).rstrip("/")
+    if url.endswith(f"/{JOURNAL_FILE}") or url == JOURNAL_FILE:
+        url = url[: -len(JOURNAL_FILE)].rstrip("/") or "."
+    fs, stripped, is_local = split_url(url, filesystem)
+    if is_local and not os.path.isdir(stripped):
+        raise ValueError(f"{url!r} is not an experiment folder: it does not exist")
+    # The parent as the filesystem spells it (no protocol), so its listings line up with it.
+    parent, name = os.path.dirname(stripped.rstrip("/")), os.path.basename(stripped.rstrip("/"))
+    storage = ExperimentStorage(parent, name, filesystem=None if is_local else fs)
+    storage.download()
+    missing = [f for f in need if not os.path.exists(os.path.join(storage.local_path, f))]
+    if missing:
+        raise ValueError(
+            f"{url!r} is not a tunesmith experiment folder: it has no {' or '.join(missing)}. "
+            "Pass the folder printed as 'Results: ...' at the end of a run"
+        )
+    return OpenedExperiment(storage, _replayed(storage))
+
+
+def _replayed(storage: ExperimentStorage) -> ExperimentRecord:
+    if not os.path.exists(storage.journal_path):
+        return ExperimentRecord({}, {}, False, False)
+    return replay(read_journal(storage.journal_path))
+
+
+def rebuild_trial(storage: ExperimentStorage, record: TrialRecord, trainable: str, status: TrialStatus,
+                  book: CheckpointBook | None = None) -> RebuiltTrial:
+    """The trial ``record`` describes, with ``status``: its config, folder, results, kept
+    checkpoints (into ``book``, a fresh unlimited one by default) and, if it errored, its error."""
+    trial = Trial(trainable, trial_id=record.trial_id, config=record.config, experiment_tag=record.tag,
+                  evaluated_params=record.params, resources=record.resources)
+    trial.status = status
+    trial.num_failures = record.num_failures
+    trial.attempt = record.attempts - 1
+    rows: list[dict[str, Any]] = []
+    if record.dirname:
+        trial.dirname = record.dirname
+        trial.path = storage.trial_local_path(record.dirname)
+        files = storage.trial_files(record.dirname)
+        rows = files.rows()
+        if status is TrialStatus.ERROR:
+            trial.error = files.read_error()
+    trial.last_result = rows[-1] if rows else {}
+    for row in rows:
+        trial.update_metric_analysis(flatten_dict(row))
+    book = book if book is not None else CheckpointBook()
+    _fill_book(book, storage, record, rows)
+    trial.checkpoint = book.latest
+    return RebuiltTrial(trial, book, rows)
+
+
+def _fill_book(book: CheckpointBook, storage: ExperimentStorage, record: TrialRecord, rows: list[dict[str, Any]]) -> None:
+    """The checkpoints the journal says are kept, oldest first, with the metrics reported with each."""
+    by_iteration = {row.get("training_iteration"): row for row in rows}
+    for entry in record.checkpoints:
+        url = f"{storage.trial_url(record.dirname)}/{entry['path']}"
+        metrics = flatten_dict(by_iteration.get(entry["iteration"], {}))
+        metrics.update(training_iteration=entry["iteration"], time_total_s=entry["time_total_s"])
+        book.adopt(Checkpoint(url, filesystem=storage.remote_fs), metrics)
+    book._count = max(book._count, record.next_checkpoint_index)
+    if record.borrowed:  # PBT's exploit: the next attempt starts from the donor's checkpoint
+        trial_dir, path = record.borrowed
+        book.borrowed = Checkpoint(f"{storage.trial_url(trial_dir)}/{path}", filesystem=storage.remote_fs)
