@@ -112,6 +112,7 @@ class Controller:
         self.storage = storage
         self.callbacks = callbacks
         self.progress = progress
+        self._log_to_file = progress.relay_output(settings.log_to_file)  # on a terminal: trial output above the table
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
         self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
@@ -345,7 +346,7 @@ class Controller:
             checkpoint_at_end=self.settings.checkpoint_at_end,
             chdir=_settings.chdir_to_trial_dir(),
             reuse_actors=self.settings.reuse_actors,
-            log_to_file=self.settings.log_to_file,
+            log_to_file=self._log_to_file,
         )
 
     # -- what trials said ----------------------------------------------------------------------
