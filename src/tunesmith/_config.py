@@ -10,6 +10,8 @@ import datetime
 import os
 from typing import Any, Callable
 
+from tunesmith.error import ArgumentTypeError
+
 __all__ = ["CheckpointConfig", "FailureConfig", "RunConfig", "SyncConfig", "TuneConfig"]
 
 _MODES = ("min", "max")
@@ -42,11 +44,15 @@ class CheckpointConfig:
     checkpoint_at_end: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.num_to_keep is not None and (not isinstance(self.num_to_keep, int) or self.num_to_keep < 1):
+        if self.num_to_keep is not None and not isinstance(self.num_to_keep, int):
+            raise ArgumentTypeError(f"num_to_keep must be None or an int >= 1, got {self.num_to_keep!r}")
+        if self.num_to_keep is not None and self.num_to_keep < 1:
             raise ValueError(f"num_to_keep must be None or an int >= 1, got {self.num_to_keep!r}")
         if self.checkpoint_score_order not in _MODES:
             raise ValueError(f"checkpoint_score_order must be 'max' or 'min', got {self.checkpoint_score_order!r}")
-        if not isinstance(self.checkpoint_frequency, int) or self.checkpoint_frequency < 0:
+        if not isinstance(self.checkpoint_frequency, int):
+            raise ArgumentTypeError(f"checkpoint_frequency must be an int >= 0, got {self.checkpoint_frequency!r}")
+        if self.checkpoint_frequency < 0:
             raise ValueError(f"checkpoint_frequency must be an int >= 0, got {self.checkpoint_frequency!r}")
 
 
@@ -168,9 +174,9 @@ class RunConfig:
             raise ValueError(f"verbose must be 0, 1, 2 or 3, got {self.verbose!r}")
         if self.name is not None and (not isinstance(self.name, str) or not self.name or "/" in self.name):
             raise ValueError(f"name must be a folder name without '/', got {self.name!r}")
-        if isinstance(self.stop, dict):
-            for key, value in self.stop.items():
-                if isinstance(value, dict):
-                    raise ValueError(f"stop criterion {key!r} is a nested dict; write it as {{'{key}/<sub>': value}}")
+        if self.stop is not None:
+            from tunesmith.stopper._build import build_stopper
+
+            build_stopper(self.stop)  # bad criteria or a stop function with the wrong signature fail here
         if self.callbacks is not None and not isinstance(self.callbacks, (list, tuple)):
             raise ValueError(f"callbacks must be a list of Callback objects, got {type(self.callbacks).__name__}")
