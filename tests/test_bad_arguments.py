@@ -35,7 +35,7 @@ _FIELDS = [
     (tune.TuneConfig, "executor", [1, "local", b"x", [1], {"a": 1}, _Thing()]),
     (tune.RunConfig, "name", ["", "a/b", ".", "..", 1, b"x", [1], _Thing()]),
     (tune.RunConfig, "storage_path", [1, 1.5, b"x", [1], {"a": 1}, _Thing(), ""]),
-    (tune.RunConfig, "stop", [1, "10", b"x", _Thing(), [1], {"a": {"b": 1}}]),
+    (tune.RunConfig, "stop", [1, "10", b"x", _Thing(), [1], (_Thing(),)]),
     (tune.RunConfig, "callbacks", [1, "cb", _Thing(), [1], [_Thing()], {"a": 1}]),
     (tune.RunConfig, "failure_config", [1, "x", {"max_failures": 1}, _Thing(), tune.CheckpointConfig()]),
     (tune.RunConfig, "checkpoint_config", [1, "x", {"num_to_keep": 1}, _Thing(), tune.FailureConfig()]),

@@ -10,6 +10,8 @@ import datetime
 import os
 from typing import Any, Callable
 
+from tunesmith.error import ArgumentTypeError
+
 __all__ = ["CheckpointConfig", "FailureConfig", "RunConfig", "SyncConfig", "TuneConfig"]
 
 _MODES = ("min", "max")
@@ -29,7 +31,7 @@ def _check_int(name: str, value: Any, low: int, *, optional: bool = False, rule:
         return
     rule = rule or f"an int >= {low}" + (" or None" if optional else "")
     if not _is_int(value):
-        raise TypeError(f"{name} must be {rule}, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be {rule}, got {type(value).__name__} {value!r}")
     if value < low:
         raise ValueError(f"{name} must be {rule}, got {value!r}")
 
@@ -37,12 +39,12 @@ def _check_int(name: str, value: Any, low: int, *, optional: bool = False, rule:
 def _check_bool(name: str, value: Any, *, optional: bool = False) -> None:
     if not isinstance(value, bool) and not (optional and value is None):
         rule = "True, False or None" if optional else "True or False"
-        raise TypeError(f"{name} must be {rule}, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be {rule}, got {type(value).__name__} {value!r}")
 
 
 def _check_callable(name: str, value: Any, signature: str) -> None:
     if value is not None and not callable(value):
-        raise TypeError(f"{name} must be a function {signature} or None, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a function {signature} or None, got {type(value).__name__} {value!r}")
 
 
 def _check_names(name: str, value: Any) -> None:
@@ -51,12 +53,12 @@ def _check_names(name: str, value: Any) -> None:
     if value is None:
         return
     if not names or not all(isinstance(n, str) and n for n in names):
-        raise TypeError(f"{name} must be a metric name (a non-empty str) or a list of them, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be a metric name (a non-empty str) or a list of them, got {value!r}")
 
 
 def _check_instance(name: str, value: Any, kind: type, what: str) -> None:
     if value is not None and not isinstance(value, kind):
-        raise TypeError(f"{name} must be a {what} or None, got {type(value).__name__} {value!r}")
+        raise ArgumentTypeError(f"{name} must be a {what} or None, got {type(value).__name__} {value!r}")
 
 
 def check_mode(mode: Any, where: str = "mode") -> None:
@@ -86,17 +88,21 @@ class CheckpointConfig:
     checkpoint_at_end: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.num_to_keep is not None and (not _is_int(self.num_to_keep) or self.num_to_keep < 1):
+        if self.num_to_keep is not None and not _is_int(self.num_to_keep):
+            raise ArgumentTypeError(f"num_to_keep must be None or an int >= 1, got {self.num_to_keep!r}")
+        if self.num_to_keep is not None and self.num_to_keep < 1:
             raise ValueError(f"num_to_keep must be None or an int >= 1, got {self.num_to_keep!r}")
         if self.checkpoint_score_attribute is not None and (
                 not isinstance(self.checkpoint_score_attribute, str) or not self.checkpoint_score_attribute):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "checkpoint_score_attribute must be a metric name (a non-empty str) or None, "
                 f"got {self.checkpoint_score_attribute!r}"
             )
         if not isinstance(self.checkpoint_score_order, str) or self.checkpoint_score_order not in _MODES:
             raise ValueError(f"checkpoint_score_order must be 'max' or 'min', got {self.checkpoint_score_order!r}")
-        if not _is_int(self.checkpoint_frequency) or self.checkpoint_frequency < 0:
+        if not _is_int(self.checkpoint_frequency):
+            raise ArgumentTypeError(f"checkpoint_frequency must be an int >= 0, got {self.checkpoint_frequency!r}")
+        if self.checkpoint_frequency < 0:
             raise ValueError(f"checkpoint_frequency must be an int >= 0, got {self.checkpoint_frequency!r}")
         _check_bool("checkpoint_at_end", self.checkpoint_at_end, optional=True)
 
@@ -118,7 +124,7 @@ class FailureConfig:
         if not _is_int(self.max_failures) or self.max_failures < -1:
             raise ValueError(f"max_failures must be an int >= -1, got {self.max_failures!r}")
         if not isinstance(self.fail_fast, (bool, str)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 f"fail_fast must be True, False or 'raise', got {type(self.fail_fast).__name__} {self.fail_fast!r}"
             )
         if isinstance(self.fail_fast, str):
@@ -180,7 +186,7 @@ class TuneConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.mode, (str, list, type(None))):
-            raise TypeError(f"mode must be 'min' or 'max' (or a list of them), got {type(self.mode).__name__} {self.mode!r}")
+            raise ArgumentTypeError(f"mode must be 'min' or 'max' (or a list of them), got {type(self.mode).__name__} {self.mode!r}")
         check_mode(self.mode)
         _check_names("metric", self.metric)
         if self.metric is not None and self.mode is None:
@@ -203,12 +209,12 @@ class TuneConfig:
         from tunesmith.search import SearchAlgorithm, Searcher
 
         if self.search_alg is not None and not isinstance(self.search_alg, (str, Searcher, SearchAlgorithm)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "search_alg must be a tunesmith Searcher (e.g. OptunaSearch()), a SearchAlgorithm, a searcher "
                 f"name (e.g. 'optuna') or None, got {type(self.search_alg).__name__} {self.search_alg!r}"
             )
         if self.scheduler is not None and not isinstance(self.scheduler, (str, TrialScheduler)):
-            raise TypeError(
+            raise ArgumentTypeError(
                 "scheduler must be a tunesmith TrialScheduler (e.g. ASHAScheduler()), a scheduler name "
                 f"(e.g. 'asha') or None, got {type(self.scheduler).__name__} {self.scheduler!r}"
             )
@@ -220,7 +226,7 @@ def _check_budget(budget: Any) -> None:
     if seconds is None:
         return
     if not _is_number(seconds):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"time_budget_s must be a number of seconds > 0, a datetime.timedelta or None, "
             f"got {type(budget).__name__} {budget!r}"
         )
@@ -267,11 +273,7 @@ class RunConfig:
             raise ValueError(f"name must be a folder name without '/' (not '.' or '..'), got {self.name!r}")
         if self.storage_path is not None and (not isinstance(self.storage_path, (str, os.PathLike))
                                               or not os.fspath(self.storage_path)):
-            raise TypeError(f"storage_path must be a folder path or URL (str), got {self.storage_path!r}")
-        if isinstance(self.stop, dict):
-            for key, value in self.stop.items():
-                if isinstance(value, dict):
-                    raise ValueError(f"stop criterion {key!r} is a nested dict; write it as {{'{key}/<sub>': value}}")
+            raise ArgumentTypeError(f"storage_path must be a folder path or URL (str), got {self.storage_path!r}")
         self._check_stop()
         self._check_callbacks()
         _check_instance("failure_config", self.failure_config, FailureConfig, "tunesmith.FailureConfig")
@@ -280,13 +282,15 @@ class RunConfig:
         self._check_reporting()
 
     def _check_stop(self) -> None:
-        from tunesmith.stopper import Stopper, build_stopper
+        from tunesmith.stopper import Stopper
+        from tunesmith.stopper._build import build_stopper
 
         if isinstance(self.stop, (list, tuple)):
             for i, stopper in enumerate(self.stop):
                 if not isinstance(stopper, Stopper):
-                    raise TypeError(f"stop as a list must hold Stoppers; item {i} is {type(stopper).__name__} {stopper!r}")
-        build_stopper(self.stop)  # raises ValueError naming ``stop`` for a value of no known kind
+                    raise ArgumentTypeError(f"stop as a list must hold Stoppers; item {i} is {type(stopper).__name__} {stopper!r}")
+        if self.stop is not None:
+            build_stopper(self.stop)  # bad criteria or a stop function with the wrong signature fail here
 
     def _check_callbacks(self) -> None:
         from tunesmith.callback import Callback
@@ -295,7 +299,7 @@ class RunConfig:
             raise ValueError(f"callbacks must be a list of Callback objects, got {type(self.callbacks).__name__}")
         for callback in self.callbacks or ():
             if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks must be tunesmith.Callback instances, got {type(callback).__name__}")
+                raise ArgumentTypeError(f"callbacks must be tunesmith.Callback instances, got {type(callback).__name__}")
 
     def _check_reporting(self) -> None:
         from tunesmith.execution._capture import log_files

@@ -547,7 +547,7 @@ def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, me
         book = books(trial.trial_id)
         path = storage.trial_url(trial.dirname) if trial.dirname else os.path.join(storage.experiment_path, str(trial))
         results.append(Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
-                              best_checkpoints=book.best_checkpoints(), _local_path=trial.path))
+                              best_checkpoints=book.best_checkpoints(), _local_path=trial.path, _config=trial.config))
     statuses = [t.status.value for t in trials]
     return ResultGrid(results, [t.trial_id for t in trials], storage.experiment_path, metric, mode, statuses)
 

@@ -52,6 +52,9 @@ class Trial:
         error: The exception of the last failed attempt, or None.
         restore_checkpoint: When set, the next attempt starts from this checkpoint
             instead of ``checkpoint`` (then it is cleared).
+        restore_progress: With ``restore_checkpoint``: ``{"training_iteration": ...,
+            "time_total_s": ...}`` the next attempt counts on from when it is later than the
+            checkpoint's own (PBT: the donor's at its last perturbation, as in Ray Tune).
     """
 
     PENDING = TrialStatus.PENDING
@@ -88,6 +91,7 @@ class Trial:
         self.attempt = -1
         self.checkpoint: Any = None
         self.restore_checkpoint: Any = None
+        self.restore_progress: dict[str, Any] | None = None
         self.error: BaseException | None = None
         self.error_text: str | None = None
 
