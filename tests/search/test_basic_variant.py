@@ -370,3 +370,50 @@ def test_np_random_seed_repeats_a_random_search_fit(tmp_path):
     finally:
         np.random.set_state(state)
     assert first == second and other != first
+
+
+def test_add_configurations_takes_experiments_as_in_ray():
+    import tunesmith as tune
+
+    def f(config):
+        pass
+
+    # Ray's signature: add_configurations(experiments), each bringing its config and num_samples
+    alg = BasicVariantGenerator()
+    alg.add_configurations(tune.Experiment("e", f, config={"a": grid_search([1, 2])}, num_samples=2))
+    assert [s.config["a"] for s in _drain(alg)] == [1, 2, 1, 2]
+    alg = BasicVariantGenerator()
+    alg.add_configurations([tune.Experiment("e", f, config={"a": 1}), tune.Experiment("g", f, config={"a": 2})])
+    assert [s.config["a"] for s in _drain(alg)] == [1, 2]
+    alg = BasicVariantGenerator()
+    alg.add_configurations({"exp": {"run": f, "config": {"a": 3}, "num_samples": 2}})
+    assert [s.config["a"] for s in _drain(alg)] == [3, 3]
+    alg = BasicVariantGenerator()
+    alg.add_configurations({"run": 5, "a": 1}, 1)  # with num_samples, a dict is a param space
+    assert [s.config for s in _drain(alg)] == [{"run": 5, "a": 1}]
+
+
+def test_search_generator_add_configurations_takes_one_experiment():
+    import tunesmith as tune
+    from tunesmith.search import SearchGenerator
+    from tunesmith.search._searcher import Searcher
+
+    class Fixed(Searcher):
+        def suggest(self, trial_id):
+            return {"a": 1}
+
+    def f(config):
+        pass
+
+    gen = SearchGenerator(Fixed())
+    gen.add_configurations(tune.Experiment("e", f, config={"b": 2}, num_samples=3))
+    assert gen.total_samples == 3
+    with pytest.raises(ValueError, match="SearchGenerator runs one experiment; got 2"):
+        SearchGenerator(Fixed()).add_configurations([tune.Experiment("e", f), tune.Experiment("g", f)])
+
+
+def _drain(alg):
+    out = []
+    while (suggestion := alg.next_trial()) is not None:
+        out.append(suggestion)
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.search._search_algorithm import SearchAlgorithm, TrialSuggestion
+from tunesmith.search._search_algorithm import SearchAlgorithm, TrialSuggestion, experiment_spaces
 from tunesmith.search.sample import Categorical, Domain
 from tunesmith.search.variant_generator import (
     Path,
@@ -84,13 +84,21 @@ class BasicVariantGenerator(SearchAlgorithm):
         self._finished = False
         self._space_text: str | None = None
 
-    def add_configurations(self, param_space: dict[str, Any] | None, num_samples: int) -> None:
+    def add_configurations(self, param_space: Any, num_samples: int | None = None) -> None:
         """Queue ``param_space`` for ``num_samples`` samples (-1: without end).
+
+        ``param_space`` may also be what Ray Tune passes: an ``Experiment``, a list of them or
+        a dict ``{name: spec}``, each queued with its own ``num_samples`` (see
+        :func:`~tunesmith.search._search_algorithm.experiment_spaces`).
 
         Raises:
             ValueError: ``num_samples`` is 0 or below -1, the param space is not a dict, or
                 a point of ``points_to_evaluate`` names a key the param space lacks.
         """
+        for space, samples in experiment_spaces(param_space, num_samples):
+            self._add_expansion(space, samples)
+
+    def _add_expansion(self, param_space: Any, num_samples: int) -> None:
         _check_num_samples(num_samples)
         if param_space is not None and not isinstance(param_space, dict):
             raise ValueError(f"param_space must be a dict; got {type(param_space).__name__}")
