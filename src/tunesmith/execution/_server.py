@@ -31,6 +31,7 @@ import errno
 import hmac
 import logging
 import secrets
+import select
 import selectors
 import socket
 import time
@@ -79,6 +80,7 @@ class TrafficStats:
     assignments: int = 0
     trainables_sent: int = 0
     trainable_bytes: int = 0
+    decisions: int = 0
 
 
 @dataclasses.dataclass(eq=False)
@@ -149,7 +151,22 @@ class TrialServer:
         """Answer result ``seq``; ``save`` asks a class trainable to save a checkpoint now."""
         conn = self._by_trial.get(trial_id)
         if conn is not None:
+            self.stats.decisions += 1
             self._send(conn, _protocol.Decision(seq, decision, save))
+
+    def drain(self, trial_id: str) -> list[TrialEvent]:
+        """The events of every frame ``trial_id``'s connection holds now, up to its end.
+
+        For an attempt whose process has ended: all it sent is already here, and a trial
+        that reports without waiting for decisions may have sent much since the last poll.
+        """
+        events: list[TrialEvent] = []
+        conn = self._by_trial.get(trial_id)
+        while conn is not None and conn.trial_id == trial_id and conn.sock.fileno() >= 0:
+            if not select.select([conn.sock], [], [], 0)[0]:
+                break
+            self._read(conn, events)
+        return events
 
     def poll(self, timeout: float | None) -> list[TrialEvent]:
         """Wait up to ``timeout`` seconds for frames; the events they make."""
