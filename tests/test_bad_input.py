@@ -88,7 +88,7 @@ def test_param_space_must_be_a_dict():
     [
         ({"verbose": 7}, "verbose must be"),
         ({"name": "a/b"}, "name must be a folder name"),
-        ({"stop": {"a": {"b": 1}}}, "nested dict"),
+        ({"stop": {"a": {"b": "x"}}}, "the value for 'a/b' must be a number"),
     ],
 )
 def test_run_config_validation(kwargs, message):
@@ -112,3 +112,24 @@ def test_no_partial_state_after_a_config_error(storage):
     with pytest.raises(ValueError):
         tune.Tuner(objective, param_space=[1]).fit()
     assert not os.path.exists(storage)
+
+
+class _NotATrainable:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("make", "ray_error", "match"),
+    [
+        (lambda: tune.Tuner(3), tune.TuneError, "trainable must be a function f\\(config\\) or a tunesmith.Trainable subclass, got int"),
+        (lambda: tune.Tuner("never_registered_name"), tune.TuneError, "no trainable is registered as 'never_registered_name'"),
+        (lambda: tune.Tuner(_NotATrainable), TypeError, "trainable class _NotATrainable must subclass tunesmith.Trainable"),
+        (lambda: tune.CheckpointConfig(num_to_keep="2"), TypeError, "num_to_keep must be None or an int >= 1, got '2'"),
+        (lambda: tune.CheckpointConfig(checkpoint_frequency="2"), TypeError, "checkpoint_frequency must be an int >= 0, got '2'"),
+    ],
+)
+def test_errors_are_rays_type_and_still_value_errors(make, ray_error, match):
+    # Ray Tune raises TuneError / TypeError here; tunesmith raised ValueError: the error is both
+    with pytest.raises(ray_error, match=match) as caught:
+        make()
+    assert isinstance(caught.value, ValueError)

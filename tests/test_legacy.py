@@ -372,3 +372,34 @@ def test_a_ray_tune_program_resumes_after_ctrl_c(tmp_path):
     assert analysis.best_checkpoint is not None and analysis.best_config["lr"] == analysis.best_trial.config["lr"]
     with open(experiment / "journal.jsonl") as f:
         assert "experiment_restored" in [json.loads(line)["event"] for line in f]
+
+
+class _Once(tune.Trainable):
+    def step(self):
+        return {"done": True}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"checkpoint_config": tune.CheckpointConfig(checkpoint_at_end=True)}, ValueError,
+         "Experiment 'x': checkpoint_frequency and checkpoint_at_end work only with class trainables"),
+        ({"checkpoint_config": {"checkpoint_frequency": 2}}, ValueError, "Got checkpoint_frequency=2"),
+        ({"stop": 3}, ValueError, "stop must be a dict of criteria, a function"),
+        ({"stop": [3]}, ValueError, "CombinedStopper"),
+        ({"stop": lambda result: True}, TypeError, r"called as fn\(trial_id, result\)"),
+        ({"stop": {"acc": "high"}}, ValueError, "the value for 'acc' must be a number"),
+        ({"log_to_file": ("a", "b", "c")}, ValueError, "log_to_file"),
+        ({"num_samples": 0}, ValueError, r"Experiment 'x': num_samples must be an int >= 1 \(or -1: without end\), got 0"),
+        ({"max_failures": "3"}, ValueError, "max_failures must be an int >= -1"),
+    ],
+)
+def test_an_experiment_with_a_bad_spec_is_rejected_at_construction(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        tune.Experiment("x", climb, **kwargs)
+
+
+def test_an_experiment_accepts_checkpointing_options_for_class_trainables():
+    experiment = tune.Experiment("x", _Once, checkpoint_config=tune.CheckpointConfig(checkpoint_frequency=1, checkpoint_at_end=True))
+    assert experiment.checkpoint_config.checkpoint_frequency == 1
+    assert tune.Experiment("y", climb, num_samples=-1, stop={"info": {"score": 3}}).num_samples == -1

@@ -271,6 +271,112 @@ def test_a_reported_done_is_kept_so_stop_on_done_works(run):
     assert result.metrics["training_iteration"] == 3
 
 
+def test_a_reported_done_ends_the_trial_without_stop_criteria(run):
+    def train(config):
+        for i in range(10):
+            tune.report({"i": i, "done": i == 2})
+
+    result = run(train)[0]
+    assert result.metrics["training_iteration"] == 3
+    assert result.metrics_dataframe["i"].tolist() == [0, 1, 2]
+
+
+def test_a_trial_that_reports_nothing_gets_a_final_result_with_done(run):
+    def silent(config):
+        pass
+
+    results = run(silent, {"a": 1})
+    metrics = results[0].metrics
+    # what Ray Tune records: ids, time, host, config and done; no iteration, no row in the files
+    assert metrics["done"] is True and metrics["config"] == {"a": 1}
+    assert {"trial_id", "date", "timestamp", "hostname", "node_ip"} <= set(metrics)
+    assert "training_iteration" not in metrics
+    assert results[0].metrics_dataframe.empty
+
+
+def _one_report(config):
+    tune.report({"x": config["a"]})
+
+
+def test_after_stop_all_the_trials_that_never_started_are_terminated(run, storage):
+    from tunesmith.stopper import Stopper
+
+    class AtFirstResult(Stopper):
+        def __init__(self):
+            self.results = 0
+
+        def __call__(self, trial_id, result):
+            self.results += 1
+            return False
+
+        def stop_all(self):
+            return self.results >= 1
+
+    trainable = tune.with_resources(_one_report, {"cpu": os.cpu_count()})  # one trial at a time: others wait
+    results = run(trainable, {"a": tune.grid_search(list(range(4)))}, run_config={"stop": AtFirstResult()})
+    assert len(results) >= 2  # one ran, at least one was waiting
+    assert results.num_terminated == len(results)
+    # ... for good: the experiment's record says so too (a restore does not run them)
+    analysis = tune.ExperimentAnalysis(os.path.join(storage, "exp"))
+    assert [t.status for t in analysis.trials] == ["TERMINATED"] * len(results)
+
+
+def test_nested_stop_criteria_stop_the_trial(run):
+    def train(config):
+        for i in range(10):
+            tune.report({"info": {"steps": i + 1}})
+
+    result = run(train, run_config={"stop": {"info": {"steps": 4}}})[0]
+    assert result.metrics["training_iteration"] == 4
+
+
+def test_an_errored_trial_has_its_config(run):
+    def fails(config):
+        raise ValueError("boom")
+
+    result = run(fails, {"a": 1, "b": {"c": 2}})[0]
+    assert isinstance(result.error, ValueError)
+    assert result.config == {"a": 1, "b": {"c": 2}}
+
+
+def test_best_checkpoints_lists_the_num_to_keep_best_and_the_latest_stays_on_disk(run):
+    import tempfile
+
+    def train(config):
+        for i, score in enumerate([1, 5, 3, 6, 2, 4]):
+            folder = tempfile.mkdtemp()
+            with open(os.path.join(folder, "i"), "w") as f:
+                f.write(str(i))
+            tune.report({"score": score}, checkpoint=tune.Checkpoint.from_directory(folder))
+
+    checkpoint_config = tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute="score", checkpoint_score_order="max")
+    result = run(train, run_config={"checkpoint_config": checkpoint_config})[0]
+    # as Ray Tune 2.60: the two best, worst first; the latest (score 4) is kept on disk for resuming
+    assert [(os.path.basename(c.path), m["score"]) for c, m in result.best_checkpoints] == [
+        ("checkpoint_000001", 5), ("checkpoint_000003", 6)]
+    assert os.path.basename(result.checkpoint.path) == "checkpoint_000005"
+    assert sorted(d for d in os.listdir(result.path) if d.startswith("checkpoint_")) == [
+        "checkpoint_000001", "checkpoint_000003", "checkpoint_000005"]
+
+
+def test_result_grid_from_an_experiment_analysis(run, storage):
+    from tunesmith import ExperimentAnalysis, ResultGrid
+
+    def fails_for_two(config):
+        if config["a"] == 2:
+            raise ValueError("two")
+        tune.report({"x": config["a"]})
+
+    fitted = run(fails_for_two, {"a": tune.grid_search([1, 2, 3])}, metric="x", mode="max")
+    grid = ResultGrid(experiment_analysis=ExperimentAnalysis(os.path.join(storage, "exp")))  # Ray's keyword
+    assert len(grid) == 3 and grid.num_errors == 1 and grid.num_terminated == 2
+    assert [r.config for r in grid] == [r.config for r in fitted]
+    assert grid.get_best_result().metrics["x"] == 3  # the experiment's metric and mode
+    assert isinstance(grid.errors[0], ValueError)
+    with pytest.raises(TypeError, match="ResultGrid takes an ExperimentAnalysis"):
+        ResultGrid("not an analysis")
+
+
 def test_a_built_tuner_can_be_restored_before_it_was_ever_fitted(tmp_path):
     def objective(config):
         return {"score": config["x"]}

@@ -34,6 +34,7 @@ __all__ = ["Progress", "summarize_traceback"]
 logger = logging.getLogger("tunesmith")
 
 _TTY_PERIOD_S = 0.5
+_RELAY_PERIOD_S = 0.1
 _NOTEBOOK_PERIOD_S = 1.0
 _PLAIN_PERIOD_S = 30.0
 _MAX_SUMMARY_ERRORS = 20
@@ -140,6 +141,30 @@ class Progress:
         self._errors: list[list[str]] = []
         self._reporter_failed = False
         self.experiment_path = ""
+        self._relay: Any = None
+        self._next_relay = 0.0
+
+    def relay_output(self, log_to_file: Any) -> Any:
+        """The ``log_to_file`` setting for trials: theirs if set; otherwise, on a terminal,
+        one that relays trial output here (printed above the live table, prefixed)."""
+        if log_to_file is not None or not self.tty or self.verbose < 1:
+            return log_to_file
+        from tunesmith.execution._capture import OutputRelay
+
+        self._relay = OutputRelay()
+        return self._relay.files
+
+    def _print_trial_output(self, trials: list[Trial], final: bool = False) -> None:
+        if self._relay is None:
+            return
+        now = time.monotonic()
+        if not final and now < self._next_relay:
+            return
+        self._next_relay = now + _RELAY_PERIOD_S
+        names = {os.path.basename(t.path.rstrip("/")): str(t) for t in trials if t.path}
+        lines = self._relay.read(names, final=final)
+        if lines:
+            self._screen.print("\n".join(lines))
 
     def _choose_reporter(self, reporter: ProgressReporter | None, stream: TextIO | None) -> tuple[Any, float]:
         if reporter is not None:
@@ -185,6 +210,7 @@ class Progress:
     def update(self, trials: list[Trial]) -> None:
         if self.verbose < 1:
             return
+        self._print_trial_output(trials)
         now = time.monotonic()
         if now < self._next:
             return
@@ -192,6 +218,9 @@ class Progress:
         self._report(trials, done=False)
 
     def finish(self, trials: list[Trial], *, interrupted: bool = False) -> None:
+        self._print_trial_output(trials, final=True)
+        if self._relay is not None:
+            self._relay.close()
         if self.verbose < 1:
             self._screen.end_live()
             return

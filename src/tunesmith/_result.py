@@ -48,6 +48,7 @@ class Result:
     best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = dataclasses.field(default_factory=list)
     _metrics_dataframe: Any = dataclasses.field(default=None, repr=False)
     _local_path: str | None = dataclasses.field(default=None, repr=False)
+    _config: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def _files(self) -> str:
@@ -56,7 +57,10 @@ class Result:
 
     @property
     def config(self) -> dict[str, Any] | None:
-        return self.metrics.get("config") if self.metrics else None
+        """The trial's config (also for a trial that failed before reporting, as in Ray Tune)."""
+        if self.metrics and "config" in self.metrics:
+            return self.metrics["config"]
+        return self._config
 
     @property
     def filesystem(self) -> Any:
@@ -116,15 +120,46 @@ class Result:
         return f"Result({', '.join(parts)})"
 
 
+def _from_analysis(analysis: Any) -> tuple[list[Result], list[str], str, Any, Any, list[str]]:
+    """The arguments of a ResultGrid built from an ``ExperimentAnalysis``."""
+    from tunesmith._analysis import ExperimentAnalysis
+
+    if not isinstance(analysis, ExperimentAnalysis):
+        raise TypeError(
+            "ResultGrid takes an ExperimentAnalysis (or the list of Results a Tuner builds); "
+            f"got {type(analysis).__name__}: {analysis!r}"
+        )
+    results = []
+    for trial in analysis.trials:
+        kept = analysis._checkpoints_of(trial)
+        metrics = dict(trial.last_result)
+        if metrics:
+            metrics["experiment_tag"] = trial.experiment_tag
+        path = trial.path or os.path.join(analysis.experiment_path, str(trial))
+        results.append(Result(metrics=metrics, checkpoint=trial.checkpoint, error=trial.error, path=path,
+                              best_checkpoints=list(kept), _local_path=trial.path, _config=trial.config))
+    statuses = [t.status.value for t in analysis.trials]
+    ids = [t.trial_id for t in analysis.trials]
+    return results, ids, analysis.experiment_path, analysis.default_metric, analysis.default_mode, statuses
+
+
 class ResultGrid:
     """All trials' results; index it, iterate it, or ask for the best.
 
+    ``ResultGrid(experiment_analysis)`` builds one from an ``ExperimentAnalysis``, as in Ray
+    Tune (its default metric and mode become the grid's).
+
     Example:
         >>> # results = tuner.fit(); best = results.get_best_result("loss", "min")
+        >>> # results = ResultGrid(ExperimentAnalysis("~/tunesmith_results/exp"))
     """
 
-    def __init__(self, results: list[Result], trial_ids: list[str], experiment_path: str,
+    def __init__(self, experiment_analysis: Any, trial_ids: list[str] | None = None, experiment_path: str | None = None,
                  metric: Any = None, mode: Any = None, statuses: list[str] | None = None) -> None:
+        # Ray's one argument; Tuner passes its list of Results and the rest instead
+        results = experiment_analysis
+        if not isinstance(results, list):
+            results, trial_ids, experiment_path, metric, mode, statuses = _from_analysis(results)
         self._results = results
         self._trial_ids = trial_ids
         self._statuses = statuses or []

@@ -35,6 +35,10 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
     timeout, at most 1).
 ``TUNESMITH_STOP_GRACE_S``
     Seconds a stopped trial gets to unwind before its process is killed (default 5).
+``TUNESMITH_PENDING_TIMEOUT_S``
+    Seconds a cluster executor lets trials wait when no worker could run them (every
+    worker gone, or none with the resources) before the experiment ends with an error
+    (default 600); a warning comes after the heartbeat timeout.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ __all__ = [
     "heartbeat_interval_s",
     "heartbeat_timeout_s",
     "max_len_identifier",
+    "pending_timeout_s",
     "restore_retry_num",
     "sigint_handler_enabled",
     "stop_grace_s",
@@ -141,3 +146,7 @@ def heartbeat_interval_s() -> float:
 
 def stop_grace_s() -> float:
     return _number("TUNESMITH_STOP_GRACE_S", 5.0)
+
+
+def pending_timeout_s() -> float:
+    return _number("TUNESMITH_PENDING_TIMEOUT_S", 600.0)

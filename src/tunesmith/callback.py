@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from tunesmith.error import StorageError, TuneError
+from tunesmith.error import StorageError
 
 if TYPE_CHECKING:
     from tunesmith._checkpoint import Checkpoint
@@ -72,8 +72,18 @@ class Callback:
         """Restore what :meth:`get_state` returned."""
 
 
+def _name_in_note(exc: BaseException, callback: Any, hook: str) -> None:
+    note = f"raised in callback {type(callback).__name__}.{hook}"
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
+
+
 class CallbackList:
-    """Calls a hook on every callback; an error names the callback that raised it."""
+    """Calls a hook on every callback.
+
+    An exception a user's callback raises propagates as itself (a note names the callback
+    and hook); an ``OSError`` from one of tunesmith's own loggers becomes a ``StorageError``.
+    """
 
     def __init__(self, callbacks: list[Callback]) -> None:
         for callback in callbacks:
@@ -88,12 +98,18 @@ class CallbackList:
             try:
                 getattr(callback, hook)(**kwargs)
             except OSError as exc:
-                raise StorageError(
+                if not type(callback).__module__.startswith("tunesmith."):
+                    _name_in_note(exc, callback, hook)
+                    raise
+                raise StorageError(  # one of tunesmith's own loggers
                     f"{type(callback).__name__} cannot write: {exc}. The experiment stopped; "
                     "what was recorded so far can be restored with Tuner.restore"
                 ) from exc
             except Exception as exc:
-                raise TuneError(f"callback {type(callback).__name__}.{hook} raised {type(exc).__name__}: {exc}") from exc
+                # The user's own exception, as in Ray Tune; the experiment state is saved on the
+                # way out (Tuner.restore resumes it).
+                _name_in_note(exc, callback, hook)
+                raise
 
     def __iter__(self):
         return iter(self.callbacks)

@@ -246,7 +246,7 @@ class _Experiment:
         if tuner._restore is not None:
             tuner._restore.experiment.reread()  # what the journal says now that no other driver can change it
         self.server = TrialServer(self.executor.driver_host())
-        self.executor.start(self.server.address, self.server.token)
+        self.executor.start(self.server.address, self.server.token, reuse_processes=tuner.tune_config.reuse_actors)
         self._start_log_writer()
         for callback in self.callbacks.callbacks:
             if hasattr(callback, "_settle_logs"):  # it reads the loggers' files (MLflow's save_artifact)
@@ -547,7 +547,7 @@ def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, me
         book = books(trial.trial_id)
         path = storage.trial_url(trial.dirname) if trial.dirname else os.path.join(storage.experiment_path, str(trial))
         results.append(Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
-                              best_checkpoints=book.best_checkpoints(), _local_path=trial.path))
+                              best_checkpoints=book.best_checkpoints(), _local_path=trial.path, _config=trial.config))
     statuses = [t.status.value for t in trials]
     return ResultGrid(results, [t.trial_id for t in trials], storage.experiment_path, metric, mode, statuses)
 

@@ -95,7 +95,6 @@ EXEMPT_NAMES = {
 _DEPRECATED = "deprecated in Ray 2.60 (passing it raises there)"
 EXEMPT_PARAMS = {  # keyed by the object's name, wherever Ray exports it
     "Result.metrics_dataframe": "a `Result` is made by Tune; `metrics_dataframe` is a property read from `progress.csv`",
-    "ResultGrid.experiment_analysis": "a `ResultGrid` is made by `Tuner.fit()`/`Tuner.get_results()`",
     "RunConfig.local_dir": _DEPRECATED,
     "TuneConfig.chdir_to_trial_dir": _DEPRECATED,
     "report.checkpoint_dir_name": "Ray Train's `report` (Ray Tune's has no such argument)",

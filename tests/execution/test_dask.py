@@ -37,6 +37,14 @@ def executor(cluster):
     dask.close()
 
 
+def _engine_pid():
+    """The Dask worker this trial runs under (each attempt runs in a child of a trial process)."""
+    process = psutil.Process(os.getppid())
+    while "tunesmith.execution._worker" in " ".join(process.cmdline()):
+        process = process.parent()
+    return process.pid
+
+
 def _worker_devices(pid):
     return psutil.Process(pid).environ().get("CUDA_VISIBLE_DEVICES", "")
 
@@ -45,7 +53,7 @@ def test_trials_spread_over_workers_and_never_overcommit_one(run, executor):
     def train(config):
         start = time.time()
         time.sleep(0.3)
-        return {"worker_pid": os.getppid(), "start": start, "end": time.time()}
+        return {"worker_pid": _engine_pid(), "start": start, "end": time.time()}
 
     results = run(train, {"i": tune.grid_search(list(range(9)))}, executor=executor)
     assert results.num_errors == 0
@@ -61,7 +69,7 @@ def test_trials_spread_over_workers_and_never_overcommit_one(run, executor):
 def test_fractional_and_whole_gpus_get_the_workers_device_ids(run, executor):
     def train(config):
         time.sleep(0.4)
-        return {"cuda": os.environ["CUDA_VISIBLE_DEVICES"], "worker_pid": os.getppid()}
+        return {"cuda": os.environ["CUDA_VISIBLE_DEVICES"], "worker_pid": _engine_pid()}
 
     halves = run(tune.with_resources(train, {"cpu": 0, "gpu": 0.5}), {"i": tune.grid_search(list(range(12)))},
                  executor=executor, run_config={"name": "halves"})
@@ -97,7 +105,7 @@ def test_asha_stops_trials_promptly(run, executor):
 def test_init_address_selects_dask_and_init_again_goes_back_to_local(cluster, run):
     executor = tune.init(address=cluster.address)
     assert isinstance(executor, DaskExecutor)
-    results = run(lambda config: {"worker_pid": os.getppid()}, {"i": tune.grid_search([0, 1])})
+    results = run(lambda config: {"worker_pid": _engine_pid()}, {"i": tune.grid_search([0, 1])})
     assert results.num_errors == 0 and os.getpid() not in {r.metrics["worker_pid"] for r in results}
     client = executor.client
     assert isinstance(tune.init(), LocalExecutor)  # replaces (and closes) the Dask executor
@@ -197,7 +205,7 @@ def test_a_worker_that_joins_mid_run_gets_trials(cluster, run, executor, tmp_pat
         while not joined.exists() and time.time() < deadline:  # the first trials hold on until it joins
             time.sleep(0.1)
         time.sleep(1.0)
-        return {"worker": os.getppid()}
+        return {"worker": _engine_pid()}
 
     try:
         results = run(train, {"i": tune.grid_search(list(range(12)))}, executor=executor,
@@ -221,7 +229,7 @@ def _counting_trainable(config):
         time.sleep(0.15)
         folder = tempfile.mkdtemp()
         json.dump({"step": step}, open(os.path.join(folder, "step.json"), "w"))
-        tune.report({"step": step, "pid": os.getpid(), "worker": os.getppid()},
+        tune.report({"step": step, "pid": os.getpid(), "worker": _engine_pid()},
                     checkpoint=tune.Checkpoint.from_directory(folder))
 
 
@@ -310,7 +318,7 @@ def _pbt_trainable(config):
         time.sleep(0.1)
         folder = tempfile.mkdtemp()
         json.dump({"step": step, "score": score}, open(os.path.join(folder, "state.json"), "w"))
-        tune.report({"score": score, "step": step, "pid": os.getpid(), "worker": os.getppid()},
+        tune.report({"score": score, "step": step, "pid": os.getpid(), "worker": _engine_pid()},
                     checkpoint=tune.Checkpoint.from_directory(folder))
 
 
@@ -334,3 +342,39 @@ def test_pbt_pause_and_resume_moves_trials_between_workers_through_shared_storag
             assert after[0]["step"] > 1  # resumed from a checkpoint, never from the start
             moved += after[0]["worker"] != before[-1]["worker"]
     assert moved >= 1, "no paused trial resumed on another worker"
+
+
+def test_trials_no_worker_can_run_warn_once_then_end_the_experiment(run, caplog):
+    local = distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1, protocol="tcp://",
+                                     host="127.0.0.1", dashboard_address="127.0.0.1:0", resources={"CPU": 1.0},
+                                     memory_limit=0)
+    client = distributed.Client(local, set_as_default=False)
+    executor = DaskExecutor(client, heartbeat_timeout_s=1, pending_timeout_s=4)
+
+    class EveryWorkerLeaves(tune.Callback):
+        def on_trial_start(self, iteration, trials, trial, **info):
+            if not hasattr(self, "thread"):
+                self.thread = threading.Thread(target=local.scale, args=(0,))
+                self.thread.start()
+
+    def train(config):
+        time.sleep(30)
+
+    start = time.monotonic()
+    try:
+        with pytest.raises(TuneError, match=r"waited \d+ s with no Dask worker able to run it: .*no workers"):
+            run(train, {"i": tune.grid_search([0, 1, 2])}, executor=executor,
+                run_config={"callbacks": [EveryWorkerLeaves()], "failure_config": tune.FailureConfig(max_failures=1)})
+        assert time.monotonic() - start < 60
+        warned = [r for r in caplog.records if "no Dask worker can run them" in r.getMessage()]
+        assert len(warned) == 1
+    finally:
+        executor.close()
+        client.close()
+        local.close()
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan")])
+def test_pending_timeout_must_be_positive(value):
+    with pytest.raises(ValueError, match="pending_timeout_s must be > 0 seconds"):
+        DaskExecutor.local(1, pending_timeout_s=value)

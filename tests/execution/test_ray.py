@@ -42,7 +42,12 @@ def test_tuner_on_ray_reuses_runner_actors(run, local_ray):
     executor = RayExecutor(heartbeat_timeout_s=300)  # a loaded machine may take long to start an actor
     try:
         def train(config):
-            return {"actor_pid": os.getppid(), "cuda": os.environ["CUDA_VISIBLE_DEVICES"]}
+            import psutil
+
+            process = psutil.Process(os.getppid())  # the trial process, or (with reuse_actors) the actor
+            while "tunesmith.execution._worker" in " ".join(process.cmdline()):
+                process = process.parent()
+            return {"actor_pid": process.pid, "cuda": os.environ["CUDA_VISIBLE_DEVICES"]}
 
         results = run(tune.with_resources(train, {"cpu": 1, "gpu": 0.5}), {"i": tune.grid_search(list(range(6)))},
                       executor=executor)

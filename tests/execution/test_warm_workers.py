@@ -11,7 +11,7 @@ import tunesmith as tune
 def pid_and_env(config):
     import os
 
-    return {"pid": os.getpid(), "flag": os.environ.get("TUNESMITH_TEST_FLAG", "")}
+    return {"pid": os.getpid(), "ppid": os.getppid(), "flag": os.environ.get("TUNESMITH_TEST_FLAG", "")}
 
 
 def _workers():
@@ -43,9 +43,17 @@ def test_init_starts_workers_that_later_experiments_reuse(run):
     tune.init(num_cpus=1)
     started = _new_workers(earlier, 1)
     assert len(started) == 1  # before any experiment
-    first = run(pid_and_env)[0].metrics["pid"]
-    second = run(pid_and_env)[0].metrics["pid"]
-    assert first == second and first in started
+    first = run(pid_and_env)[0].metrics
+    second = run(pid_and_env)[0].metrics
+    assert first["ppid"] == second["ppid"] and first["ppid"] in started
+    assert first["pid"] != second["pid"]  # each trial in a child the worker forks for it
+
+
+def test_reuse_actors_runs_trials_in_the_worker_itself(run):
+    tune.init(num_cpus=1)
+    first = run(pid_and_env, reuse_actors=True)[0].metrics["pid"]
+    second = run(pid_and_env, reuse_actors=True)[0].metrics["pid"]
+    assert first == second
 
 
 def test_a_changed_environment_gets_new_workers(run, monkeypatch):
@@ -53,8 +61,8 @@ def test_a_changed_environment_gets_new_workers(run, monkeypatch):
     before = run(pid_and_env)[0].metrics
     monkeypatch.setenv("TUNESMITH_TEST_FLAG", "on")
     after = run(pid_and_env)[0].metrics
-    assert after["flag"] == "on" and after["pid"] != before["pid"]
-    assert not psutil.pid_exists(before["pid"]) or psutil.Process(before["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert after["flag"] == "on" and after["ppid"] != before["ppid"]
+    assert not psutil.pid_exists(before["ppid"]) or psutil.Process(before["ppid"]).status() == psutil.STATUS_ZOMBIE
 
 
 def test_the_drivers_import_path_reaches_a_warm_worker(run, tmp_path, monkeypatch):

@@ -93,3 +93,23 @@ def accumulate_waiting_after_exploit(config):
         open(config["marker"], "w").close()
         time.sleep(120)
     accumulate(config)
+
+
+def accumulate_sparse_checkpoints(config):
+    """``accumulate`` for 12 steps, with a checkpoint every ``config["every"]`` steps only. An
+    attempt that starts from another trial's checkpoint waits ``config["load_delay"]`` seconds
+    before loading it (while that trial goes on, and drops it with ``num_to_keep=1``)."""
+    me = tune.get_context().get_trial_id()
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None and me not in checkpoint.path:
+        time.sleep(config["load_delay"])
+    state = _load_state()
+    value = state["value"]
+    for step in range(state["step"] + 1, 13):
+        time.sleep(0.02)
+        value += config["lr"]
+        metrics = {"value": value, "step": step, "restored_step": state["step"], "restored_owner": state["owner"]}
+        if step % config["every"] == 0:
+            _report(metrics, {"step": step, "value": value, "owner": me})
+        else:
+            tune.report(metrics)

@@ -31,6 +31,7 @@ from tunesmith.schedulers.resource_changing_scheduler import DistributeResources
 
 from ._scheduler_trainables import (
     accumulate,
+    accumulate_sparse_checkpoints,
     accumulate_crashing_after_exploit,
     accumulate_waiting_after_exploit,
     grow,
@@ -84,11 +85,13 @@ def test_asha_stops_the_bad_trials_at_the_rungs(tmp_path):
 
 # -- synchronous HyperBand ---------------------------------------------------------------------
 
-# max_t=9, rf=3: brackets s=0 (3 trials to 9), s=1 (5 trials, milestone 3, keep 1) and s=2
-# (9 trials: milestone 1 keep 3, milestone 3 keep 1), filled in that order.
-HB_9 = ([1, 2, 3] + [5, 1, 4, 2, 3] + [9, 1, 8, 2, 7, 3, 6, 4, 5], [9, 9, 9] + [9, 3, 3, 3, 3] + [9, 1, 3, 1, 3, 1, 1, 1, 1])
+# max_t=9, rf=3 (as Ray Tune): brackets s=0 (3 trials to 9), s=1 (5 trials, milestone 3, keep
+# ceil(5/3) = 2) and s=2 (9 trials: milestone 1 keep 3, milestone 3 keep 1), filled in that order.
+HB_9 = ([1, 2, 3] + [5, 1, 4, 2, 3] + [9, 1, 8, 2, 7, 3, 6, 4, 5], [9, 9, 9] + [9, 3, 9, 3, 3] + [9, 1, 3, 1, 3, 1, 1, 1, 1])
 # max_t=3, rf=3: brackets s=0 (2 trials to 3) and s=1 (3 trials, milestone 1, keep 1).
 HB_3 = ([1, 2] + [3, 1, 2], [3, 3] + [3, 1, 1])
+# max_t=4, rf=2 (issue 14): s=0 (3 trials to 4), s=1 (3 trials, milestone 2, keep ceil(3/2) = 2).
+HB_4 = ([3, 1, 2] + [5, 9, 1], [4, 4, 4] + [4, 4, 2])
 
 
 def _journal(results):
@@ -96,8 +99,8 @@ def _journal(results):
         return [json.loads(line) for line in f]
 
 
-@pytest.mark.parametrize(("reuse_actors", "max_t", "plan"), [(True, 9, HB_9), (False, 3, HB_3)])
-def test_hyperband_pauses_at_milestones_and_resumes_the_best_from_checkpoints(tmp_path, reuse_actors, max_t, plan):
+@pytest.mark.parametrize(("reuse_actors", "max_t", "plan", "rf"), [(True, 9, HB_9, 3), (False, 3, HB_3, 3), (True, 4, HB_4, 2)])
+def test_hyperband_pauses_at_milestones_and_resumes_the_best_from_checkpoints(tmp_path, reuse_actors, max_t, plan, rf):
     qualities, expected = plan
     tune.init(num_cpus=2)  # the same on every machine: two trials at a time
     results = _fit(
@@ -107,7 +110,7 @@ def test_hyperband_pauses_at_milestones_and_resumes_the_best_from_checkpoints(tm
         metric="score",
         mode="max",
         reuse_actors=reuse_actors,
-        scheduler=HyperBandScheduler(max_t=max_t, reduction_factor=3),
+        scheduler=HyperBandScheduler(max_t=max_t, reduction_factor=rf),
     )
     assert results.num_errors == 0 and results.num_terminated == len(qualities)
     assert [r.metrics["training_iteration"] for r in results] == expected
@@ -248,12 +251,15 @@ def test_pbt_exploits_the_donor_state_and_explores_its_config(synch_pbt):
             continue  # exploited at its last step: restarted from the donor's final checkpoint, nothing left to run
         first = rows[after[0]]
         donor_rows = [r for r in _rows(by_id[record["donor_id"]]) if r["training_iteration"] == record["donor_iteration"]]
-        # the trial continues from the donor's checkpoint: its step, value, iteration and time
+        at_meeting = [r for r in _rows(by_id[record["donor_id"]]) if r["training_iteration"] == record["time"]]
+        # the trial continues from the donor's checkpoint (its step and value) ...
         assert first["restored_owner"] == record["donor_id"]
         assert first["restored_step"] == record["donor_iteration"]
-        assert first["training_iteration"] == record["donor_iteration"] + 1
         assert first["value"] == pytest.approx(donor_rows[-1]["value"] + record["new_config"]["lr"])
-        assert first["time_total_s"] == pytest.approx(donor_rows[-1]["time_total_s"] + first["time_this_iter_s"])
+        # ... and, as in Ray Tune, counts on from the donor's iteration and time at the meeting
+        # (the donor's checkpoint may be a step older when it was the last to arrive)
+        assert first["training_iteration"] == record["time"] + 1
+        assert first["time_total_s"] == pytest.approx(at_meeting[-1]["time_total_s"] + first["time_this_iter_s"])
         # the config changed mid-training: explored from the donor's
         assert rows[after[0] - 1]["config"] != record["new_config"]
         assert record["old_config"] == donor_rows[-1]["config"]
@@ -289,6 +295,36 @@ def test_a_retry_after_an_exploit_starts_again_from_the_donors_checkpoint(tmp_pa
     assert first["restored_owner"] == record["donor_id"]
     assert first["restored_step"] == record["donor_iteration"]
     assert [row["training_iteration"] for row in rows] == list(range(1, len(rows) + 1))  # none twice
+
+
+@pytest.mark.slow
+def test_an_exploited_trial_counts_on_from_the_donor_and_its_checkpoint_is_kept_until_loaded(tmp_path, four_cpus):
+    """Donors checkpoint every 3 steps and keep one (num_to_keep=1); PBT meets every 4 steps.
+    The exploiting attempt loads the donor's checkpoint 1.5 s late, after the donor saved a
+    newer one: the borrowed checkpoint must still be there. Its history goes on from the
+    donor's iteration at the exploit (as in Ray Tune), instead of repeating iterations."""
+    pbt = _pbt(synch=True)
+    space = {"lr": tune.grid_search([0.1, 1.0, 2.0, 3.0]), "every": 3, "load_delay": 1.5}
+    tuner = tune.Tuner(
+        accumulate_sparse_checkpoints, param_space=space,
+        tune_config=tune.TuneConfig(metric="value", mode="max", scheduler=pbt),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0,
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+    )
+    results = tuner.fit()
+    assert results.errors == [] and results.num_terminated == 4
+    by_id = {r.metrics["trial_id"]: r for r in results}
+    for result in results:
+        iterations = [row["training_iteration"] for row in _rows(result)]
+        assert iterations == sorted(set(iterations)), iterations  # no iteration twice
+    record = pbt.policy_records()[0]
+    rows = _rows(by_id[record["trial_id"]])
+    first = next(row for row in rows if row["config"] == record["new_config"])
+    assert first["restored_owner"] == record["donor_id"] and first["restored_step"] == 3
+    assert first["training_iteration"] == record["time"] + 1  # the donor's iteration at the exploit, + 1
+    # the borrowed checkpoint was deleted once the trial had saved its own (num_to_keep=1 holds again)
+    for result in results:
+        assert len([d for d in os.listdir(result.path) if d.startswith("checkpoint_")]) == 1
 
 
 PBT_DRIVER = textwrap.dedent("""

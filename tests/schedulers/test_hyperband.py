@@ -74,14 +74,16 @@ def test_buffered_results_are_not_supported():
 
 
 def test_bracket_order():
-    # HyperBand fills s = 0 first (as Ray Tune does); BOHB the largest bracket first.
-    assert HyperBandScheduler(max_t=9).bracket_plans() == [[(3, 9)], [(5, 3), (1, 9)], [(9, 1), (3, 3), (1, 9)]]
+    # HyperBand fills s = 0 first and keeps ceil(n / eta) (as Ray Tune does); BOHB the largest bracket first.
+    assert HyperBandScheduler(max_t=9).bracket_plans() == [[(3, 9)], [(5, 3), (2, 9)], [(9, 1), (3, 3), (1, 9)]]
+    # Ray Tune rounds log_eta(max_t) and skips a bracket whose first milestone would be 0
+    assert HyperBandScheduler(max_t=8).bracket_plans() == [[(3, 8)], [(5, 2), (2, 6)]]
     assert HyperBandForBOHB(max_t=9).bracket_plans() == [[(9, 1), (3, 3), (1, 9)], [(5, 3), (1, 9)], [(3, 9)]]
 
 
 # 17 trials fill one band of max_t=9, eta=3: s=0 (trials 0-2), s=1 (3-7), s=2 (8-16).
 QUALITIES = [3, 1, 2, 5, 9, 1, 7, 3, 4, 8, 2, 6, 9.5, 1, 3, 5, 7]
-EXPECTED_REACHED = [9, 9, 9, 3, 9, 3, 3, 3, 1, 3, 1, 1, 9, 1, 1, 1, 3]
+EXPECTED_REACHED = [9, 9, 9, 3, 9, 3, 9, 3, 1, 3, 1, 1, 9, 1, 1, 1, 3]
 
 
 def _run(cls=HyperBandScheduler, qualities=QUALITIES, *, slots=None, max_iterations=20, **kwargs):
@@ -120,8 +122,8 @@ def test_paused_losers_are_ended_through_pop_trials_to_stop():
         scheduler.on_trial_add(trial)
     for trial in trials:
         trial.status = Trial.RUNNING
-    # bracket s=0 (3 trials, no halving): they all run to max_t
-    assert scheduler.on_trial_result(trials[0], {"training_iteration": 9, "q": 1}) is Decision.STOP
+    # bracket s=0 (3 trials, no halving): each waits at max_t until all three are there
+    assert scheduler.on_trial_result(trials[0], {"training_iteration": 9, "q": 1}) is Decision.PAUSE
     loser_band = [Trial("f", trial_id=f"u{i}", config={}) for i in range(5)]  # bracket s=1: milestone 3
     for i, trial in enumerate(loser_band):
         scheduler.on_trial_add(trial)
@@ -131,8 +133,8 @@ def test_paused_losers_are_ended_through_pop_trials_to_stop():
         trial.status = Trial.PAUSED
     assert scheduler.pop_trials_to_stop() == []
     assert scheduler.on_trial_result(loser_band[-1], {"training_iteration": 3, "q": -1}) is Decision.STOP
-    assert scheduler.pop_trials_to_stop() == loser_band[:3]
-    assert scheduler.choose_trial_to_run([loser_band[3], *trials[1:]]) is loser_band[3]
+    assert scheduler.pop_trials_to_stop() == loser_band[:2]  # ceil(5 / 3) = 2 go on: q=3 and q=2
+    assert scheduler.choose_trial_to_run([loser_band[3], loser_band[2], *trials[1:]]) is loser_band[2]
 
 
 def test_stop_last_trials_false_lets_the_last_stage_run_on():
@@ -158,14 +160,14 @@ def test_a_trial_that_ends_early_does_not_block_its_bracket():
     for trial in trials:
         scheduler.on_trial_add(trial)
         trial.status = Trial.RUNNING
-    bracket_s1 = trials[3:8]  # milestone 3, keep 1
+    bracket_s1 = trials[3:8]  # milestone 3, keep ceil(5 / 3) = 2
     for i, trial in enumerate(bracket_s1[:-1]):
         assert scheduler.on_trial_result(trial, {"training_iteration": 3, "q": i}) is Decision.PAUSE
         trial.status = Trial.PAUSED
     bracket_s1[-1].status = Trial.ERROR
     scheduler.on_trial_error(bracket_s1[-1])  # the last one fails: the others are all there now
-    assert scheduler.choose_trial_to_run(bracket_s1[:-1]) is bracket_s1[3]
-    assert scheduler.pop_trials_to_stop() == bracket_s1[:3]
+    assert scheduler.choose_trial_to_run(bracket_s1[:-1]) is bracket_s1[2]
+    assert scheduler.pop_trials_to_stop() == bracket_s1[:2]
 
 
 def test_bohb_pauses_until_a_bracket_is_full_then_forces_progress():
@@ -210,8 +212,9 @@ def test_restore_refuses_another_schedulers_state(tmp_path):
 
 def test_debug_string():
     text = _run().scheduler.debug_string()
-    assert text.startswith("Using HyperBand: num_stopped=12 total_brackets=3")
-    assert "Bracket(s=2, stage=2, milestone=9" in text
+    assert text.startswith("Using HyperBand: num_stopped=11 total_brackets=3\nRound #0:\n  Bracket(Max Size (n)=3, Milestone (r)=9, completed=100.0%): {TERMINATED: 3}")
+    assert "Bracket(Max Size (n)=1, Milestone (r)=9" in text
+    assert "Bracket(s=2, stage=2, milestone=9" in _run(HyperBandForBOHB).scheduler.debug_string()
 
 
 @pytest.mark.parametrize("cls", [HyperBandScheduler, HyperBandForBOHB])

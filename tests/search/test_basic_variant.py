@@ -300,3 +300,120 @@ def test_a_large_grid_costs_linear_time():
     started = time.perf_counter()
     assert len(drain(alg)) == 20_000
     assert time.perf_counter() - started < 30.0  # quadratic copying took minutes
+
+
+# -- no seed: NumPy's global generator decides, as in Ray Tune --------------------------------
+
+
+def _unseeded_configs(global_seed, space=None):
+    np.random.seed(global_seed)
+    alg = BasicVariantGenerator()
+    np.random.seed(global_seed)  # what counts is the global state when the first variant is made
+    alg.add_configurations(space or {"x": uniform(0, 1), "c": choice(list(range(100)))}, 4)
+    return [t.config for t in drain(alg)]
+
+
+def test_np_random_seed_makes_an_unseeded_generator_repeat():
+    state = np.random.get_state()
+    try:
+        first, second = _unseeded_configs(0), _unseeded_configs(0)
+        other = _unseeded_configs(1)
+    finally:
+        np.random.set_state(state)
+    assert first == second
+    assert other != first
+
+
+def test_an_unseeded_generator_reads_the_global_generator_once_at_the_first_variant():
+    state = np.random.get_state()
+    try:
+        np.random.seed(7)
+        alg = BasicVariantGenerator()
+        alg.add_configurations({"x": uniform(0, 1)}, 3)
+        assert np.random.random() == np.random.RandomState(7).random_sample()  # nothing drawn before
+        np.random.seed(7)
+        alg.next_trial()
+        after_first = np.random.get_state()[1].copy()
+        drain(alg)
+        assert (np.random.get_state()[1] == after_first).all()  # later variants use its own stream
+    finally:
+        np.random.set_state(state)
+
+
+def test_a_seeded_generator_leaves_the_global_generator_alone():
+    state = np.random.get_state()
+    try:
+        np.random.seed(3)
+        drain(generator({"x": uniform(0, 1)}, 3, random_state=5))
+        assert np.random.random() == np.random.RandomState(3).random_sample()
+    finally:
+        np.random.set_state(state)
+
+
+def test_np_random_seed_repeats_a_random_search_fit(tmp_path):
+    import tunesmith as tune
+
+    def run(name, global_seed):
+        np.random.seed(global_seed)
+        results = tune.Tuner(
+            lambda config: {"loss": config["x"]},
+            param_space={"x": uniform(0, 1), "n": randint(0, 1000)},
+            tune_config=tune.TuneConfig(num_samples=3),
+            run_config=tune.RunConfig(storage_path=str(tmp_path), name=name, verbose=0),
+        ).fit()
+        ordered = sorted(results, key=lambda r: int(r.metrics["experiment_tag"].split("_", 1)[0]))
+        return [r.config for r in ordered]
+
+    state = np.random.get_state()
+    try:
+        first, second, other = run("a", 0), run("b", 0), run("c", 1)
+    finally:
+        np.random.set_state(state)
+    assert first == second and other != first
+
+
+def test_add_configurations_takes_experiments_as_in_ray():
+    import tunesmith as tune
+
+    def f(config):
+        pass
+
+    # Ray's signature: add_configurations(experiments), each bringing its config and num_samples
+    alg = BasicVariantGenerator()
+    alg.add_configurations(tune.Experiment("e", f, config={"a": grid_search([1, 2])}, num_samples=2))
+    assert [s.config["a"] for s in _drain(alg)] == [1, 2, 1, 2]
+    alg = BasicVariantGenerator()
+    alg.add_configurations([tune.Experiment("e", f, config={"a": 1}), tune.Experiment("g", f, config={"a": 2})])
+    assert [s.config["a"] for s in _drain(alg)] == [1, 2]
+    alg = BasicVariantGenerator()
+    alg.add_configurations({"exp": {"run": f, "config": {"a": 3}, "num_samples": 2}})
+    assert [s.config["a"] for s in _drain(alg)] == [3, 3]
+    alg = BasicVariantGenerator()
+    alg.add_configurations({"run": 5, "a": 1}, 1)  # with num_samples, a dict is a param space
+    assert [s.config for s in _drain(alg)] == [{"run": 5, "a": 1}]
+
+
+def test_search_generator_add_configurations_takes_one_experiment():
+    import tunesmith as tune
+    from tunesmith.search import SearchGenerator
+    from tunesmith.search._searcher import Searcher
+
+    class Fixed(Searcher):
+        def suggest(self, trial_id):
+            return {"a": 1}
+
+    def f(config):
+        pass
+
+    gen = SearchGenerator(Fixed())
+    gen.add_configurations(tune.Experiment("e", f, config={"b": 2}, num_samples=3))
+    assert gen.total_samples == 3
+    with pytest.raises(ValueError, match="SearchGenerator runs one experiment; got 2"):
+        SearchGenerator(Fixed()).add_configurations([tune.Experiment("e", f), tune.Experiment("g", f)])
+
+
+def _drain(alg):
+    out = []
+    while (suggestion := alg.next_trial()) is not None:
+        out.append(suggestion)
+    return out

@@ -7,7 +7,7 @@ bayes_opt = pytest.importorskip("bayes_opt", reason='needs bayesian-optimization
 
 from tunesmith.search import Searcher  # noqa: E402
 from tunesmith.search.bayesopt import BayesOptSearch  # noqa: E402
-from tunesmith.search.sample import choice, grid_search, loguniform, quniform, randint, uniform  # noqa: E402
+from tunesmith.search.sample import choice, grid_search, loguniform, qloguniform, quniform, randint, randn, uniform  # noqa: E402
 from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
 
 SPACE = {"x": uniform(-5.0, 5.0), "nested": {"y": uniform(0.0, 1.0)}, "const": 3}
@@ -115,9 +115,9 @@ def test_quantization_is_dropped_with_a_warning():
 @pytest.mark.parametrize(
     "space, match",
     [
-        ({"lr": loguniform(1e-3, 1)}, r"parameter 'lr'.*LogUniform"),
         ({"n": randint(1, 5)}, r"parameter 'n'.*Integer"),
         ({"c": choice(["a", "b"])}, r"parameter 'c'.*Categorical"),
+        ({"r": randn(0, 1)}, r"parameter 'r'.*Normal"),
         ({"g": grid_search([1, 2])}, "grid_search"),
         ({"x": (1.0, 0.0)}, r"space\['x'\] must be a \(lower, upper\) pair"),
     ],
@@ -152,3 +152,50 @@ def test_package_import_does_not_import_bayes_opt_and_missing_library_names_the_
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "tunesmith[bayesopt]"' in out.stdout
+
+
+@pytest.mark.parametrize(
+    "domain, match",
+    [
+        (loguniform(1e-3, 1.0), "searches parameter 'lr' uniformly between its bounds 0.001 and 1.0"),
+        (qloguniform(1e-3, 1.0, 1e-3), "ignores the quantization q=0.001 of parameter 'lr'"),
+    ],
+    ids=["loguniform", "qloguniform"],
+)
+def test_log_and_quantized_floats_are_searched_between_their_bounds_as_in_ray(domain, match):
+    with pytest.warns(UserWarning, match=match):
+        searcher = BayesOptSearch({"lr": domain, "x": uniform(0, 1)}, metric="loss", mode="min", random_search_steps=2)
+    for config in _run_lr(searcher, 5):
+        assert 1e-3 <= config["lr"] <= 1.0
+
+
+def _run_lr(searcher, n):
+    configs = []
+    for i in range(n):
+        config = searcher.suggest(str(i))
+        searcher.on_trial_complete(str(i), {"loss": (config["lr"] - 0.1) ** 2 + config["x"]})
+        configs.append(config)
+    return configs
+
+
+def test_convert_search_space_gives_flat_bounds():
+    spec = {"m": {"lr": loguniform(1e-3, 1), "drop": quniform(0, 0.5, 0.1)}, "x": uniform(-1, 1), "seed": 3}
+    with pytest.warns(UserWarning):
+        assert BayesOptSearch.convert_search_space(spec) == {"m/lr": (1e-3, 1.0), "m/drop": (0.0, 0.5), "x": (-1.0, 1.0)}
+        joined = BayesOptSearch.convert_search_space(spec, join=True)
+    assert joined == {"m/lr": (1e-3, 1.0), "m/drop": (0.0, 0.5), "x": (-1.0, 1.0), "seed": 3}
+
+
+def test_converted_space_drives_the_searcher():
+    bounds = BayesOptSearch.convert_search_space({"a": {"b": uniform(2, 3)}})
+    searcher = BayesOptSearch(bounds, metric="loss", mode="min")
+    assert 2 <= searcher.suggest("t")["a"]["b"] <= 3
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [({"g": grid_search([1, 2])}, "grid_search"), ({"n": randint(0, 3)}, r"parameter 'n'.*Integer")],
+)
+def test_convert_search_space_refuses(spec, match):
+    with pytest.raises(ValueError, match=match):
+        BayesOptSearch.convert_search_space(spec)

@@ -173,3 +173,69 @@ def test_bad_spaces():
         HyperOptSearch(metric="loss", mode="min").suggest("t")
     with pytest.raises(RuntimeError, match=r"`metric` \(None\)"):
         HyperOptSearch({"x": uniform(0, 1)}).suggest("t")
+
+
+# -- domains nested inside choice categories (lists and dicts) --------------------------------
+
+NESTED_CHOICE = {
+    "x": choice([{"a": uniform(0, 1)}, {"b": randint(1, 3)}, [uniform(5, 6), "k"], ["plain"]]),
+    "w": [uniform(-1, 0), 4],
+}
+
+
+def _check_nested_choice(config):
+    x = config["x"]
+    if isinstance(x, dict) and "a" in x:
+        assert set(x) == {"a"} and 0 <= x["a"] <= 1
+    elif isinstance(x, dict):
+        assert set(x) == {"b"} and x["b"] in (1, 2)
+    elif len(x) == 2:
+        assert isinstance(x, list) and 5 <= x[0] <= 6 and x[1] == "k"
+    else:
+        assert x == ["plain"]
+    assert isinstance(config["w"], list) and -1 <= config["w"][0] <= 0 and config["w"][1] == 4
+
+
+def test_domains_inside_choice_lists_and_dicts_are_sampled():
+    searcher = _searcher(NESTED_CHOICE, n_initial_points=5)
+    kinds = set()
+    for i in range(30):
+        config = searcher.suggest(str(i))
+        _check_nested_choice(config)
+        kinds.add(tuple(sorted(config["x"])) if isinstance(config["x"], dict) else len(config["x"]))
+        searcher.on_trial_complete(str(i), {"loss": config["w"][0]})
+    assert kinds == {("a",), ("b",), 1, 2}  # every category, and TPE keeps them all apart
+
+
+def test_points_inside_choice_lists_are_evaluated_first():
+    points = [{"x": [5.5, "k"], "w": [-0.5, 4]}, {"x": {"b": 2}, "w": [-0.1, 4]}, {"x": ["plain"], "w": [-0.2, 4]}]
+    searcher = _searcher(NESTED_CHOICE, points_to_evaluate=points)
+    assert [searcher.suggest(str(i)) for i in range(3)] == points
+
+
+def test_a_point_matching_no_list_category_is_refused():
+    with pytest.raises(ValueError, match=r"points_to_evaluate\[0\] gives parameter 'x' a value that is none of its categories"):
+        _searcher(NESTED_CHOICE, points_to_evaluate=[{"x": [5.5, "other"], "w": [-0.5, 4]}])
+
+
+def test_nested_choice_domains_in_a_real_fit(tmp_path):
+    import tunesmith as tune
+
+    space = {"x": choice([{"a": uniform(0, 1)}, {"b": randint(1, 3)}]), "l": choice([[uniform(2, 3)], [4]])}
+
+    def trainable(config):
+        x, l = config["x"], config["l"]
+        value = x["a"] if "a" in x else x["b"]
+        return {"loss": value + l[0]}
+
+    results = tune.Tuner(
+        trainable,
+        param_space=space,
+        tune_config=tune.TuneConfig(search_alg=HyperOptSearch(random_state_seed=0), metric="loss", mode="min", num_samples=6),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="nested", verbose=0),
+    ).fit()
+    assert results.num_terminated == 6 and not results.errors
+    for result in results:
+        x, l = result.config["x"], result.config["l"]
+        assert (0 <= x["a"] <= 1) if "a" in x else x["b"] in (1, 2)
+        assert isinstance(l, list) and (l == [4] or (len(l) == 1 and 2 <= l[0] <= 3))

@@ -178,3 +178,27 @@ def test_optimizers_that_wrap_scipy_are_saved_and_say_why_they_cannot_be_restore
     for thread in [t for t in threading.enumerate() if type(t).__name__ == "_MessagingThread"]:
         thread.join(timeout=10)  # told to stop; it ends on its own schedule, later under load
     assert not [t for t in threading.enumerate() if type(t).__name__ == "_MessagingThread" and t.is_alive()]
+
+
+def test_convert_search_space_gives_an_ng_dict():
+    converted = NevergradSearch.convert_search_space(
+        {"m": {"x": uniform(-1, 1), "lr": loguniform(1e-4, 1e-1)}, "n": randint(1, 4), "act": choice(["a", "b"]), "k": 7}
+    )
+    assert isinstance(converted, ng.p.Dict)
+    assert sorted(converted.value) == ["act", "m/lr", "m/x", "n"]
+    assert isinstance(converted["m/lr"], ng.p.Log) and isinstance(converted["act"], ng.p.Choice)
+    for _ in range(20):
+        value = converted.sample().value
+        assert -1 <= value["m/x"] <= 1 and 1e-4 <= value["m/lr"] <= 1e-1 and value["n"] in (1, 2, 3)
+    searcher = NevergradSearch(ng.optimizers.OnePlusOne, space=converted, metric="loss", mode="min")
+    config = searcher.suggest("a")
+    assert set(config) == {"m", "n", "act"} and set(config["m"]) == {"x", "lr"}
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [({"g": grid_search([1, 2])}, "grid_search"), ({"r": randn(0, 1)}, r"parameter 'r'.*Normal")],
+)
+def test_convert_search_space_refuses(spec, match):
+    with pytest.raises(ValueError, match=match):
+        NevergradSearch.convert_search_space(spec)

@@ -381,3 +381,115 @@ def test_observed_only_metrics_are_refused():
     searcher = OptunaSearch({"x": uniform(0, 1)}, metric=["a"], mode=["obs"])
     with pytest.raises(ValueError, match="at least one metric with mode 'min' or 'max'; got modes \\['obs'\\]"):
         searcher.suggest("t")
+
+
+# -- every built-in sampler is saved and restored inside a real fit ---------------------------
+
+_FIT_SPACE = {"x": quniform(-5, 5, 0.5), "n": randint(-5, 6)}  # discrete, for BruteForceSampler
+
+
+def _sum_of_squares(config):
+    return {"loss": config["x"] ** 2 + config["n"] ** 2}
+
+
+def _builtin_samplers():
+    samplers = optuna.samplers
+    makers = {
+        "tpe": lambda: samplers.TPESampler(seed=0),
+        "random": lambda: samplers.RandomSampler(seed=0),
+        "cmaes": lambda: samplers.CmaEsSampler(seed=0, n_startup_trials=2),
+        "nsga2": lambda: samplers.NSGAIISampler(seed=0, population_size=2),
+        "nsga3": lambda: samplers.NSGAIIISampler(seed=0, population_size=2),
+        "qmc": lambda: samplers.QMCSampler(seed=0),
+        "gp": lambda: samplers.GPSampler(seed=0, n_startup_trials=2),
+        "bruteforce": lambda: samplers.BruteForceSampler(seed=0),
+    }
+    params = []
+    for name, make in makers.items():
+        marks = []
+        if name == "gp" and not _gp_sampler_runs():
+            marks.append(pytest.mark.skip(reason="GPSampler needs torch and scipy"))
+        params.append(pytest.param(make, id=name, marks=marks))
+    return params
+
+
+def _gp_sampler_runs():
+    import importlib.util
+
+    return hasattr(optuna.samplers, "GPSampler") and all(importlib.util.find_spec(m) for m in ("torch", "scipy"))
+
+
+def _fit(make_sampler, storage, name, num_samples, restore=False):
+    import tunesmith as tune
+
+    if restore:
+        return tune.Tuner.restore(f"{storage}/{name}", _sum_of_squares, num_samples=num_samples).fit()
+    return tune.Tuner(
+        _sum_of_squares,
+        param_space=_FIT_SPACE,
+        tune_config=tune.TuneConfig(metric="loss", mode="min", num_samples=num_samples, max_concurrent_trials=1,
+                                    search_alg=OptunaSearch(sampler=make_sampler())),
+        run_config=tune.RunConfig(storage_path=storage, name=name, verbose=0),
+    ).fit()
+
+
+def _ordered_configs(results):
+    ordered = sorted(results, key=lambda r: int(r.metrics["experiment_tag"].split("_", 1)[0]))
+    return [(r.config["x"], r.config["n"]) for r in ordered]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make_sampler", _builtin_samplers())
+def test_every_builtin_sampler_is_saved_and_restored_in_a_real_fit(make_sampler, tmp_path):
+    # The searcher state (study and sampler) is saved during fit(); Optuna 5.1's NSGA-II and
+    # NSGA-III samplers hold a thread lock, which used to end the fit with "cannot pickle
+    # '_thread.lock' object".
+    storage = str(tmp_path)
+    whole = _fit(make_sampler, storage, "whole", 5)
+    assert whole.num_terminated == 5 and not whole.errors
+    _fit(make_sampler, storage, "interrupted", 3)
+    restored = _fit(make_sampler, storage, "interrupted", 5, restore=True)
+    assert restored.num_terminated == 5 and not restored.errors
+    # The restored searcher continues the same study with the same sampler state, so the
+    # run repeats the uninterrupted one.
+    assert _ordered_configs(restored) == _ordered_configs(whole)
+
+
+# -- multi-objective with a storage -----------------------------------------------------------
+
+
+def _two_objectives(config):
+    return {"loss": (config["x"] - 3) ** 2, "speed": config["x"]}
+
+
+@pytest.mark.parametrize("metric_in", ["searcher", "tune_config"])
+def test_multi_objective_fit_with_a_sqlite_storage_makes_a_multi_objective_study(metric_in, tmp_path):
+    import tunesmith as tune
+
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    objectives = {"metric": ["loss", "speed"], "mode": ["min", "max"]}
+    searcher = OptunaSearch(storage=url, seed=0, **(objectives if metric_in == "searcher" else {}))
+    results = tune.Tuner(
+        _two_objectives,
+        param_space={"x": uniform(0, 10)},
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=4, **(objectives if metric_in == "tune_config" else {})),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="mo", verbose=0),
+    ).fit()
+    assert results.num_terminated == 4 and not results.errors
+    study = _storage_study(url)
+    assert study.directions == [optuna.study.StudyDirection.MINIMIZE, optuna.study.StudyDirection.MAXIMIZE]
+    assert [len(t.values) for t in study.trials] == [2] * 4
+
+
+def test_a_stored_study_with_other_objectives_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path}/optuna.db"
+    single = OptunaSearch({"x": uniform(0, 10)}, metric="loss", mode="min", storage=url)
+    single.suggest("a")
+    single.on_trial_complete("a", {"loss": 1.0})
+    multi = OptunaSearch({"x": uniform(0, 10)}, metric=["loss", "speed"], mode=["min", "max"], storage=url)
+    with pytest.raises(ValueError, match=r"already holds a study named 'optuna' with directions \['minimize'\].*Pass another study_name"):
+        multi.suggest("b")
+    other = OptunaSearch({"x": uniform(0, 10)}, metric=["loss", "speed"], mode=["min", "max"], storage=url, study_name="mo")
+    other.suggest("b")
+    other.on_trial_complete("b", {"loss": 1.0, "speed": 2.0})
+    assert optuna.load_study(study_name="mo", storage=url).trials[0].values == [1.0, 2.0]

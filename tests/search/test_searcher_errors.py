@@ -6,7 +6,7 @@ import pytest
 
 import tunesmith as tune
 from tunesmith.search import ConcurrencyLimiter, Repeater, Searcher
-from tunesmith.search.sample import qloguniform, sample_from, uniform
+from tunesmith.search.sample import qrandint, sample_from, uniform
 
 
 class Const(Searcher):
@@ -57,10 +57,10 @@ def _with_space(searcher, space):
             id="sample_from-to-optuna-conversion", marks=_needs("optuna"),
         ),
         pytest.param(
-            lambda: _with_space(_bayesopt(metric="loss", mode="min"), {"lr": qloguniform(1e-4, 1e-1, 1e-4)}),
-            ValueError, r"BayesOptSearch cannot search parameter 'lr': it supports Float/Uniform; "
-                        r"got Float\(0.0001, 0.1\) with a LogUniform sampler quantized by 0.0001",
-            id="quantized-log-to-bayesopt", marks=_needs("bayes_opt"),
+            lambda: _with_space(_bayesopt(metric="loss", mode="min"), {"n": qrandint(0, 10, 2)}),
+            ValueError, r"BayesOptSearch cannot search parameter 'n': it supports Float/Uniform, Float/LogUniform; "
+                        r"got Integer\(0, 10\) with a Uniform sampler quantized by 2",
+            id="quantized-int-to-bayesopt", marks=_needs("bayes_opt"),
         ),
         pytest.param(lambda: _optuna(metric="loss", mode="maximize"), ValueError,
                      "mode must be one of 'min', 'max'; got 'maximize'", id="optuna-mode", marks=_needs("optuna")),

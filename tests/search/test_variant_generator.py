@@ -26,6 +26,7 @@ def configs(spec, **kwargs):
 def test_public_names():
     assert set(vg.__all__) == {
         "RecursiveDependencyError",
+        "assign_value",
         "format_vars",
         "generate_variants",
         "grid_search",

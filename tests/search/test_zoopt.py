@@ -112,6 +112,8 @@ def test_exhausted_space_finishes():
         ({"budget": 10, "dim_dict": {"lr": loguniform(1e-3, 1)}}, r"parameter 'lr'.*LogUniform"),
         ({"budget": 10, "dim_dict": {"g": grid_search([1, 2])}}, "grid_search"),
         ({"budget": 10, "dim_dict": {"x": 3}}, r"dim_dict\['x'\] must be a \(ValueType, range"),
+        ({"budget": 10, "space": {"x": uniform(0, 1)}, "dim_dict": {"x": uniform(0, 1)}}, "pass only one of them"),
+        ({"budget": 10, "spaces": {"x": uniform(0, 1)}}, r"zoopt.Parameter, which takes .*got unknown \['spaces'\]"),
     ],
 )
 def test_bad_arguments(kwargs, match):
@@ -131,3 +133,41 @@ def test_package_import_does_not_import_zoopt_and_missing_library_names_the_extr
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "tunesmith[zoopt]"' in out.stdout
+
+
+def test_space_is_another_name_for_dim_dict():
+    searcher = ZOOptSearch(budget=10, space={"x": uniform(0, 1), "n": {"k": randint(1, 4)}}, metric="loss", mode="min", seed=0)
+    configs = _run(searcher, 4, loss=lambda c: c["x"])
+    assert all(0 <= c["x"] <= 1 and 1 <= c["n"]["k"] <= 3 for c in configs)
+    native = ZOOptSearch(budget=10, space={"x": (zoopt.ValueType.CONTINUOUS, [0, 1], 1e-6)}, metric="loss", mode="min")
+    assert 0 <= native.suggest("a")["x"] <= 1
+
+
+def test_convert_search_space_gives_a_dim_dict():
+    value_type = zoopt.ValueType
+    spec = {"m": {"x": uniform(0, 2), "d": quniform(0, 0.5, 0.1)}, "n": randint(1, 5), "c": choice(["a", "b"]), "k": 7}
+    converted = ZOOptSearch.convert_search_space(spec)
+    assert converted == {
+        "m/x": (value_type.CONTINUOUS, [0, 2], 1e-8),
+        "m/d": (value_type.CONTINUOUS, [0, 0.5], 0.1),
+        "n": (value_type.DISCRETE, [1, 4], True),
+        "c": (value_type.GRID, ["a", "b"]),
+    }
+    assert ZOOptSearch.convert_search_space(spec, join=True) == {**converted, "k": 7}
+    searcher = ZOOptSearch(budget=10, dim_dict=converted, metric="loss", mode="min", seed=0)
+    config = searcher.suggest("a")
+    assert 0 <= config["m"]["x"] <= 2 and 1 <= config["n"] <= 4 and config["c"] in ("a", "b")
+
+
+def test_convert_search_space_drops_an_integer_step_with_a_warning():
+    with pytest.warns(UserWarning, match="ignores the quantization q=5 of parameter 'step'"):
+        assert ZOOptSearch.convert_search_space({"step": qrandint(0, 20, 5)}) == {"step": (zoopt.ValueType.DISCRETE, [0, 20], True)}
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [({"g": grid_search([1, 2])}, "grid_search"), ({"lr": loguniform(1e-3, 1)}, r"parameter 'lr'.*LogUniform")],
+)
+def test_convert_search_space_refuses(spec, match):
+    with pytest.raises(ValueError, match=match):
+        ZOOptSearch.convert_search_space(spec)

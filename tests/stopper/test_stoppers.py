@@ -325,6 +325,36 @@ def test_dict_criteria_match_flat_and_nested_results():
     assert not stopper("t", {"eval": {"acc": 0.5}})
 
 
+def test_nested_criteria_are_flattened_with_a_slash_as_in_ray():
+    stopper = build_stopper({"info": {"loss": 0.1, "deep": {"x": 3}}, "acc": 0.9})
+    assert stopper.missing_keys({}) == ["info/loss", "info/deep/x", "acc"]
+    assert stopper("t", {"info": {"loss": 0.2}})  # the criterion is result >= value, as for flat keys
+    assert not stopper("t", {"info": {"loss": 0.05, "deep": {"x": 1}}})
+    assert stopper("t", {"info/deep/x": 3})
+
+
+@pytest.mark.parametrize(
+    "function",
+    [lambda result: True, lambda: True, lambda a, b, c: True],
+    ids=["one argument", "none", "three"],
+)
+def test_a_stop_function_with_the_wrong_signature_fails_at_construction(function):
+    expected = r"a stop function is called as fn\(trial_id, result\) -> bool \(two positional arguments\); got "
+    with pytest.raises(TypeError, match=expected):
+        build_stopper(function)
+    with pytest.raises(TypeError, match=expected):
+        tune.RunConfig(stop=function)
+
+
+@pytest.mark.parametrize(
+    "function",
+    [lambda trial_id, result: False, lambda *args: False, lambda trial_id, result, extra=1: False, print],
+    ids=["two", "varargs", "a default", "builtin"],
+)
+def test_stop_functions_that_take_two_arguments_are_accepted(function):
+    assert isinstance(build_stopper(function), FunctionStopper)
+
+
 def test_missing_keys_lists_unreported_criteria():
     stopper = build_stopper({"acc": 0.9, "eval/loss": 0.1, "training_iteration": 5})
     assert stopper.missing_keys({"training_iteration": 1, "eval": {"loss": 1}}) == ["acc"]
@@ -334,7 +364,8 @@ def test_missing_keys_lists_unreported_criteria():
 @pytest.mark.parametrize(
     "stop, match",
     [
-        ({"a": {"b": 1}}, r"nested dict; write the flattened key instead, e\.g\. stop=\{'a/b'"),
+        ({"a": {}}, r"'a' holds an empty dict; give it criteria or remove it"),
+        ({"a": {"b": "x"}}, "value for 'a/b' must be a number"),
         ({"a": "high"}, "value for 'a' must be a number"),
         ({1: 3}, "keys must be strings"),
     ],

@@ -64,7 +64,8 @@ def test_with_parameters_ships_large_objects_once_per_process(run, tmp_path):
     def train(config, data):
         return {"size": len(data.payload), "pid": os.getpid()}
 
-    results = run(tune.with_parameters(train, data=big), {"i": tune.grid_search(list(range(8)))})
+    # Processes run several trials only with reuse_actors=True; by default each trial has its own.
+    results = run(tune.with_parameters(train, data=big), {"i": tune.grid_search(list(range(8)))}, reuse_actors=True)
     assert all(r.metrics["size"] == 1_000_000 for r in results)
     pids = {r.metrics["pid"] for r in results}
     unpickled_in = log.read_text().split()

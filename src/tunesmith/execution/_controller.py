@@ -8,6 +8,7 @@ changes trial state; algorithms see trials and results, executors see attempts.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import signal
 import sys
@@ -29,7 +30,8 @@ from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage, checkpoint_exists
-from tunesmith.storage._checkpoints import CheckpointBook
+from tunesmith.storage._checkpoints import CheckpointBook, delete_checkpoint
+from tunesmith.trainable import _session
 
 __all__ = ["Controller", "ExperimentSettings"]
 
@@ -111,6 +113,7 @@ class Controller:
         self.storage = storage
         self.callbacks = callbacks
         self.progress = progress
+        self._log_to_file = progress.relay_output(settings.log_to_file)  # on a terminal: trial output above the table
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
         self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
@@ -118,6 +121,8 @@ class Controller:
         self._books: dict[str, CheckpointBook] = {}
         self._restore_failures: dict[str, int] = {}  # failed restores not counted as failures
         self._progress_at: dict[str, dict[str, Any]] = {}  # checkpoint url -> its iteration and time
+        self._borrowed_progress: dict[str, dict[str, Any]] = {}  # trial id -> where an exploited trial counts on from
+        self._kept_for_borrowers: list[Checkpoint] = []  # dropped by their trial, still needed by an exploit
         self._last_state_save = 0.0
         self._iteration = 0
         self._stop_requested = False
@@ -239,7 +244,7 @@ class Controller:
         self.trials.append(trial)
         self._by_id[trial.trial_id] = trial
         self._books[trial.trial_id] = book
-        for checkpoint, metrics in book.best_checkpoints():
+        for checkpoint, metrics, _ in book.entries:  # every kept one, the latest too
             self._progress_at[checkpoint.url] = metrics
         if trial.status is TrialStatus.PENDING:
             self._waiting.append(trial)
@@ -284,9 +289,15 @@ class Controller:
         """
         if trial.restore_checkpoint is not None:  # another trial's checkpoint (PBT's exploit)
             restore, trial.restore_checkpoint = trial.restore_checkpoint, None
+            progress, trial.restore_progress = trial.restore_progress, None
             if checkpoint_exists(restore):
                 trial.checkpoint = restore
                 self._books[trial.trial_id].borrowed = restore  # a retry must not go back to the old weights
+                # as in Ray Tune, the trial counts on from the donor's progress at the exploit (or
+                # its checkpoint's, if later), so its history does not repeat iterations
+                saved = self._progress_at.get(restore.url, {})
+                later = progress and (progress.get("training_iteration") or 0) > (saved.get("training_iteration") or 0)
+                self._borrowed_progress[trial.trial_id] = progress if later else saved
                 self.storage.journal.trial_exploited(trial, restore)
                 return restore
             self.progress.warn(f"checkpoint {restore.path} given to trial {trial} is gone; it resumes from its own")
@@ -304,14 +315,22 @@ class Controller:
         start = book.borrowed or book.latest
         trial.checkpoint = start
         if trial.last_result or trial.attempt > 0:
-            done = self._progress_at.get(start.url, {}) if start else {}
+            done = self._progress_of(trial, start)
             self.storage.settle_logs()  # the log writer has written all the trial's rows
             rows = self.storage.trial_files(trial.dirname).rewind(done.get("training_iteration", 0))
             trial.last_result = rows[-1] if rows else {}
         return start
 
+    def _progress_of(self, trial: Trial, start: Checkpoint | None) -> dict[str, Any]:
+        """``training_iteration`` and ``time_total_s`` an attempt starting from ``start`` counts on from."""
+        if start is None:
+            return {}
+        if start is self._books[trial.trial_id].borrowed and trial.trial_id in self._borrowed_progress:
+            return self._borrowed_progress[trial.trial_id]
+        return self._progress_at.get(start.url, {})
+
     def _assignment(self, trial: Trial, attempt: int, restore: Checkpoint | None) -> _protocol.Assignment:
-        done = self._progress_at.get(restore.url, {}) if restore is not None else {}
+        done = self._progress_of(trial, restore)
         return _protocol.Assignment(
             trial_id=trial.trial_id,
             trial_name=str(trial),
@@ -331,7 +350,7 @@ class Controller:
             checkpoint_at_end=self.settings.checkpoint_at_end,
             chdir=_settings.chdir_to_trial_dir(),
             reuse_actors=self.settings.reuse_actors,
-            log_to_file=self.settings.log_to_file,
+            log_to_file=self._log_to_file,
             decisions=self._decisions,
         )
 
@@ -384,6 +403,7 @@ class Controller:
             return
         trial.last_result = result
         trial.update_metric_analysis(flat)
+        lent_before = self._lending(trial.checkpoint) if checkpoint_dir_name else set()
         decision = self._decide(trial, flat)
         if decision is not Decision.STOP:
             self.search_alg.on_trial_result(trial.trial_id, flat)
@@ -391,7 +411,9 @@ class Controller:
         self.storage.mark_dirty(trial.path)
         self.progress.trial_result(trial, result)
         if checkpoint_dir_name:
+            previous = trial.checkpoint
             self._register_checkpoint(trial, checkpoint_dir_name, flat)
+            self._lend_newest(trial, previous, lent_before)
         # A callback may ask for a checkpoint by setting should_checkpoint, as in Ray Tune.
         save = bool(result.get("should_checkpoint")) and not checkpoint_dir_name and self.settings.is_class_trainable
         self._answer(trial, running, seq, decision.value, save)
@@ -427,7 +449,7 @@ class Controller:
         return None
 
     def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
-        if self.stopper(trial.trial_id, flat):
+        if self.stopper(trial.trial_id, flat) or self._reported_done(flat):
             return Decision.STOP
         if not self._warned_missing_stop_keys and hasattr(self.stopper, "missing_keys"):
             missing = self.stopper.missing_keys(flat)
@@ -437,6 +459,11 @@ class Controller:
         decision = self.scheduler.on_trial_result(trial, flat)
         self._stop_trials_scheduler_dropped()
         return Decision(decision.value if isinstance(decision, Decision) else str(decision).upper())
+
+    def _reported_done(self, flat: dict[str, Any]) -> bool:
+        """A function trainable's ``done=True`` ends the trial, as in Ray Tune (a class trainable
+        returns by itself after such a result, and its instance can then be reused)."""
+        return bool(flat.get("done")) and not self.settings.is_class_trainable
 
     def _stop_trials_scheduler_dropped(self) -> None:
         """End the trials the scheduler stopped while they were not reporting (paused or pending)."""
@@ -463,12 +490,55 @@ class Controller:
         self._progress_at[checkpoint.url] = {k: flat.get(k) for k in ("training_iteration", "time_total_s")}
         self.storage.mark_dirty(trial.path)
         self.storage.journal.checkpoint(trial, checkpoint, flat.get("training_iteration"), flat.get("time_total_s"))
-        for dropped in self._books[trial.trial_id].add(checkpoint, flat):
-            self._progress_at.pop(dropped.url, None)
+        for dropped in self._books[trial.trial_id].add(checkpoint, flat, in_use=self._borrowed):
+            if self._borrowed(dropped):
+                self._kept_for_borrowers.append(dropped)  # deleted once no exploit needs it
+            else:
+                self._progress_at.pop(dropped.url, None)
             self.storage.journal.checkpoint_dropped(trial, dropped)
+        self._delete_unborrowed()
         trial.checkpoint = checkpoint
         self.callbacks.call("on_checkpoint", iteration=self._iteration, trials=self.trials, trial=trial, checkpoint=checkpoint)
         self.callbacks.call("on_trial_save", iteration=self._iteration, trials=self.trials, trial=trial)
+
+    def _lending(self, checkpoint: Checkpoint | None) -> set[str]:
+        """Ids of the waiting or ending trials that are to start from ``checkpoint``."""
+        if checkpoint is None:
+            return set()
+        candidates = [*self._waiting, *(self._by_id[i] for i in self._running)]
+        return {t.trial_id for t in candidates if t.restore_checkpoint is checkpoint}
+
+    def _lend_newest(self, donor: Trial, previous: Checkpoint | None, lent_before: set[str]) -> None:
+        """Trials that took ``donor``'s checkpoint while deciding on the result that came with a
+        newer one get the newer one: PBT's exploit uses the donor's state at that result, as
+        Ray Tune saves it there (the controller stores a result's checkpoint after the decision)."""
+        for trial_id in self._lending(previous) - lent_before:
+            self._by_id[trial_id].restore_checkpoint = donor.checkpoint
+
+    def _borrowed(self, checkpoint: Checkpoint) -> bool:
+        """Whether a trial will start, or may start again, from ``checkpoint`` of another trial
+        (PBT's exploit: from the decision until the exploiting trial saves its own)."""
+        url = checkpoint.url
+        for trial in self.trials:
+            if trial.status.is_finished():
+                continue
+            if trial.restore_checkpoint is not None and trial.restore_checkpoint.url == url:
+                return True
+            borrowed = self._books[trial.trial_id].borrowed
+            if borrowed is not None and borrowed.url == url:
+                return True
+        return False
+
+    def _delete_unborrowed(self) -> None:
+        """Delete the dropped checkpoints that were kept for an exploit no trial needs any more."""
+        still = []
+        for checkpoint in self._kept_for_borrowers:
+            if self._borrowed(checkpoint):
+                still.append(checkpoint)
+            else:
+                self._progress_at.pop(checkpoint.url, None)
+                delete_checkpoint(checkpoint)
+        self._kept_for_borrowers = still
 
     def _on_done(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         reason: _protocol.DoneReason = event.payload
@@ -485,6 +555,8 @@ class Controller:
         if running.ending is None:
             if trial.last_result:
                 trial.last_result["done"] = True
+            else:  # it reported nothing: Ray Tune's final result all the same
+                trial.last_result = _empty_final_result(trial)
             self._complete(trial)
 
     def _paused(self, trial: Trial) -> None:
@@ -534,6 +606,8 @@ class Controller:
 
     def _complete(self, trial: Trial) -> None:
         trial.status = TrialStatus.TERMINATED
+        if self._kept_for_borrowers:
+            self._delete_unborrowed()
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
         self.scheduler.on_trial_complete(trial, flat)
@@ -604,6 +678,8 @@ class Controller:
                     self._end_attempt(self._by_id[trial_id], running, "stop")
                     self._complete(self._by_id[trial_id])
                     running.deadline = time.monotonic()
+            while self._waiting:  # never started or paused: TERMINATED too, as in Ray
+                self._complete(self._waiting.pop(0))
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -701,6 +777,21 @@ def _is_number(value: Any) -> bool:
 def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _empty_final_result(trial: Trial) -> dict[str, Any]:
+    """The final result of a trial that reported nothing: ids, time, host, config and
+    ``done: True``, as Ray Tune records it (no ``training_iteration``, no row in the files)."""
+    now = time.time()
+    return {
+        "trial_id": trial.trial_id,
+        "date": datetime.datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S"),
+        "timestamp": int(now),
+        "hostname": _session._HOSTNAME,
+        "node_ip": _session._NODE_IP,
+        "config": trial.config,
+        "done": True,
+    }
 
 
 def _describe_exit(exit_code: int | None) -> str:

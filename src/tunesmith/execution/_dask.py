@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import logging
 import os
 import signal
 import socket
@@ -32,8 +33,11 @@ from tunesmith.execution._trial_processes import driver_source_folders
 
 __all__ = ["DaskExecutor"]
 
+logger = logging.getLogger("tunesmith")
+
 _KILLED = -signal.SIGKILL
 _NODE_REFRESH_S = 1.0
+_STARVED_GAP_S = 5.0  # a trial that found no worker this long ago waited in an earlier, separate spell
 
 
 @dataclasses.dataclass(eq=False)
@@ -80,6 +84,10 @@ class DaskExecutor(Executor):
         heartbeat_timeout_s: Seconds a running trial may stay silent before it is
             declared lost (a hung or cut-off host); default
             ``TUNESMITH_HEARTBEAT_TIMEOUT_S`` (30).
+        pending_timeout_s: Seconds trials may wait while no worker could run them (every
+            worker gone, or none with the resources they ask for): a warning after the
+            heartbeat timeout, then a ``TuneError`` ends the experiment; default
+            ``TUNESMITH_PENDING_TIMEOUT_S`` (600).
 
     Raises:
         ImportError: Dask is not installed (``pip install "tunesmith[dask]"``).
@@ -103,11 +111,17 @@ class DaskExecutor(Executor):
                            '--resources "CPU=4,GPU=1"`')
 
     def __init__(self, address: Any = None, *, timeout_s: float = 10.0, min_workers: int = 1,
-                 heartbeat_timeout_s: float | None = None) -> None:
+                 heartbeat_timeout_s: float | None = None, pending_timeout_s: float | None = None) -> None:
         super().__init__(heartbeat_timeout_s=heartbeat_timeout_s)
         distributed = try_import("distributed", extra="dask", needed_by="DaskExecutor")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        if pending_timeout_s is not None and not pending_timeout_s > 0:
+            raise ValueError(f"pending_timeout_s must be > 0 seconds, got {pending_timeout_s!r}")
+        self.pending_timeout_s = pending_timeout_s or _settings.pending_timeout_s()
+        self._starved_since: float | None = None  # since when no worker could run a waiting trial
+        self._starved_seen = 0.0  # when that was last seen
+        self._starved_warned = False
         if min_workers < 0:
             raise ValueError(f"min_workers must be >= 0, got {min_workers}")
         self.timeout_s = float(timeout_s)
@@ -126,7 +140,7 @@ class DaskExecutor(Executor):
     @classmethod
     def local(cls, n_workers: int = 2, *, cpus_per_worker: float = 1, gpus_per_worker: int = 0,
               resources_per_worker: dict[str, float] | None = None,
-              heartbeat_timeout_s: float | None = None) -> DaskExecutor:
+              heartbeat_timeout_s: float | None = None, pending_timeout_s: float | None = None) -> DaskExecutor:
         """Start a Dask ``LocalCluster`` on 127.0.0.1 and an executor on it.
 
         The workers are threads of this process (no ``if __name__ == "__main__"`` guard is
@@ -156,7 +170,8 @@ class DaskExecutor(Executor):
         client = distributed.Client(cluster, set_as_default=False)
         client.register_plugin(GpuSlots(devices), name=GpuSlots.name)
         client.register_plugin(TrialRunner(), name=TrialRunner.name)
-        executor = cls(client, min_workers=n_workers, heartbeat_timeout_s=heartbeat_timeout_s)
+        executor = cls(client, min_workers=n_workers, heartbeat_timeout_s=heartbeat_timeout_s,
+                       pending_timeout_s=pending_timeout_s)
         executor._cluster, executor._owns_client = cluster, True
         return executor
 
@@ -209,7 +224,34 @@ class DaskExecutor(Executor):
 
     def _allocate(self, resources: dict[str, float], avoid: str | None) -> Allocation | None:
         ledger: ClusterLedger = self._require_ledger()  # type: ignore[assignment]
-        return ledger.allocate(resources, avoid=avoid, exclude=self._suspect_workers())
+        allocation = ledger.allocate(resources, avoid=avoid, exclude=self._suspect_workers())
+        reason = None if allocation is not None else ledger.infeasible_reason(resources)
+        if reason is None:  # placed, or a worker that could run it is busy
+            self._starved_since = None
+            self._starved_warned = False
+        else:
+            self._starving(reason)
+        return allocation
+
+    def _starving(self, reason: str) -> None:
+        """A waiting trial fits no worker: warn after the heartbeat timeout, fail after ``pending_timeout_s``."""
+        now = time.monotonic()
+        if self._starved_since is None or now - self._starved_seen > _STARVED_GAP_S:  # a new wait
+            self._starved_since, self._starved_warned = now, False
+        self._starved_seen = now
+        waited = now - self._starved_since
+        if waited >= self.pending_timeout_s:
+            raise TuneError(
+                f"a pending trial waited {waited:.0f} s with no Dask worker able to run it: {reason}. Start workers "
+                f"(or ones with the resources), or wait longer with DaskExecutor(pending_timeout_s=...) or "
+                "TUNESMITH_PENDING_TIMEOUT_S"
+            )
+        if waited >= min(self.heartbeat_timeout(), self.pending_timeout_s) and not self._starved_warned:
+            self._starved_warned = True
+            logger.warning(
+                "trials are pending and no Dask worker can run them: %s. The experiment ends with an error "
+                "if none joins within %g s (pending_timeout_s)", reason, self.pending_timeout_s,
+            )
 
     def _launch(self, handle: AttemptHandle) -> None:
         from tunesmith.execution._dask_worker import run_attempt
@@ -282,7 +324,8 @@ class DaskExecutor(Executor):
     def _process_spec(self) -> dict[str, Any]:
         """What every trial process of this experiment is started with."""
         return {"driver": self.driver_address, "cwd": os.getcwd(),
-                "heartbeat_s": min(1.0, self.heartbeat_timeout() / 4), "python_path": driver_source_folders()}
+                "heartbeat_s": min(1.0, self.heartbeat_timeout() / 4), "python_path": driver_source_folders(),
+                "reuse": self.reuse_processes}
 
     def _kill_on_worker(self, task: _Task) -> None:
         from tunesmith.execution._dask_worker import kill_attempt

@@ -78,7 +78,8 @@ def run_attempt(spec: dict[str, Any]) -> int | None:
     runner: TrialRunner = worker.plugins[TrialRunner.name]
     env = _environment(spec, slots.cuda_visible_devices(spec["gpu_slots"]))
     attempt = {"trial_id": spec["trial_id"], "attempt": spec["attempt"], "ticket": spec["ticket"]}
-    return runner.processes.run(spec["key"], attempt, env, spec["cwd"], tuple(spec["python_path"]))
+    return runner.processes.run(spec["key"], attempt, env, spec["cwd"], tuple(spec["python_path"]),
+                                reuse=spec.get("reuse", False))
 
 
 def _environment(spec: dict[str, Any], cuda: str) -> dict[str, str]:

@@ -48,10 +48,22 @@ class Executor(abc.ABC):
         self._heartbeat_timeout_s = heartbeat_timeout_s
         self.driver_address = ""
         self.token = ""
+        self.reuse_processes = False
 
     # -- public bookkeeping ------------------------------------------------------------
-    def start(self, driver_address: str, token: str) -> None:
+    def start(self, driver_address: str, token: str, *, reuse_processes: bool = False) -> None:
+        """Begin an experiment whose trials connect to ``driver_address`` with ``token``.
+
+        Args:
+            driver_address: The ``TrialServer``'s ``host:port``.
+            token: The secret trial processes present.
+            reuse_processes: Whether attempts may run in the worker process itself, one
+                after another (``TuneConfig(reuse_actors=True)``). False, the default, runs
+                each in a child the worker forks for it, so one trial's module globals,
+                environment changes and threads never reach the next.
+        """
         self.driver_address, self.token = driver_address, token
+        self.reuse_processes = reuse_processes
         self._ledger = self._start()
 
     def total_resources(self) -> dict[str, float]:
@@ -158,7 +170,7 @@ class Executor(abc.ABC):
         """End the attempt's process now; return its exit code if known."""
 
     def _finished(self, handle: AttemptHandle) -> None:
-        """The attempt's process may be reused."""
+        """The attempt ended by itself: its worker process may take a later attempt."""
 
     @abc.abstractmethod
     def _exited(self, handle: AttemptHandle) -> int | None:

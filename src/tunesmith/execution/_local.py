@@ -38,9 +38,9 @@ class _Worker:
             )
         self.stdin: IO[bytes] = self.process.stdin  # type: ignore[assignment]
 
-    def run(self, trial_id: str, attempt: int, driver: str, token: str) -> None:
+    def run(self, trial_id: str, attempt: int, driver: str, token: str, fresh: bool = True) -> None:
         spec = {"trial_id": trial_id, "attempt": attempt, "driver": driver, "token": token,
-                "python_path": [p for p in sys.path if p]}
+                "python_path": [p for p in sys.path if p], "fresh": fresh}
         self._send(spec)
 
     def disconnect(self) -> None:
@@ -69,10 +69,12 @@ class LocalExecutor(Executor):
     """Runs each trial attempt in a local worker process.
 
     Worker processes are kept warm and reused for later attempts that need the same
-    environment (the same ``CUDA_VISIBLE_DEVICES``), so starting a trial costs well under
-    a millisecond. A process that is killed, crashes, or runs a trial that is stopped
-    without unwinding is replaced by a fresh one. ``reuse_workers=False`` gives every
-    attempt a fresh process. On Linux new processes are forked from a warm template
+    environment (the same ``CUDA_VISIBLE_DEVICES``). A worker runs each attempt in a child
+    it forks for it (a few milliseconds), so nothing one trial leaves (module globals,
+    ``os.environ``, threads) reaches the next; only with ``TuneConfig(reuse_actors=True)``
+    do attempts run in the worker itself, one after another. A process that is killed,
+    crashes, or runs a trial that is stopped without unwinding is replaced by a fresh one.
+    ``reuse_workers=False`` gives every attempt a fresh worker. On Linux new processes are forked from a warm template
     process (:mod:`tunesmith.execution._forkserver`), which costs milliseconds instead of
     Python's start-up and imports.
 
@@ -145,7 +147,7 @@ class LocalExecutor(Executor):
         cuda = ",".join(self._device_names[i] for i in handle.allocation.gpu_ids)
         worker = self._take_idle(cuda) or self._new_worker(cuda)
         self._busy[(handle.trial_id, handle.attempt)] = worker
-        worker.run(handle.trial_id, handle.attempt, self.driver_address, self.token)
+        worker.run(handle.trial_id, handle.attempt, self.driver_address, self.token, fresh=not self.reuse_processes)
 
     def _new_worker(self, cuda: str) -> _Worker:
         return _Worker(cuda, self._env(cuda), self.fork_server())

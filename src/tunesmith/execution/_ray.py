@@ -37,12 +37,12 @@ class RunnerActor:
         self.processes = TrialProcesses(max_idle=2)
 
     def run(self, key: str, attempt: dict[str, Any], env: dict[str, str], cwd: str,
-            python_path: tuple[str, ...]) -> int | None:
+            python_path: tuple[str, ...], reuse: bool = False) -> int | None:
         import ray
 
         gpu_ids = ray.get_runtime_context().get_accelerator_ids().get("GPU", [])
         env = dict(env, CUDA_VISIBLE_DEVICES=",".join(str(i) for i in gpu_ids))
-        return self.processes.run(key, attempt, env, cwd, tuple(python_path))
+        return self.processes.run(key, attempt, env, cwd, tuple(python_path), reuse=reuse)
 
 
 @dataclasses.dataclass(eq=False)
@@ -139,7 +139,8 @@ class RayExecutor(Executor):
         key = f"{self.driver_address}-{handle.trial_id}-{handle.attempt}"
         ticket = _protocol.attempt_ticket(self.token, handle.trial_id, handle.attempt)
         attempt = {"trial_id": handle.trial_id, "attempt": handle.attempt, "ticket": ticket}
-        runner.ref = runner.actor.run.remote(key, attempt, env, os.getcwd(), driver_source_folders())
+        runner.ref = runner.actor.run.remote(key, attempt, env, os.getcwd(), driver_source_folders(),
+                                             self.reuse_processes)
         handle.engine_ref = runner
 
     def _exited(self, handle: AttemptHandle) -> int | None:

@@ -4,7 +4,9 @@ The worker keeps warm trial processes, as the local executor does: each is the s
 point (``tunesmith.execution._worker``), connected to the driver, taking attempts as JSON
 lines on stdin and writing one byte to an acknowledgement pipe as each attempt ends. An
 attempt takes an idle process with the same environment (driver, ``CUDA_VISIBLE_DEVICES``)
-or a new one; a process that is killed or dies is never reused. The driver's ``TrialServer``
+or a new one; one that is killed or dies is never reused. Each attempt runs in a child
+the process forks for it, unless the driver says otherwise (``reuse_actors``), so no
+attempt sees what an earlier one left. The driver's ``TrialServer``
 sees the attempt's results; the worker sees only "ended" (and an exit code if it died).
 
 Starting Python and importing tunesmith takes a few hundred milliseconds, so whenever an
@@ -75,6 +77,7 @@ class _Process:
         self.popen.kill()
 
 
+
 class TrialProcesses:
     """Runs attempts in warm child processes of this worker.
 
@@ -94,11 +97,13 @@ class TrialProcesses:
         self._starter.start()
 
     def run(self, key: str, attempt: dict[str, Any], env: dict[str, str], cwd: str | None = None,
-            python_path: tuple[str, ...] = ()) -> int | None:
-        """Run one attempt to its end: None if its process lives on, else the process's exit code.
+            python_path: tuple[str, ...] = (), reuse: bool = False) -> int | None:
+        """Run one attempt to its end: None if it ended as trials end, else the process's exit code.
 
         None means the attempt ended as trials end (its DONE or ERROR went to the driver):
-        the driver learns how from the trial's connection, not from the worker.
+        the driver learns how from the trial's connection, not from the worker. The process
+        runs the attempt in a child it forks for it, or with ``reuse`` (``reuse_actors``)
+        itself, so that it may leave state for a later attempt.
 
         Blocks; call it from the task's (or actor method's) own thread. ``attempt`` is
         ``{"trial_id": ..., "attempt": ...}``; ``env`` comes from :func:`attempt_environment`.
@@ -117,7 +122,7 @@ class TrialProcesses:
             return process.popen.wait()
         try:
             try:
-                process.popen.stdin.write(json.dumps(attempt).encode() + b"\n")
+                process.popen.stdin.write(json.dumps(dict(attempt, fresh=not reuse)).encode() + b"\n")
                 process.popen.stdin.flush()
             except OSError:
                 pass  # it died already; its exit code says how

@@ -1,7 +1,8 @@
 """A trial process: runs the attempts it is given, talking to the driver's TrialServer.
 
 Started by an executor as ``python -c "from tunesmith.execution._worker import main; main()"``.
-Attempts arrive as JSON lines on stdin: ``{"trial_id", "attempt"}`` plus, from the local
+Attempts arrive as JSON lines on stdin: ``{"trial_id", "attempt"}`` plus ``"fresh"``
+(run it in a forked child: see :meth:`_Connection.run_in_child`) and, from the local
 executor, ``"driver"`` (``host:port``), ``"token"`` and ``"python_path"``; without them
 ``TUNESMITH_DRIVER`` (and ``TUNESMITH_TOKEN`` if set) from the environment are used.
 Cluster executors send no token: each attempt carries a one-time ``"ticket"`` that its
@@ -9,7 +10,8 @@ HELLO presents instead (see :mod:`tunesmith.execution._server`). The connection 
 the first attempt, so a process can be started
 before the experiment's server exists, and is replaced when an attempt names another
 driver; ``{"disconnect": true}`` closes it between experiments. The process exits when
-stdin closes, when a connected driver goes away, or when its parent dies. With
+stdin closes, when a connected driver goes away, or when its parent dies, at once (a thread
+a trial left running does not keep it alive). The trial's own stdin is ``/dev/null``. With
 ``TUNESMITH_ACK_FD`` set (cluster executors), the process writes one byte to that file
 descriptor as each attempt ends, so its parent knows it is free again. A heartbeat thread
 (:mod:`tunesmith.execution._heartbeat`) runs while the process is connected.
@@ -17,13 +19,15 @@ descriptor as each attempt ends, so its parent knows it is free again. A heartbe
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import signal
 import socket
 import sys
-from typing import Any
+import traceback
+from typing import IO, Any, NoReturn
 
 import cloudpickle
 
@@ -106,6 +110,41 @@ class _Connection:
         else:  # the first frame must be the HELLO with its ticket
             self.attempts.after_hello = self.heartbeat.start
 
+    def run_in_child(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
+        """Run the attempt in a forked child, so that nothing it leaves (module globals,
+        ``os.environ``, threads) reaches a later attempt; this process stays as it was.
+
+        The child inherits the connection and sends its own heartbeats; this process sends
+        nothing while it runs. A child that dies without ending as trials end takes this
+        process with it, by the same exit code or signal, as if the attempt had run here.
+        """
+        self.heartbeat.stop()  # its thread holds no lock across the fork, and does not exist in the child
+        pid = os.fork()
+        if pid == 0:
+            _die_with_parent()
+            self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
+            self.attempts.after_hello = self.heartbeat.start  # the HELLO (with its ticket) goes first
+            code = 0
+            try:
+                self.attempts.run(trial_id, attempt, ticket)
+            except _wire.ConnectionClosed:
+                pass
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            _exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code < 0:  # killed by a signal: so is this process
+            with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep their default
+                signal.signal(-code, signal.SIG_DFL)
+            os.kill(os.getpid(), -code)
+            _exit(128 - code)  # a signal that does not end a process
+        if code != 0:
+            _exit(code)
+        self.attempts.after_hello = None  # the child sent a HELLO on this connection
+        self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s()).start()
+
     def close(self) -> None:
         try:
             self.attempts.close()
@@ -121,13 +160,50 @@ def _add_python_path(entries: list[str] | None) -> None:
             sys.path.append(entry)
 
 
-def main() -> None:
+def _take_control_pipe() -> IO[bytes]:
+    """The pipe attempts arrive on (stdin as started); the trial's stdin becomes /dev/null,
+    so a trainable calling ``input()`` gets ``EOFError`` instead of reading the next attempt."""
+    control = os.fdopen(os.dup(0), "rb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115 - fd 0 lives as long as the process
+    return control
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process now: a thread the trial left running must not keep it alive."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def main() -> NoReturn:
+    """Run attempts until the control pipe closes, then exit (threads the trials left die too)."""
+    code = 0
+    try:
+        _serve()
+    except SystemExit as exc:  # a driver that cannot be reached: say why, as an uncaught SystemExit would
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    _exit(code)
+
+
+def _serve() -> None:
     _die_with_parent()
+    control = _take_control_pipe()
     ack_fd = int(os.environ.get("TUNESMITH_ACK_FD") or -1)
     connection: _Connection | None = None
     try:
         while True:
-            line = sys.stdin.readline()
+            line = control.readline()
             if not line:
                 return
             spec = json.loads(line)
@@ -142,7 +218,10 @@ def main() -> None:
                     connection.close()
                 connection = _Connection(address, spec.get("token") or os.environ.get("TUNESMITH_TOKEN"))
             _add_python_path(spec.get("python_path"))
-            connection.attempts.run(spec["trial_id"], spec["attempt"], spec.get("ticket"))
+            if spec.get("fresh"):
+                connection.run_in_child(spec["trial_id"], spec["attempt"], spec.get("ticket"))
+            else:  # reuse_actors: the attempt may leave state for the next
+                connection.attempts.run(spec["trial_id"], spec["attempt"], spec.get("ticket"))
             if ack_fd >= 0:
                 os.write(ack_fd, b"\n")
     except _wire.ConnectionClosed:

@@ -135,6 +135,7 @@ class Experiment:
         self.trial_dirname_creator = trial_dirname_creator
         self.log_to_file = log_to_file
         self.max_failures = max_failures
+        _check_spec(self)
 
     @classmethod
     def from_json(cls, name: str, spec: dict[str, Any]) -> Experiment:
@@ -226,6 +227,42 @@ class Experiment:
 
     def __repr__(self) -> str:
         return f"Experiment({self.name!r}, {self._run_identifier!r})"
+
+
+def _check_spec(experiment: Experiment) -> None:
+    """Ray Tune's checks of an Experiment's spec, at construction.
+
+    Raises:
+        ValueError: checkpointing options a function trainable cannot honour, a bad ``stop``
+            or ``log_to_file``.
+        TypeError: a stop function with the wrong signature.
+    """
+    from tunesmith.execution._capture import log_files
+    from tunesmith.stopper._build import build_stopper
+
+    checkpoint = experiment.checkpoint_config
+    is_class = inspect.isclass(experiment.trainable) and issubclass(experiment.trainable, Trainable)
+    if not is_class and checkpoint is not None and (checkpoint.checkpoint_frequency or checkpoint.checkpoint_at_end):
+        raise ValueError(
+            f"Experiment {experiment.name!r}: checkpoint_frequency and checkpoint_at_end work only with class "
+            "trainables; a function trainable saves checkpoints with tune.report(metrics, checkpoint=...). Got "
+            f"checkpoint_frequency={checkpoint.checkpoint_frequency!r}, checkpoint_at_end={checkpoint.checkpoint_at_end!r}"
+        )
+    if experiment.stop is not None:
+        build_stopper(experiment.stop)
+    log_files(experiment.log_to_file)
+    if not isinstance(experiment.num_samples, int) or isinstance(experiment.num_samples, bool) or (
+        experiment.num_samples < 1 and experiment.num_samples != -1
+    ):
+        raise ValueError(
+            f"Experiment {experiment.name!r}: num_samples must be an int >= 1 (or -1: without end), "
+            f"got {experiment.num_samples!r}"
+        )
+    if not isinstance(experiment.max_failures, int) or isinstance(experiment.max_failures, bool) or experiment.max_failures < -1:
+        raise ValueError(
+            f"Experiment {experiment.name!r}: max_failures must be an int >= -1 (-1: retry without end), "
+            f"got {experiment.max_failures!r}"
+        )
 
 
 def _default_name(trainable: str, storage_path: str | os.PathLike, filesystem: Any) -> str:

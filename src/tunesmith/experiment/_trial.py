@@ -44,12 +44,17 @@ class Trial:
         status: A :class:`TrialStatus`.
         last_result: The latest (unflattened) result, ``{}`` before the first one.
         resources: Resource request, e.g. ``{"cpu": 1.0, "gpu": 0.5}``.
+        placement_group_factory: The same as a ``PlacementGroupFactory``; also
+            ``trial_resources``.
         path: The trial's folder in storage (set when the trial is first started).
         num_failures: Failed attempts so far.
         checkpoint: The latest persisted :class:`tunesmith.Checkpoint`, or None.
         error: The exception of the last failed attempt, or None.
         restore_checkpoint: When set, the next attempt starts from this checkpoint
             instead of ``checkpoint`` (then it is cleared).
+        restore_progress: With ``restore_checkpoint``: ``{"training_iteration": ...,
+            "time_total_s": ...}`` the next attempt counts on from when it is later than the
+            checkpoint's own (PBT: the donor's at its last perturbation, as in Ray Tune).
     """
 
     PENDING = TrialStatus.PENDING
@@ -75,7 +80,7 @@ class Trial:
         self.experiment_tag = experiment_tag
         self.evaluated_params = evaluated_params or {}
         self.resources = dict(resources or {"cpu": 1.0})
-        self.placement_group_factory = placement_group_factory
+        self._placement_group_factory = placement_group_factory
         self.status = TrialStatus.PENDING
         self.last_result: dict[str, Any] = {}
         self.metric_analysis: dict[str, dict[str, float]] = {}
@@ -86,8 +91,30 @@ class Trial:
         self.attempt = -1
         self.checkpoint: Any = None
         self.restore_checkpoint: Any = None
+        self.restore_progress: dict[str, Any] | None = None
         self.error: BaseException | None = None
         self.error_text: str | None = None
+
+    @property
+    def placement_group_factory(self) -> Any:
+        """The trial's resources as a ``PlacementGroupFactory`` (Ray Tune's shape:
+        ``required_resources``, ``bundles``, ``head_cpus``), following ``resources``
+        (which ``ResourceChangingScheduler`` changes)."""
+        from tunesmith.trainable._resources import PlacementGroupFactory
+
+        given = self._placement_group_factory
+        if isinstance(given, PlacementGroupFactory) and given.to_dict() == _nonzero(self.resources):
+            return given  # as requested, with its bundles
+        return PlacementGroupFactory([_nonzero(self.resources, ray_keys=True) or {"CPU": 0.0}])
+
+    @placement_group_factory.setter
+    def placement_group_factory(self, value: Any) -> None:
+        self._placement_group_factory = value
+
+    @property
+    def trial_resources(self) -> Any:
+        """Same as :attr:`placement_group_factory` (the name a trainable uses)."""
+        return self.placement_group_factory
 
     @property
     def local_path(self) -> str | None:
@@ -124,3 +151,9 @@ class Trial:
 
     def __repr__(self) -> str:
         return f"Trial({self}, status={self.status.value})"
+
+
+def _nonzero(resources: dict[str, float], ray_keys: bool = False) -> dict[str, float]:
+    """The amounts that are not zero, as floats; ``CPU``/``GPU`` spelt Ray's way if ``ray_keys``."""
+    names = {"cpu": "CPU", "gpu": "GPU"} if ray_keys else {}
+    return {names.get(k, k): float(v) for k, v in resources.items() if v}

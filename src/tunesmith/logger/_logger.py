@@ -119,24 +119,29 @@ class CsvFiles:
 
     def __init__(self) -> None:
         self._headers: dict[str, list[str]] = {}
+        self._columns: dict[str, set[str]] = {}  # each header as a set: a row's new keys in linear time
 
     def row(self, trial_id: str, folder: str, attempt: int, row: dict[str, Any]) -> None:
         """Append ``row`` (flat) under the file's header, widening the header for new keys."""
         header = self._header(trial_id, folder, attempt)
+        columns = self._columns[trial_id]
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         if not header:  # the first row: header and row in one write
             header.extend(row)
+            columns.update(row)
             writer.writerow(header)
-        new_keys = [k for k in row if k not in header]
+        new_keys = [k for k in row if k not in columns]
         if new_keys:
             self._widen(folder, header, new_keys)
+            columns.update(new_keys)
         writer.writerow([row.get(key, "") for key in header])
         append_file(os.path.join(folder, EXPR_PROGRESS_FILE), buffer.getvalue().encode())
 
     def forget(self, trial_id: str) -> None:
         """The trial ended, or its file may have been cut back: read the header again next time."""
         self._headers.pop(trial_id, None)
+        self._columns.pop(trial_id, None)
 
     def _header(self, trial_id: str, folder: str, attempt: int) -> list[str]:
         header = self._headers.get(trial_id)
@@ -148,6 +153,7 @@ class CsvFiles:
                 with open(path, newline="") as f:
                     header = next(csv.reader(f), [])
             self._headers[trial_id] = header
+            self._columns[trial_id] = set(header)
         return header
 
     def _widen(self, folder: str, header: list[str], new_keys: list[str]) -> None:

@@ -17,6 +17,7 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from tunesmith.experiment._trial import TrialStatus
+from tunesmith.schedulers._hyperband_scheduler import HyperBandScheduler
 from tunesmith.schedulers._scheduler_base import _SchedulerBase
 from tunesmith.schedulers._trial_scheduler import Decision
 
@@ -126,12 +127,12 @@ class _Bracket:
         return min(1.0, sum(self.progress.values()) / work) if work else 1.0
 
 
-class HyperBandScheduler(_SchedulerBase):
-    """Synchronous HyperBand: pause trials at each milestone and continue the top ``1/eta``.
+class _PaperHyperBand(_SchedulerBase):
+    """Synchronous HyperBand with the paper's bracket plans (the base of :class:`HyperBandForBOHB`).
 
-    Trials are assigned to brackets as they are added, filling bracket ``s = 0`` (no early
-    stopping) first, then ``s = 1, ...`` as Ray Tune does; a band of ``s_max + 1`` brackets
+    Trials are assigned to brackets as they are added, a band of ``s_max + 1`` brackets
     is then followed by a new band. Pausing needs trainables that checkpoint and restore.
+    :class:`HyperBandScheduler` follows Ray Tune's bracket arithmetic instead.
 
     Args:
         time_attr: The result key that measures progress (monotonically increasing).
@@ -146,10 +147,6 @@ class HyperBandScheduler(_SchedulerBase):
         ValueError: For ``max_t <= 0``, ``reduction_factor <= 1`` or a bad ``mode``.
         TuneError: At the first result, when it lacks ``time_attr`` or the metric.
 
-    Example:
-        >>> from tunesmith.schedulers import HyperBandScheduler
-        >>> HyperBandScheduler(metric="acc", mode="max", max_t=9, reduction_factor=3).bracket_plans()
-        [[(3, 9)], [(5, 3), (1, 9)], [(9, 1), (3, 3), (1, 9)]]
     """
 
     _supports_buffered_results = False
@@ -337,10 +334,11 @@ class HyperBandScheduler(_SchedulerBase):
         self._num_stopped = state["num_stopped"]
 
 
-class HyperBandForBOHB(HyperBandScheduler):
+class HyperBandForBOHB(_PaperHyperBand):
     """HyperBand as BOHB (``TuneBOHB``) needs it: largest bracket first, and full brackets.
 
-    Differences from :class:`HyperBandScheduler`:
+    Differences from :class:`HyperBandScheduler` (which follows Ray Tune's bracket arithmetic; this
+    one uses the paper's plans, :func:`hyperband_bracket`):
 
     - brackets are filled from ``s = s_max`` (most trials, most halvings) down to 0;
     - a trial at a milestone is paused until the bracket is full *and* all its trials are

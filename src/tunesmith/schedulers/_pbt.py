@@ -54,6 +54,7 @@ class _Member:
     last_iteration: int = 0
     checkpoint_iteration: int | None = None
     seen_checkpoint: Any = None
+    progress: dict[str, Any] | None = None  # training_iteration and time_total_s at the last perturbation point
 
 
 class PopulationBasedTraining(_SchedulerBase):
@@ -167,6 +168,7 @@ class PopulationBasedTraining(_SchedulerBase):
         self._policies: dict[str, list[list[Any]]] = {}
         self._num_perturbations = 0
         self._warned_no_checkpoint = False
+        self._checkpointing: str | None = None  # the reporting trial, when its result brings a checkpoint
         self._order: dict[str, int] = {}  # the order trials were bound: ties rank by it
         self._ranking: _Ranking | None = _Ranking()  # None: rebuild from the members (after restore)
         self._behind: set[str] | None = set()  # synch: live trials short of _next_sync (None: recount)
@@ -203,6 +205,7 @@ class PopulationBasedTraining(_SchedulerBase):
         self._on_trial_end(trial)
 
     def _on_trial_end(self, trial: Trial) -> None:
+        self._checkpointing = None
         self._live.pop(trial.trial_id, None)
         if trial.trial_id in self._prefer:
             self._prefer.remove(trial.trial_id)
@@ -216,7 +219,8 @@ class PopulationBasedTraining(_SchedulerBase):
             return
         others_live = any(t is not trial and t.status not in _FINISHED for t in self._live.values())
         if others_live and not self._someone_behind(exclude=trial):
-            self._sync_round(exclude=trial)  # the population now waits only for those that arrived
+            # the population now waits only for those that arrived (Ray Tune would wait for ever)
+            self._sync_round(self._next_sync, exclude=trial)
 
     # -- results ---------------------------------------------------------------------------
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
@@ -235,27 +239,29 @@ class PopulationBasedTraining(_SchedulerBase):
             self._prefer.remove(trial.trial_id)
         member = self._members[trial.trial_id]
         self._track_checkpoint(trial, member, result)
+        # a checkpoint that came with this result is stored after the decision, and an exploit of
+        # this trial now gets it (as Ray Tune saves the donor at the perturbation)
+        self._checkpointing = trial.trial_id if result.get("checkpoint_dir_name") else None
         t = result[self._time_attr]
-        if self._synch:
-            return self._on_result_synch(trial, member, t, result)
         if t < self._burn_in_period or t - member.last_perturbation_time < self._interval:
             return Decision.CONTINUE
+        member.progress = _progress(result)
         self._record_score(trial, member, t, self._score(result))
+        if self._synch:
+            return self._on_result_synch(trial, t)
         member.last_perturbation_time = t
         lower, upper = self._quantiles()
         if trial.trial_id in lower and self._exploit(trial, upper, t):
             return Decision.PAUSE
         return Decision.PAUSE if self._others_waiting(trial) else Decision.CONTINUE
 
-    def _on_result_synch(self, trial: Trial, member: _Member, t: float, result: dict[str, Any]) -> Decision:
-        if t < self._next_sync:
-            return Decision.CONTINUE
-        self._record_score(trial, member, t, self._score(result))
-        member.last_perturbation_time = t
-        if self._someone_behind():
-            return Decision.PAUSE
-        exploited = self._sync_round()
-        return Decision.PAUSE if trial.trial_id in exploited else Decision.CONTINUE
+    def _on_result_synch(self, trial: Trial, t: float) -> Decision:
+        """As Ray Tune: a trial at the perturbation point waits (PAUSE) until every live trial
+        is there; the last one to arrive perturbs the whole population and pauses too, and
+        :meth:`choose_trial_to_run` restarts them, least trained first."""
+        if not self._someone_behind(exclude=trial):
+            self._sync_round(t)
+        return Decision.PAUSE
 
     def _track_checkpoint(self, trial: Trial, member: _Member, result: dict[str, Any]) -> None:
         # The controller stores a result's checkpoint after asking the scheduler, so a new
@@ -266,6 +272,8 @@ class PopulationBasedTraining(_SchedulerBase):
         member.last_iteration = int(result.get("training_iteration", member.last_iteration + 1))
 
     def _checkpoint_iteration(self, trial: Trial, member: _Member) -> int:
+        if trial.trial_id == self._checkpointing:
+            return member.last_iteration
         if trial.checkpoint is not member.seen_checkpoint or member.checkpoint_iteration is None:
             return member.last_iteration
         return member.checkpoint_iteration
@@ -323,15 +331,15 @@ class PopulationBasedTraining(_SchedulerBase):
         self._behind.difference_update(ended)
         return found
 
-    def _sync_round(self, exclude: Trial | None = None) -> set[str]:
-        """Everyone is at the interval: exploit/explore the bottom quantile, open the next one."""
+    def _sync_round(self, t: float, exclude: Trial | None = None) -> set[str]:
+        """Everyone is at the interval: as Ray Tune, every trial's perturbation time becomes
+        ``t``, the bottom quantile exploits/explores the top, and the next meeting is an
+        interval later (or at the furthest trial, if one went past it)."""
         lower, upper = self._quantiles(exclude)
-        exploited = {i for i in lower if self._exploit(self._trials[i], upper, self._next_sync)}
-        times = [
-            self._members[t.trial_id].last_train_time
-            for t in self._live_trials()
-            if t is not exclude and t.trial_id in self._members
-        ]
+        for member in self._members.values():
+            member.last_perturbation_time = t
+        exploited = {i for i in lower if self._exploit(self._trials[i], upper, t)}
+        times = [m.last_train_time for i, m in self._members.items() if exclude is None or i != exclude.trial_id]
         self._next_sync = max([self._next_sync + self._interval, *times])
         self._behind = None  # everyone is behind the new _next_sync: recount when asked
         return exploited
@@ -351,6 +359,9 @@ class PopulationBasedTraining(_SchedulerBase):
         self._log_exploit(trial, donor, new_config, t, donor_iteration)
         trial.config = new_config
         trial.restore_checkpoint = donor.checkpoint
+        # as in Ray Tune, the trial takes over the donor's iteration count and time (its
+        # history goes on from there, instead of repeating the iterations since the checkpoint)
+        trial.restore_progress = dict(donor_member.progress) if donor_member.progress else None
         trial.experiment_tag = perturbed_tag(member.orig_tag, new_config, self._mutations)
         member.last_perturbation_time = donor_member.last_perturbation_time
         self._set_train_time(trial.trial_id, member, donor_member.last_train_time)
@@ -423,11 +434,12 @@ class PopulationBasedTraining(_SchedulerBase):
 
     # -- who runs next ---------------------------------------------------------------------
     def choose_trial_to_run(self, trials: Sequence[Trial]) -> Trial | None:
-        """Exploited trials first, then the one that trained least (synch: only those behind).
+        """Exploited trials first (not with ``synch``, as Ray Tune), then the one that trained least
+        (synch: only those short of the next meeting).
 
         Ties go to the trial added first, as in Ray Tune.
         """
-        for trial_id in self._prefer:
+        for trial_id in () if self._synch else self._prefer:  # synch: least trained first only, as Ray Tune
             trial = self._trials.get(trial_id)
             if trial is not None and trial in trials and self._may_run(trial):
                 return trial
@@ -515,6 +527,10 @@ class _Ranking:
         if size <= 0:
             return [], []
         return [k[2] for k in self._keys[:size]], [k[2] for k in self._keys[-size:]]
+
+
+def _progress(result: dict[str, Any]) -> dict[str, Any]:
+    return {key: result[key] for key in ("training_iteration", "time_total_s") if key in result}
 
 
 def _join(folder: str, name: str) -> str:

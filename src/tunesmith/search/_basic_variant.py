@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.search._search_algorithm import SearchAlgorithm, TrialSuggestion
+from tunesmith.search._search_algorithm import SearchAlgorithm, TrialSuggestion, experiment_spaces
 from tunesmith.search.sample import Categorical, Domain
 from tunesmith.search.variant_generator import (
     Path,
@@ -46,7 +46,10 @@ class BasicVariantGenerator(SearchAlgorithm):
         max_concurrent: At most this many of its trials live at once; 0 means no limit.
         constant_grid_search: Share one sample's random values across its grid points.
         random_state: Seed (int), numpy ``Generator`` or ``RandomState`` (a seed is drawn
-            from it), or None for fresh entropy. A seed makes the configs reproducible.
+            from it), or None: then the seed is drawn from NumPy's global generator when the
+            first variant is made (where Ray Tune starts drawing from it), so
+            ``np.random.seed(0)`` before ``fit()`` repeats the configs. Either way the values
+            come from this generator's own stream; the global one is read once.
 
     Example:
         >>> from tunesmith.search.sample import grid_search, randint
@@ -72,7 +75,7 @@ class BasicVariantGenerator(SearchAlgorithm):
         self._points = _check_points(points_to_evaluate)
         self._max_concurrent = _check_max_concurrent(max_concurrent)
         self._constant_grid_search = bool(constant_grid_search)
-        self._rng = _own_generator(random_state)
+        self._rng: np.random.Generator | None = None if random_state is None else _own_generator(random_state)
         self._id_prefix = uuid.uuid4().hex[:5]
         self._counter = 0
         self._live: set[str] = set()
@@ -81,13 +84,21 @@ class BasicVariantGenerator(SearchAlgorithm):
         self._finished = False
         self._space_text: str | None = None
 
-    def add_configurations(self, param_space: dict[str, Any] | None, num_samples: int) -> None:
+    def add_configurations(self, param_space: Any, num_samples: int | None = None) -> None:
         """Queue ``param_space`` for ``num_samples`` samples (-1: without end).
+
+        ``param_space`` may also be what Ray Tune passes: an ``Experiment``, a list of them or
+        a dict ``{name: spec}``, each queued with its own ``num_samples`` (see
+        :func:`~tunesmith.search._search_algorithm.experiment_spaces`).
 
         Raises:
             ValueError: ``num_samples`` is 0 or below -1, the param space is not a dict, or
                 a point of ``points_to_evaluate`` names a key the param space lacks.
         """
+        for space, samples in experiment_spaces(param_space, num_samples):
+            self._add_expansion(space, samples)
+
+    def _add_expansion(self, param_space: Any, num_samples: int) -> None:
         _check_num_samples(num_samples)
         if param_space is not None and not isinstance(param_space, dict):
             raise ValueError(f"param_space must be a dict; got {type(param_space).__name__}")
@@ -109,7 +120,7 @@ class BasicVariantGenerator(SearchAlgorithm):
         if expansion is None:
             self.set_finished()
             return None
-        resolved, spec = expansion.next_variant(self._rng, self._constant_grid_search)
+        resolved, spec = expansion.next_variant(self._generator(), self._constant_grid_search)
         if self._active() is None:
             self.set_finished()
         return self._suggestion(resolved, spec)
@@ -146,6 +157,12 @@ class BasicVariantGenerator(SearchAlgorithm):
             )
         with open(path, encoding="utf-8") as file:
             self._set_state(json.load(file))
+
+    def _generator(self) -> np.random.Generator:
+        """The generator of the draws; without a seed, seeded from NumPy's global generator now."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(int(np.random.randint(0, 2**62, dtype=np.int64)))
+        return self._rng
 
     def _active(self) -> _Expansion | None:
         while self._current < len(self._expansions) and self._expansions[self._current].exhausted():
@@ -187,7 +204,7 @@ class BasicVariantGenerator(SearchAlgorithm):
             "finished": self._finished,
             "max_concurrent": self._max_concurrent,
             "constant_grid_search": self._constant_grid_search,
-            "rng": self._rng.bit_generator.state,
+            "rng": self._generator().bit_generator.state,
             "cursors": [expansion.cursor() for expansion in self._expansions],
             "space": self._space_text,
         }

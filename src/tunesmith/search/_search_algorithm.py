@@ -6,7 +6,7 @@ import abc
 import dataclasses
 from typing import Any
 
-__all__ = ["SearchAlgorithm", "TrialSuggestion"]
+__all__ = ["SearchAlgorithm", "TrialSuggestion", "experiment_spaces"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +46,10 @@ class SearchAlgorithm(abc.ABC):
         return True
 
     @abc.abstractmethod
-    def add_configurations(self, param_space: dict[str, Any], num_samples: int) -> None:
-        """Register the param space to expand, ``num_samples`` times (-1: without end)."""
+    def add_configurations(self, experiments: Any, num_samples: int | None = None) -> None:
+        """Register what to expand: as in Ray Tune, an ``Experiment``, a list of them or a dict
+        ``{name: spec}`` (each brings its ``config`` and ``num_samples``); or a param space and
+        ``num_samples`` (-1: without end). :func:`experiment_spaces` reads all of these."""
 
     @abc.abstractmethod
     def next_trial(self) -> TrialSuggestion | None:
@@ -86,3 +88,50 @@ class SearchAlgorithm(abc.ABC):
 
     def restore_from_dir(self, dirpath: str) -> None:
         """Read back what :meth:`save_to_dir` wrote."""
+
+
+def experiment_spaces(experiments: Any, num_samples: int | None = None) -> list[tuple[dict[str, Any], int]]:
+    """``(param_space, num_samples)`` pairs from what ``add_configurations`` was given.
+
+    Args:
+        experiments: A legacy ``Experiment`` (anything with a ``spec`` dict), a list of them,
+            Ray Tune's ``{name: spec}`` dict (specs with a ``"run"`` key), or a param space
+            dict (None: empty).
+        num_samples: Samples of a param space (default 1, as ``Experiment``'s); given with
+            experiments, it replaces theirs.
+
+    Raises:
+        ValueError: ``experiments`` is of none of those kinds.
+
+    Example:
+        >>> experiment_spaces({"a": 1}, 3), experiment_spaces({"exp": {"run": "f", "config": {"a": 1}}})
+        ([({'a': 1}, 3)], [({'a': 1}, 1)])
+    """
+    specs_allowed = num_samples is None  # with num_samples, a dict is a param space even if it has "run"
+    if isinstance(experiments, dict) and specs_allowed and _is_spec_dict(experiments):
+        experiments = list(experiments.values())
+    elif _is_experiment(experiments, specs_allowed):
+        experiments = [experiments]
+    if isinstance(experiments, (list, tuple)) and experiments and all(_is_experiment(e, specs_allowed) for e in experiments):
+        return [(_spec(e).get("config") or {}, _spec(e).get("num_samples", 1) if num_samples is None else num_samples)
+                for e in experiments]
+    if experiments is None or isinstance(experiments, dict) or num_samples is not None:
+        return [(experiments, 1 if num_samples is None else num_samples)]  # a param space (checked by the caller)
+    raise ValueError(
+        "add_configurations takes an Experiment, a list of them, a dict {name: spec} or a param space dict; "
+        f"got {type(experiments).__name__}: {experiments!r}"
+    )
+
+
+def _spec(experiment: Any) -> dict[str, Any]:
+    return experiment.spec if isinstance(getattr(experiment, "spec", None), dict) else experiment
+
+
+def _is_experiment(value: Any, specs_allowed: bool = True) -> bool:
+    """An ``Experiment`` (has a ``spec`` dict) or, where allowed, a dict spec with a ``"run"`` key."""
+    return isinstance(getattr(value, "spec", None), dict) or (specs_allowed and isinstance(value, dict) and "run" in value)
+
+
+def _is_spec_dict(experiments: dict[Any, Any]) -> bool:
+    """Whether ``experiments`` is Ray Tune's ``{name: spec}`` form rather than a param space."""
+    return bool(experiments) and all(_is_experiment(v) for v in experiments.values())

@@ -12,7 +12,7 @@ import cloudpickle
 
 from tunesmith._flatten import flatten_dict
 from tunesmith.search._param_space import has_unresolved_values, merge_config
-from tunesmith.search._search_algorithm import SearchAlgorithm, TrialSuggestion
+from tunesmith.search._search_algorithm import SearchAlgorithm, TrialSuggestion, experiment_spaces
 from tunesmith.search._searcher import Searcher, _atomic_pickle, _conflicts
 
 __all__ = ["SearchGenerator"]
@@ -106,12 +106,19 @@ class SearchGenerator(SearchAlgorithm):
             )
         return True
 
-    def add_configurations(self, param_space: dict[str, Any], num_samples: int) -> None:
+    def add_configurations(self, param_space: Any, num_samples: int | None = None) -> None:
         """Register the param space and how many trials to create (``-1``: no limit).
 
+        ``param_space`` may also be one ``Experiment`` (or ``{name: spec}``), as in Ray Tune,
+        which brings its own ``num_samples``.
+
         Raises:
-            ValueError: ``num_samples`` is not an int >= 0 or -1.
+            ValueError: ``num_samples`` is not an int >= 0 or -1, or more than one experiment.
         """
+        spaces = experiment_spaces(param_space, num_samples)
+        if len(spaces) != 1:
+            raise ValueError(f"{type(self).__name__} runs one experiment; got {len(spaces)}: {param_space!r}")
+        (param_space, num_samples), = spaces
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < -1:
             raise ValueError(f"num_samples must be an int >= 0, or -1 for no limit; got {num_samples!r}")
         from tunesmith.search.repeater import _warn_on_repeater

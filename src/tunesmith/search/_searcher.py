@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
@@ -38,6 +39,7 @@ from typing import Any, Iterable
 import cloudpickle
 
 from tunesmith._flatten import flatten_dict
+from tunesmith.search._state_pickle import dump_state, dumps_state
 
 __all__ = [
     "DEFAULT_METRIC",
@@ -314,6 +316,19 @@ class Searcher:
 
     # -- state -----------------------------------------------------------------------------
 
+    def __getstate__(self) -> dict[str, bytes]:
+        """Pickle (or deep-copy) the attributes with thread locks written as fresh locks.
+
+        A searcher is pickled with the experiment's ``TuneConfig`` and copied by wrappers; the
+        library objects it holds may hold locks (see ``tunesmith.search._state_pickle``).
+        """
+        return {_PICKLED_STATE: dumps_state(self.__dict__)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if set(state) == {_PICKLED_STATE}:
+            state = cloudpickle.loads(state[_PICKLED_STATE])
+        self.__dict__.update(state)
+
     def get_state(self) -> dict[str, Any]:
         """A picklable snapshot of this searcher. The default copies every attribute."""
         return dict(self.__dict__)
@@ -356,11 +371,20 @@ class Searcher:
         self.restore(max(paths, key=lambda p: (os.path.getmtime(p), p)))
 
 
+#: The one key of :meth:`Searcher.__getstate__`'s dict: the attributes, pickled.
+_PICKLED_STATE = "_tunesmith_pickled_state"
+
+
 def _atomic_pickle(obj: Any, path: str) -> None:
-    """Write ``obj`` with cloudpickle to a temporary file, then move it into place."""
+    """Write ``obj`` (thread locks as fresh ones) to a temporary file, then move it into place."""
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as file:
-        cloudpickle.dump(obj, file)
+    try:
+        with open(tmp, "wb") as file:
+            dump_state(obj, file)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
     os.replace(tmp, path)
 
 

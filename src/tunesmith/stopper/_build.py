@@ -6,6 +6,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from tunesmith._flatten import flatten_dict
 from tunesmith.stopper._stopper import (
     _MISSING,
     CombinedStopper,
@@ -22,25 +23,30 @@ class CriteriaStopper(Stopper):
     """Stops a trial when any reported value reaches its criterion: ``result[key] >= value``.
 
     This is what ``RunConfig(stop={"training_iteration": 10, "acc": 0.9})`` builds. Keys of
-    nested results are written flat (``"eval/acc"``). A key a result lacks is skipped;
+    nested results are written flat (``"eval/acc"``) or nested (``{"eval": {"acc": 0.9}}``,
+    flattened with ``"/"`` as Ray Tune does). A key a result lacks is skipped;
     :meth:`missing_keys` lists such keys so the caller can warn.
 
     Args:
-        criteria: ``{flat_key: number}``.
+        criteria: ``{key: number}``; a value may be a dict of further criteria.
 
     Raises:
-        ValueError: A criterion is a nested dict or not a number.
+        ValueError: A criterion is not a number (or is an empty dict).
 
     Example:
-        >>> stopper = CriteriaStopper({"eval/acc": 0.9})
+        >>> stopper = CriteriaStopper({"eval": {"acc": 0.9}})
         >>> stopper("t1", {"eval": {"acc": 0.95}}), stopper.missing_keys({"loss": 1})
         (True, ['eval/acc'])
     """
 
     def __init__(self, criteria: Mapping[str, Any]) -> None:
-        for key, value in criteria.items():
+        for key in criteria:
+            if not isinstance(key, str):
+                raise ValueError(f"stop criteria: keys must be strings; got {key!r}")
+        flat = flatten_dict(_plain_dicts(criteria))
+        for key, value in flat.items():
             _check_criterion(key, value)
-        self._criteria = dict(criteria)
+        self._criteria = flat
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         for key, limit in self._criteria.items():
@@ -60,15 +66,13 @@ class CriteriaStopper(Stopper):
         return f"CriteriaStopper({self._criteria!r})"
 
 
+def _plain_dicts(criteria: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _plain_dicts(value) if isinstance(value, Mapping) else value for key, value in criteria.items()}
+
+
 def _check_criterion(key: Any, value: Any) -> None:
-    if not isinstance(key, str):
-        raise ValueError(f"stop criteria: keys must be strings; got {key!r}")
     if isinstance(value, Mapping):
-        example = next(iter(value), "b")
-        raise ValueError(
-            f"stop criteria: {key!r} holds a nested dict; write the flattened key instead, "
-            f"e.g. stop={{'{key}/{example}': ...}}; got {value!r}"
-        )
+        raise ValueError(f"stop criteria: {key!r} holds an empty dict; give it criteria or remove it; got {value!r}")
     if not isinstance(value, numbers.Real):
         raise ValueError(
             f"stop criteria: the value for {key!r} must be a number (a trial stops when the "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import inspect
 import numbers
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -109,6 +110,7 @@ class FunctionStopper(Stopper):
     def __init__(self, function: Callable[[str, dict[str, Any]], bool]) -> None:
         if not callable(function):
             raise ValueError(f"FunctionStopper: function must be callable; got {function!r}")
+        _check_signature(function)
         self._fn = function
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
@@ -131,6 +133,22 @@ class FunctionStopper(Stopper):
                 f"be used as a stopper; got {type(fn).__name__}"
             )
         return is_function
+
+
+def _check_signature(function: Callable[..., Any]) -> None:
+    """Raise TypeError unless ``function`` can be called as ``function(trial_id, result)``."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without a signature: cannot tell, let it be
+        return
+    try:
+        signature.bind("trial_id", {})
+    except TypeError:
+        name = getattr(function, "__qualname__", type(function).__name__)
+        raise TypeError(
+            f"stop: a stop function is called as fn(trial_id, result) -> bool (two positional arguments); "
+            f"got {name}{signature}"
+        ) from None
 
 
 class MaximumIterationStopper(Stopper):

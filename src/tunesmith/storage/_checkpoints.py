@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import shutil
-from typing import Any
+from typing import Any, Callable
 
 from tunesmith._checkpoint import Checkpoint
 
-__all__ = ["CheckpointBook"]
+__all__ = ["CheckpointBook", "delete_checkpoint"]
 
 
 def _score(metrics: dict[str, Any], attribute: str | None, order: str, index: int) -> tuple[int, float]:
@@ -44,8 +44,13 @@ class CheckpointBook:
     def latest(self) -> Checkpoint | None:
         return self.entries[-1][0] if self.entries else None
 
-    def add(self, checkpoint: Checkpoint, metrics: dict[str, Any]) -> list[Checkpoint]:
-        """Register a new checkpoint; return the ones dropped (their folders are deleted)."""
+    def add(self, checkpoint: Checkpoint, metrics: dict[str, Any],
+            in_use: Callable[[Checkpoint], bool] | None = None) -> list[Checkpoint]:
+        """Register a new checkpoint; return the ones dropped.
+
+        Their folders are deleted, except those ``in_use`` says another trial still needs
+        (PBT's exploit); the caller deletes those later with :func:`delete_checkpoint`.
+        """
         self.borrowed = None
         self.entries.append((checkpoint, metrics, self._count))
         self._count += 1
@@ -67,7 +72,8 @@ class CheckpointBook:
         dropped = [e for e in self.entries[:-1] if id(e) not in kept]
         self.entries = [e for e in self.entries if id(e) not in {id(d) for d in dropped}]
         for checkpoint, _, _ in dropped:
-            _delete(checkpoint)
+            if in_use is None or not in_use(checkpoint):
+                delete_checkpoint(checkpoint)
         return [d[0] for d in dropped]
 
     def adopt(self, checkpoint: Checkpoint, metrics: dict[str, Any]) -> None:
@@ -89,12 +95,19 @@ class CheckpointBook:
         self.entries.pop()
 
     def best_checkpoints(self) -> list[tuple[Checkpoint, dict[str, Any]]]:
-        """The retained ``(checkpoint, metrics)`` pairs, worst to best by the retention key."""
+        """The best ``num_to_keep`` ``(checkpoint, metrics)`` pairs, worst to best by the retention key.
+
+        As in Ray Tune, the latest checkpoint, kept on disk for resuming, is listed only when
+        it is among the best.
+        """
         ranked = sorted(self.entries, key=lambda e: _score(e[1], self.score_attribute, self.score_order, e[2]))
+        if self.num_to_keep is not None:
+            ranked = ranked[len(ranked) - self.num_to_keep :] if self.num_to_keep > 0 else []
         return [(c, m) for c, m, _ in ranked]
 
 
-def _delete(checkpoint: Checkpoint) -> None:
+def delete_checkpoint(checkpoint: Checkpoint) -> None:
+    """Remove a checkpoint's folder (local or remote)."""
     if checkpoint._is_local():
         shutil.rmtree(checkpoint.path, ignore_errors=True)
     else:

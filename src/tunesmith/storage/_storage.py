@@ -44,6 +44,18 @@ _PROCESS_LOCAL_PROTOCOLS = frozenset(("memory",))
 _last_date: tuple[int, str] = (-1, "")
 
 
+def _checked_dirname(name: Any) -> str:
+    """``name`` if it is one folder inside the experiment's, else ValueError saying why."""
+    separators = {"/", os.sep, os.altsep or "/"}
+    if (not isinstance(name, str) or name in ("", ".", "..") or "\0" in name
+            or any(sep in name for sep in separators)):
+        raise ValueError(
+            "trial_dirname_creator must return a folder name inside the experiment folder: a non-empty str "
+            f"without path separators, not '.' or '..'; got {name!r}"
+        )
+    return name
+
+
 def date_str() -> str:
     """The local time to the second, as in folder names: ``2026-11-29_11-08-26``."""
     global _last_date
@@ -319,18 +331,17 @@ class ExperimentStorage:
     # -- trials --------------------------------------------------------------------------
     def trial_dirname(self, trial: Trial, dirname_creator: Any = None) -> str:
         if dirname_creator is not None:
-            name = dirname_creator(trial)
-            if not isinstance(name, str) or not name or os.sep in name:
-                raise ValueError(
-                    f"trial_dirname_creator must return a folder name without {os.sep!r}, got {name!r}"
-                )
-            return name
+            return _checked_dirname(dirname_creator(trial))
         base = f"{trial}_{trial.experiment_tag}" if trial.experiment_tag else str(trial)
         base = _UNSAFE.sub("_", base)[: _settings.max_len_identifier()]
         return f"{base}_{date_str()}"
 
     def create_trial_dir(self, trial: Trial, dirname_creator: Any = None) -> str:
         """Create the trial's (local) folder, unique in the experiment; return its name.
+
+        A name that is taken (a ``trial_dirname_creator`` that repeats itself, or a
+        default name made twice in the same second) gets the trial id appended, then
+        random hex digits, so trials never share a folder.
 
         Raises:
             StorageError: the folder cannot be created (a full disk); names it.
@@ -342,18 +353,14 @@ class ExperimentStorage:
 
     def _create_trial_dir(self, trial: Trial, dirname_creator: Any) -> str:
         name = self.trial_dirname(trial, dirname_creator)
+        suffixes = iter([f"_{trial.trial_id}"])
+        base = name
         while True:
-            path = os.path.join(self.local_path, name)
             try:
-                os.mkdir(path)  # one call; the experiment folder exists
+                os.mkdir(os.path.join(self.local_path, name))  # one call; the experiment folder exists
                 return name
             except FileExistsError:
-                if dirname_creator is not None:
-                    return name  # the user's names may repeat, as in Ray
-            except FileNotFoundError:
-                os.makedirs(path, exist_ok=True)  # a name with "/" in it
-                return name
-            name = f"{self.trial_dirname(trial)}_{secrets.token_hex(2)}"
+                name = base + next(suffixes, f"_{secrets.token_hex(2)}")
 
     def trial_local_path(self, dirname: str) -> str:
         return os.path.join(self.local_path, dirname)

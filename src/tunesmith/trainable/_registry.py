@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from tunesmith.error import TuneValueError
+
 __all__ = ["get_trainable", "register_env", "register_trainable"]
 
 _trainables: dict[str, Any] = {}
@@ -32,7 +34,7 @@ def get_trainable(name: str) -> Any:
         return _trainables[name]
     except KeyError:
         known = ", ".join(sorted(_trainables)) or "none"
-        raise ValueError(
+        raise TuneValueError(  # Ray Tune: TuneError("Unknown trainable")
             f"no trainable is registered as {name!r}; registered: {known}. "
             "Call tune.register_trainable(name, trainable) first"
         ) from None

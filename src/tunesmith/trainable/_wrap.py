@@ -6,6 +6,7 @@ import functools
 import inspect
 from typing import Any
 
+from tunesmith.error import ArgumentTypeError, TuneValueError
 from tunesmith.trainable._resources import PlacementGroupFactory, normalize_resources
 from tunesmith.trainable._trainable import Trainable
 
@@ -40,14 +41,14 @@ def check_trainable(trainable: Any) -> None:
 
         raise TuneError("You need to provide a trainable to tune: a function f(config) or a tunesmith.Trainable subclass")
     if inspect.isclass(trainable):
-        if not _is_trainable_class(trainable):
-            raise ValueError(
+        if not _is_trainable_class(trainable):  # Ray Tune: TypeError
+            raise ArgumentTypeError(
                 f"trainable class {trainable.__name__} must subclass tunesmith.Trainable "
                 "(or pass a function f(config) instead)"
             )
         return
-    if not callable(trainable):
-        raise ValueError(
+    if not callable(trainable):  # Ray Tune raises TuneError ("Improper 'run'"): this is both
+        raise TuneValueError(
             f"trainable must be a function f(config) or a tunesmith.Trainable subclass, got {type(trainable).__name__}"
         )
     bound = getattr(trainable, "_tunesmith_bound_params", ())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import warnings
 from collections import Counter
 from typing import Any
 
@@ -40,8 +41,9 @@ def _import_bayes_opt() -> Any:
 class BayesOptSearch(Searcher):
     """Suggest configs with a Gaussian process over continuous parameters (maximizing internally).
 
-    Only ``tune.uniform`` (float) parameters are searched; quantization is dropped with a
-    warning. The first ``random_search_steps`` results are held back, so those trials are
+    Only float parameters are searched, uniformly between their bounds: ``tune.uniform``,
+    and, as in Ray Tune, ``tune.loguniform`` and quantized floats, whose log sampling and
+    quantization are dropped with a warning. The first ``random_search_steps`` results are held back, so those trials are
     random draws from the optimizer's seeded generator.
 
     Args:
@@ -126,6 +128,33 @@ class BayesOptSearch(Searcher):
         self._bounds = {p.name: convert_parameter(p, _conversion_rules(), _NAME) for p in parameters}
         self._paths = parameter_paths(parameters)
         self._tune_space = space
+
+    @staticmethod
+    def convert_search_space(spec: dict[str, Any], join: bool = False) -> dict[str, Any]:
+        """Convert a param space to bayesian-optimization bounds keyed by ``"a/b"`` names.
+
+        Args:
+            spec: A (nested) param space of float domains and constants.
+            join: Also return the constants: the flattened ``spec`` with each domain replaced
+                by its bounds.
+
+        Returns:
+            ``{"a/b": (lower, upper)}`` (plus the flattened constants with ``join``).
+
+        Raises:
+            ValueError: A ``grid_search``, or a domain that is not a float (``randint``,
+                ``choice``, ``randn``).
+
+        Example:
+            >>> from tunesmith.search.sample import uniform
+            >>> BayesOptSearch.convert_search_space({"m": {"lr": uniform(0, 1)}, "c": 1})
+            {'m/lr': (0.0, 1.0)}
+        """
+        parameters = searchable_parameters(spec, _NAME)
+        bounds = {p.name: convert_parameter(p, _conversion_rules(), _NAME) for p in parameters}
+        if not join:
+            return bounds
+        return {**flatten_dict(dict(spec)), **bounds}
 
     def set_search_properties(
         self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
@@ -240,15 +269,27 @@ class BayesOptSearch(Searcher):
 
 
 def _conversion_rules() -> dict[tuple[type, type], Any]:
-    from tunesmith.search.sample import Float, Uniform
+    from tunesmith.search.sample import Float, LogUniform, Uniform
 
-    return {(Float, Uniform): _float_bounds}
+    return {(Float, Uniform): _float_bounds, (Float, LogUniform): _log_float_bounds}
 
 
 def _float_bounds(parameter: Parameter) -> tuple[float, float]:
     if parameter.q is not None:
         warn_dropped_quantization(parameter, _NAME)
     return float(parameter.domain.lower), float(parameter.domain.upper)
+
+
+def _log_float_bounds(parameter: Parameter) -> tuple[float, float]:
+    """Bounds of a ``loguniform`` float, searched uniformly as Ray Tune does (with a warning)."""
+    warnings.warn(
+        f"{_NAME} searches parameter {parameter.name!r} uniformly between its bounds "
+        f"{parameter.domain.lower} and {parameter.domain.upper}: the Gaussian process works on a "
+        "linear scale, so the log sampling of loguniform is dropped",
+        UserWarning,
+        stacklevel=3,
+    )
+    return _float_bounds(parameter)
 
 
 def _bounds(name: str, value: Any) -> tuple[float, float]:

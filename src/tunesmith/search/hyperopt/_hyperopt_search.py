@@ -241,7 +241,16 @@ def _to_hyperopt(
     for parameter in parameters:
         labelled = Parameter(prefix + parameter.path, parameter.domain, parameter.sampler, parameter.q)
         _assign(converted, parameter.path, convert_parameter(labelled, rules, _NAME))
-    return converted
+    return _keep_lists(converted, hpo)
+
+
+def _keep_lists(value: Any, hpo: Any) -> Any:
+    """Wrap each list in ``scope.list``, so that HyperOpt gives lists back, not tuples."""
+    if isinstance(value, dict):
+        return {key: _keep_lists(item, hpo) for key, item in value.items()}
+    if isinstance(value, list):
+        return hpo.pyll.scope.list([_keep_lists(item, hpo) for item in value])
+    return value
 
 
 def _assign(target: Any, path: tuple[Any, ...], value: Any) -> None:
@@ -293,11 +302,18 @@ def _conversion_rules(hpo: Any) -> ConversionRules:
 
 
 def _category(category: Any, path: tuple[Any, ...], hpo: Any) -> Any:
-    """One option of a choice: a nested space, a nested domain, or a constant."""
+    """One option of a choice: a nested space, a list, a nested domain, or a constant.
+
+    Domains inside a list option are labelled by their position (``"c/i/j"``); lists come
+    back as lists (HyperOpt alone would give tuples).
+    """
     from tunesmith.search.sample import Domain
 
     if isinstance(category, dict):
         return _to_hyperopt(category, searchable_parameters(category, _NAME), hpo, prefix=path)
+    if isinstance(category, (list, tuple)):
+        items = [_category(item, path + (j,), hpo) for j, item in enumerate(category)]
+        return hpo.pyll.scope.list(items) if isinstance(category, list) else tuple(items)
     if isinstance(category, Domain):
         return convert_parameter(make_parameter(path, category), _conversion_rules(hpo), _NAME)
     return category
@@ -318,6 +334,10 @@ def _collect_vals(space: Any, point: Any, path: tuple[Any, ...], vals: dict[str,
                     f"got no value for {'/'.join(str(k) for k in path + (key,))!r}"
                 )
             _collect_vals(sub_space, point[key], path + (key,), vals, where)
+    elif isinstance(space, (list, tuple)):
+        for j, sub_space in enumerate(space):
+            if _searchable(sub_space):
+                _collect_vals(sub_space, point[j], path + (j,), vals, where)
     elif isinstance(space, Categorical):
         index = _category_index(space.categories, point, label, where)
         vals[label] = index
@@ -333,12 +353,22 @@ def _category_index(categories: list[Any], value: Any, label: str, where: str) -
             constants = {k: v for k, v in category.items() if not _searchable(v)}
             if set(value) <= set(category) and all(value.get(k, v) == v for k, v in constants.items()):
                 return index
+        elif isinstance(category, (list, tuple)) and _searchable(category):
+            if _same_shape(category, value):
+                return index
         elif not isinstance(category, dict) and not _searchable(category) and _same(category, value):
             return index
     raise ValueError(
         f"HyperOptSearch: {where} gives parameter {label!r} a value that is none of its "
         f"categories {categories!r}; got {value!r}"
     )
+
+
+def _same_shape(category: list[Any] | tuple[Any, ...], value: Any) -> bool:
+    """A list option holding domains matches a sequence of its length with its constants."""
+    if not isinstance(value, (list, tuple)) or len(value) != len(category):
+        return False
+    return all(_searchable(c) or _same(c, v) for c, v in zip(category, value))
 
 
 def _same(category: Any, value: Any) -> bool:

@@ -163,12 +163,30 @@ class NevergradSearch(Searcher):
             raise TypeError(f"{_NAME}(space=...) must be a tunesmith param space or a nevergrad parametrization; got {type(space).__name__}")
 
     def _set_tune_space(self, space: dict[str, Any]) -> None:
-        ng = _import_nevergrad()
-        parameters = searchable_parameters(space, _NAME)
-        rules = _conversion_rules(ng)
-        self._parametrization = ng.p.Dict(**{p.name: convert_parameter(p, rules, _NAME) for p in parameters})
-        self._paths = parameter_paths(parameters)
+        self._parametrization = self.convert_search_space(space)
+        self._paths = parameter_paths(searchable_parameters(space, _NAME))
         self._tune_space = space
+
+    @staticmethod
+    def convert_search_space(spec: dict[str, Any]) -> Any:
+        """Convert a param space to a Nevergrad ``ng.p.Dict`` keyed by ``"a/b"`` names.
+
+        Floats become ``ng.p.Scalar`` (``ng.p.Log`` for ``loguniform``), integers the same
+        with integer casting, ``choice`` an ``ng.p.Choice``; quantization is dropped with a
+        warning. Constants are left out.
+
+        Raises:
+            ValueError: A ``grid_search``, or a domain Nevergrad cannot express (``randn``).
+
+        Example:
+            >>> from tunesmith.search.sample import choice, uniform
+            >>> space = NevergradSearch.convert_search_space({"m": {"lr": uniform(0, 1)}, "act": choice(["a", "b"])})
+            >>> sorted(space.value)
+            ['act', 'm/lr']
+        """
+        ng = _import_nevergrad()
+        rules = _conversion_rules(ng)
+        return ng.p.Dict(**{p.name: convert_parameter(p, rules, _NAME) for p in searchable_parameters(spec, _NAME)})
 
     def set_search_properties(
         self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any

@@ -201,7 +201,7 @@ class OptunaSearch(Searcher):
         directions = ["minimize" if m == "min" else "maximize" for _, m in self._objectives()]
         if not directions:
             raise ValueError(f"OptunaSearch needs at least one metric with mode 'min' or 'max'; got modes {self._mode!r}")
-        return ot.create_study(
+        study = ot.create_study(
             storage=self._storage,
             sampler=sampler,
             pruner=ot.pruners.NopPruner(),
@@ -209,6 +209,26 @@ class OptunaSearch(Searcher):
             directions=directions,
             load_if_exists=True,
         )
+        self._check_loaded_directions(study, directions)
+        return study
+
+    def _check_loaded_directions(self, study: Any, directions: list[str]) -> None:
+        """Refuse a study loaded from ``storage`` whose objectives differ from this searcher's.
+
+        ``load_if_exists`` hands back a study made earlier under the same name, keeping its
+        own directions: a single-objective one would turn a multi-objective search into a
+        single-objective study that rejects every result.
+
+        Raises:
+            ValueError: The stored study's directions are not this searcher's.
+        """
+        found = [d.name.lower() for d in study.directions]
+        if found != directions:
+            raise ValueError(
+                f"OptunaSearch: the storage already holds a study named {self._study_name!r} with directions "
+                f"{found}, but this searcher optimizes {self._objectives()} (directions {directions}). "
+                "Pass another study_name (or storage) for this search, or the same metric and mode as that study"
+            )
 
     def _warm_start(self) -> None:
         if self._evaluated_rewards is not None:

@@ -10,6 +10,7 @@ a ``seed`` makes a search reproducible without reseeding anything else.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import math
 import numbers
@@ -23,6 +24,7 @@ from tunesmith.search._param_space import (
     flatten_dict,
     parameter_paths,
     searchable_parameters,
+    warn_dropped_quantization,
 )
 from tunesmith.search._searcher import UNRESOLVED_SEARCH_SPACE, Searcher
 
@@ -57,12 +59,15 @@ class ZOOptSearch(Searcher):
         mode: ``"min"`` or ``"max"``.
         points_to_evaluate: Configs to try first (ZOOpt's ``init_samples``).
         parallel_num: How many trials may run at once (>= 1).
-        **kwargs: Passed to ``zoopt.Parameter``; ``seed`` also seeds this searcher's draws.
+        **kwargs: Passed to ``zoopt.Parameter`` (its keyword arguments only: ``seed``,
+            ``exploration_rate``, ...); ``seed`` also seeds this searcher's draws. Beyond
+            Ray Tune, ``space=`` is taken as another name for ``dim_dict`` (the name the other
+            searchers use).
 
     Raises:
         ImportError: zoopt is not installed.
-        ValueError: Missing or bad ``budget``, unknown ``algo``, bad mode or unsupported
-            domain.
+        ValueError: Missing or bad ``budget``, unknown ``algo``, bad mode, unsupported
+            domain, both ``space`` and ``dim_dict``, or a keyword ``zoopt.Parameter`` lacks.
 
     Example:
         >>> from tunesmith.search.zoopt import ZOOptSearch
@@ -85,13 +90,14 @@ class ZOOptSearch(Searcher):
         **kwargs: Any,
     ) -> None:
         super().__init__(metric=metric, mode=mode)
-        _import_zoopt()
+        zoopt = _import_zoopt()
         _require_single_metric(self._metric)
+        dim_dict = _space_or_dim_dict(kwargs, dim_dict)
         self._algo = _check_algo(algo)
         self._budget = _positive_int("budget", budget)
         self._parallel_num = _positive_int("parallel_num", parallel_num)
         self._points = check_points(points_to_evaluate, _NAME)
-        self._kwargs = dict(kwargs)
+        self._kwargs = _check_parameter_kwargs(zoopt, kwargs)
         self._globals = _ZOOptGlobals(kwargs.get("seed"))
         self._dims: dict[str, tuple[Any, ...]] | None = None
         self._scales: dict[str, int] = {}
@@ -120,6 +126,44 @@ class ZOOptSearch(Searcher):
         self._scales = {p.name: int(p.q) for p in parameters if _is_stepped_integer(p)}
         self._paths = parameter_paths(parameters)
         self._tune_space = space
+
+    @staticmethod
+    def convert_search_space(spec: dict[str, Any], join: bool = False) -> dict[str, Any]:
+        """Convert a param space to ZOOpt dimensions keyed by ``"a/b"`` names (a ``dim_dict``).
+
+        ``uniform``/``quniform`` floats become ``(ValueType.CONTINUOUS, [lower, upper],
+        precision)`` (the precision is ``q``, else 1e-8), ``randint`` ``(ValueType.DISCRETE,
+        [lower, upper - 1], True)``, ``choice`` ``(ValueType.GRID, categories)``. A
+        ``qrandint`` step has no ZOOpt form: it is dropped with a warning, leaving
+        ``[lower, upper]`` (the searcher keeps the step when given the param space itself).
+
+        Args:
+            spec: A (nested) param space.
+            join: Also return the constants: the flattened ``spec`` with each domain replaced
+                by its dimension.
+
+        Raises:
+            ValueError: A ``grid_search``, or a domain ZOOpt cannot express (``loguniform``,
+                ``randn``).
+
+        Example:
+            >>> from tunesmith.search.sample import randint
+            >>> ZOOptSearch.convert_search_space({"m": {"n": randint(1, 4)}, "c": 1})
+            {'m/n': (<ValueType.DISCRETE: 1>, [1, 3], True)}
+        """
+        zoopt = _import_zoopt()
+        rules = _conversion_rules(zoopt)
+        dims = {}
+        for parameter in searchable_parameters(spec, _NAME):
+            if _is_stepped_integer(parameter):  # qrandint includes upper
+                warn_dropped_quantization(parameter, _NAME, "ZOOpt dimensions have no step")
+                bounds = [int(parameter.domain.lower), int(parameter.domain.upper)]
+                dims[parameter.name] = (zoopt.ValueType.DISCRETE, bounds, True)
+            else:
+                dims[parameter.name] = convert_parameter(parameter, rules, _NAME)
+        if not join:
+            return dims
+        return {**flatten_dict(dict(spec)), **dims}
 
     def set_search_properties(
         self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
@@ -306,6 +350,29 @@ def _native_dimension(name: str, dimension: Any) -> tuple[Any, ...]:
             f"{_NAME}: dim_dict[{name!r}] must be a (ValueType, range[, precision or ordered]) tuple; got {dimension!r}"
         )
     return tuple(dimension)
+
+
+def _space_or_dim_dict(kwargs: dict[str, Any], dim_dict: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``dim_dict``, or ``space`` (popped from ``kwargs``) given in its place."""
+    space = kwargs.pop("space", None)
+    if space is not None and dim_dict is not None:
+        raise ValueError(
+            f"{_NAME}: space and dim_dict are two names for the search space; pass only one of them; "
+            f"got both (space={space!r}, dim_dict={dim_dict!r})"
+        )
+    return dim_dict if dim_dict is not None else space
+
+
+def _check_parameter_kwargs(zoopt: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The extra keywords, checked against ``zoopt.Parameter`` (the optimizer is built later)."""
+    accepted = set(inspect.signature(zoopt.Parameter).parameters) - {"self", "budget", "init_samples"}
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ValueError(
+            f"{_NAME}: extra keyword arguments go to zoopt.Parameter, which takes {sorted(accepted)}; "
+            f"got unknown {unknown} (the search space is dim_dict=..., or space=...)"
+        )
+    return dict(kwargs)
 
 
 def _check_algo(algo: Any) -> str:

@@ -1,0 +1,120 @@
+"""Each trial runs in a process no earlier trial ran in, unless ``reuse_actors=True``
+(Ray Tune's fresh actor per trial); a trial's stdin is /dev/null."""
+
+import os
+import threading
+import time
+
+import pytest
+
+import tunesmith as tune
+
+_SEEN: list[int] = []  # a module global each trial appends its index to
+
+
+def leaky(config):
+    """Leaves a module global, an environment variable and a thread that reports during the next trial."""
+    _SEEN.append(config["i"])
+    earlier_env = os.environ.get("TUNESMITH_TEST_LEAK")
+    os.environ["TUNESMITH_TEST_LEAK"] = str(config["i"])
+    folder = config["folder"]
+    if config["i"] == 0:
+        def late_report():
+            if _wait_for(os.path.join(folder, "second_started"), 60):
+                try:
+                    tune.report({"stray": 1})
+                except Exception:
+                    pass
+            open(os.path.join(folder, "stray_reported"), "w").close()
+
+        threading.Thread(target=late_report).start()
+    else:
+        open(os.path.join(folder, "second_started"), "w").close()
+        _wait_for(os.path.join(folder, "stray_reported"), 3)  # a live stray thread reports meanwhile
+    return {"seen": list(_SEEN), "env": earlier_env, "pid": os.getpid()}
+
+
+def _wait_for(path, seconds):
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+class LeakyClass(tune.Trainable):
+    def setup(self, config):
+        self.config_ = config
+
+    def step(self):
+        return dict(leaky(self.config_), done=True)
+
+    def reset_config(self, new_config):
+        self.config_ = new_config
+        return True
+
+
+def _rows(results):
+    return [r.metrics for r in sorted(results, key=lambda r: r.config["i"])]
+
+
+@pytest.mark.parametrize("trainable", [leaky, LeakyClass])
+def test_a_trial_does_not_see_what_the_trial_before_it_left(run, tmp_path, trainable):
+    tune.init(num_cpus=1)
+    first, second = _rows(run(trainable, {"i": tune.grid_search([0, 1]), "folder": str(tmp_path)}))
+    assert first["seen"] == [0] and second["seen"] == [1]
+    assert second["env"] is None
+    assert "stray" not in second and first["pid"] != second["pid"]
+
+
+@pytest.mark.parametrize("trainable", [leaky, LeakyClass])
+def test_reuse_actors_runs_the_next_trial_in_the_same_process(run, tmp_path, trainable):
+    tune.init(num_cpus=1)
+    first, second = _rows(run(trainable, {"i": tune.grid_search([0, 1]), "folder": str(tmp_path)}, reuse_actors=True))
+    assert first["pid"] == second["pid"]
+    assert second["seen"] == [0, 1] and second["env"] == "0"
+
+
+def reads_stdin(config):
+    try:
+        line = input()
+    except EOFError:
+        return {"stdin": "eof"}
+    return {"stdin": line}
+
+
+def test_input_in_a_trial_raises_eoferror_at_once(run):
+    start = time.monotonic()
+    (result,) = run(reads_stdin)
+    assert result.metrics["stdin"] == "eof"
+    assert time.monotonic() - start < 60  # a trial blocked on the control pipe would never end
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_stray_thread_does_not_keep_a_finished_process_alive(run, reuse):
+    import psutil
+
+    tune.init(num_cpus=1)
+
+    results = run(_sleeper_thread, {"i": tune.grid_search([0, 1])}, reuse_actors=reuse)
+    pids = {r.metrics["pid"] for r in results}
+    tune.shutdown()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids), psutil.pids()
+
+
+def _sleeper_thread(config):
+    threading.Thread(target=time.sleep, args=(3600,)).start()  # not a daemon
+    return {"pid": os.getpid()}
+
+
+def _alive(pid):
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
