@@ -176,7 +176,9 @@ class ForkServer:
         with self._lock:
             if self._closed:
                 return
-            self._sock.settimeout(timeout)
+            waits = timeout != 0  # the socket is non-blocking between calls (see _send)
+            if waits:
+                self._sock.settimeout(timeout)
             try:
                 while True:
                     data = self._sock.recv(_MAX_MESSAGE)
@@ -184,13 +186,16 @@ class ForkServer:
                         self._lost()
                         return
                     self._take(json.loads(data))
-                    self._sock.settimeout(0)
+                    if waits:
+                        self._sock.settimeout(0)
+                        waits = False
             except (BlockingIOError, TimeoutError):
                 pass
             except OSError:
                 self._lost()
             finally:
-                self._sock.settimeout(0)  # non-blocking again (see _send)
+                if waits:
+                    self._sock.settimeout(0)
 
     def _take(self, message: list) -> None:
         if message[0] == "forked":

@@ -47,6 +47,7 @@ _log = logging.getLogger("tunesmith")
 AUTH_DEADLINE_S = 5.0
 MAX_UNAUTHENTICATED = 64
 _ACCEPT_PAUSE_S = 0.1
+_JOIN_BELOW = 1 << 16  # frames up to this size go out in one piece; larger ones are not copied
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -359,8 +360,12 @@ class TrialServer:
 
     # -- writing -----------------------------------------------------------------------------------
     def _send(self, conn: _Connection, frame: Any) -> None:
-        for part in _wire.frame_parts(frame):
-            self.stats.bytes_sent += len(part)
+        parts = _wire.frame_parts(frame)
+        size = sum(len(part) for part in parts)
+        self.stats.bytes_sent += size
+        if size <= _JOIN_BELOW:  # a decision: one send() instead of one per part
+            parts = [b"".join(parts)]
+        for part in parts:
             conn.out.push(part)
         self._flush(conn, None)
 
