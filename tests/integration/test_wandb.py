@@ -104,7 +104,7 @@ def test_both_api_key_and_file_are_refused():
 
 def test_unreadable_api_key_file_is_reported(run, tmp_path):
     callback = WandbLoggerCallback(project="proj", api_key_file=str(tmp_path / "missing"))
-    with pytest.raises(tune.TuneError, match="api_key_file .*missing.* cannot be read"):
+    with pytest.raises(ValueError, match="api_key_file .*missing.* cannot be read"):
         run(train, {"a": 1}, run_config={"callbacks": [callback]})
 
 
