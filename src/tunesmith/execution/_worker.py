@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import gc
 import json
 import os
 import signal
@@ -41,14 +43,22 @@ __all__ = ["main"]
 _PR_SET_PDEATHSIG = 1
 
 
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl`` (looked up once: a child forked per attempt calls it too), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (no orphans)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def connect(address: str, token: str | None) -> socket.socket:
@@ -119,6 +129,7 @@ class _Connection:
         process with it, by the same exit code or signal, as if the attempt had run here.
         """
         self.heartbeat.stop()  # its thread holds no lock across the fork, and does not exist in the child
+        gc.freeze()  # the child's collections then skip, and do not copy, what this process holds
         pid = os.fork()
         if pid == 0:
             _die_with_parent()
@@ -133,6 +144,7 @@ class _Connection:
                 traceback.print_exc()
                 code = 1
             _exit(code)
+        gc.unfreeze()
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
         if code < 0:  # killed by a signal: so is this process
