@@ -11,6 +11,10 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
     throughput     8 trials at 0.25 CPU, 1,000 reports each at 100/s (floor 10 s)
     flatout        8 trials at 0.25 CPU reporting as fast as they can: results/s the driver absorbs
     checkpoints    8 trials x 20 reports, a 10 MB checkpoint every 5 reports, num_to_keep=2
+    concurrent     1,000 sleep-bound trials at 0.002 CPU at once, each reporting once a second for a
+                   minute (``--short``: 100 trials for 10 s), with a stopper, so every report waits
+                   for the driver: driver CPU per result and in cores, p50/p99 of the report round
+                   trip (measured in the trials), memory per running trial (PSS) at mid-run
     asha           ASHA over 64 trials of up to 27 steps of 0.05 s (bench_asha.py's problem); the
                    floor is the steps ASHA ran x 0.05 s / 2 CPUs
 
@@ -122,6 +126,59 @@ results = tune.Tuner(train, param_space={{"t": tune.grid_search(list(range(8)))}
 kept = sum(len([d for d in os.listdir(r.path) if d.startswith("checkpoint_")]) for r in results)
 finish(start, results, checkpoints_kept=kept)
 """,
+    "concurrent": """
+import threading
+import psutil
+
+N, SECONDS = {n}, {seconds}
+
+def train(config):
+    last, next_at = None, time.time()
+    for i in range(SECONDS):
+        next_at += 1.0
+        delay = next_at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        began = time.perf_counter()
+        tune.report({{"round_trip_s": last}})
+        last = time.perf_counter() - began
+
+memory = {{}}
+
+def sample_memory():  # at mid-run: every process under the driver but the driver itself
+    time.sleep(SECONDS / 2 + 5)
+    procs = psutil.Process().children(recursive=True)
+    pss = rss = 0
+    for p in procs:
+        try:
+            info = p.memory_full_info()
+        except psutil.Error:
+            continue
+        pss, rss = pss + info.pss, rss + info.rss
+    memory.update(processes=len(procs), pss_mb=pss / 2**20, rss_mb=rss / 2**20,
+                  driver_rss_mb=psutil.Process().memory_info().rss / 2**20)
+
+threading.Thread(target=sample_memory, daemon=True).start()
+cpu_before = psutil.Process().cpu_times()
+start = time.perf_counter()
+results = tune.Tuner(tune.with_resources(train, {{"cpu": 0.002}}), param_space={{"t": tune.grid_search(list(range(N)))}},
+                     run_config=tune.RunConfig(storage_path=STORAGE, name="cc", verbose=0,
+                                               stop={{"training_iteration": SECONDS}})).fit()
+elapsed = time.perf_counter() - start
+cpu_after = psutil.Process().cpu_times()
+driver_cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+trips = []
+for r in results:
+    with open(os.path.join(r.path, "result.json")) as f:
+        trips += [row["round_trip_s"] for row in map(json.loads, f) if row.get("round_trip_s") is not None]
+trips.sort()
+n_results = N * SECONDS
+finish(start, results, results_reported=n_results, driver_cpu_s=driver_cpu, driver_cores=driver_cpu / elapsed,
+       driver_cpu_per_result_ms=1000 * driver_cpu / n_results, p50_ms=1000 * trips[len(trips) // 2],
+       p99_ms=1000 * trips[int(len(trips) * 0.99)], max_ms=1000 * trips[-1],
+       trial_processes=memory.get("processes", 0), pss_per_trial_mb=memory.get("pss_mb", 0) / N,
+       rss_per_trial_mb=memory.get("rss_mb", 0) / N, driver_rss_mb=memory.get("driver_rss_mb", 0))
+""",
     "asha": """
 import math
 import numpy as np
@@ -169,11 +226,14 @@ def _run_program(python: str, code: str, engine: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _workload(name: str, engine: str, python: str) -> dict:
+def _workload(name: str, engine: str, python: str, short: bool = False) -> dict:
     if name == "quickstart":
         return _quickstart(engine, python)
+    seconds = 0
     kind, n = ("trivial", name[len("trivial"):]) if name.startswith("trivial") else (name, "")
-    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(n=n or 0)
+    if kind == "concurrent":
+        n, seconds = (100, 10) if short else (1000, 60)
+    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(n=n or 0, seconds=seconds)
     return _run_program(python, code, engine)
 
 
@@ -206,6 +266,7 @@ def main() -> None:
     parser.add_argument("workloads", nargs="*", default=["quickstart", "trivial200", "trivial10000", "bookkeeping",
                                                         "throughput", "flatout", "checkpoints", "asha"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--short", action="store_true", help="concurrent: 100 trials for 10 s (a quick check)")
     parser.add_argument("--ray", default=None, help="a Python interpreter that can import ray.tune")
     parser.add_argument("--ray-repeat", type=int, default=None, help="repeats for Ray Tune (default: --repeat)")
     args = parser.parse_args()
@@ -214,14 +275,14 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     for name in args.workloads:
         engines = {"tunesmith": sys.executable}
-        if args.ray and name != "trivial10000":
+        if args.ray and name not in ("trivial10000", "concurrent"):
             engines["ray"] = args.ray
         runs: dict[str, list[dict]] = {engine: [] for engine in engines}
         for i in range(args.repeat):  # A B A B
             for engine, python in engines.items():
                 if engine == "ray" and args.ray_repeat is not None and i >= args.ray_repeat:
                     continue
-                runs[engine].append(_workload(name, engine, python))
+                runs[engine].append(_workload(name, engine, python, args.short))
         for engine, engine_runs in runs.items():
             print(f"{name:13s} {engine:9s} median of {len(engine_runs)}: {_fmt(_summary(engine_runs))}", flush=True)
         if name == "trivial10000":

@@ -266,7 +266,8 @@ class RunConfig:
     log_to_file: Any = False
 
     def __post_init__(self) -> None:
-        if self.verbose is not None and (not _is_int(self.verbose) or self.verbose not in (0, 1, 2, 3)):
+        # a bool is a verbosity too (Ray's own examples pass verbose=False)
+        if self.verbose is not None and (not isinstance(self.verbose, int) or self.verbose not in (0, 1, 2, 3)):
             raise ValueError(f"verbose must be 0, 1, 2 or 3, got {self.verbose!r}")
         if self.name is not None and (not isinstance(self.name, str) or not self.name or "/" in self.name
                                       or os.sep in self.name or self.name in (".", "..")):

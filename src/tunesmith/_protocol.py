@@ -113,7 +113,8 @@ class Hello:
 class Result:
     """One reported result; ``result`` holds encoded values (:func:`encode_result`).
 
-    The trial waits for a DECISION unless ``final`` (a function's return value).
+    The trial waits for a DECISION unless ``final`` (a function's return value) or its
+    assignment says no decisions are made (``Assignment.decisions``).
     """
 
     TYPE: ClassVar[str] = "result"
@@ -177,6 +178,11 @@ class Assignment:
 
     ``config`` and ``storage_filesystem`` may be any picklable objects; they travel as
     cloudpickle in the ASSIGN frame's attachment, the other fields as JSON.
+
+    ``decisions`` says whether the driver decides anything on this attempt's results (a
+    scheduler, a stopper, a callback that may ask for a checkpoint). When False, a RESULT
+    gets no DECISION: ``tune.report`` sends it and returns at once, and the driver ends the
+    attempt, if it must, by closing its connection and ending its process.
     """
 
     trial_id: str
@@ -198,6 +204,7 @@ class Assignment:
     chdir: bool = False
     reuse_actors: bool = False
     log_to_file: tuple | None = None
+    decisions: bool = True
 
     OBJECT_FIELDS: ClassVar[tuple[str, ...]] = ("config", "storage_filesystem")
 

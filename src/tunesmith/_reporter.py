@@ -21,18 +21,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from tunesmith._result_keys import AUTO_FILLED
 from tunesmith.experiment._trial import Trial
 
 __all__ = ["CLIReporter", "JupyterNotebookReporter", "ProgressReporter", "TuneReporterBase"]
 
 logger = logging.getLogger("tunesmith")
 
-# Fields every result has; never guessed as the user's metrics.
-_AUTO_RESULT_KEYS = frozenset((
-    "config", "date", "done", "experiment_id", "experiment_tag", "hostname", "iterations_since_restore", "node_ip",
-    "pid", "should_checkpoint", "checkpoint_dir_name", "time_since_restore", "time_this_iter_s", "time_total_s",
-    "timestamp", "timesteps_since_restore", "training_iteration", "trial_id", "warmup_time",
-))
+# Fields every result has, and Ray Tune's other automatic ones: never guessed as the user's metrics.
+_AUTO_RESULT_KEYS = AUTO_FILLED | {"experiment_id", "timesteps_since_restore", "warmup_time"}
 _STATUS_ORDER = ("RUNNING", "PAUSED", "PENDING", "ERROR", "TERMINATED")
 
 

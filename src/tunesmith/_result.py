@@ -10,17 +10,12 @@ from typing import TYPE_CHECKING, Any, Iterator
 from tunesmith._best import best_of, check_scope, trial_score
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
+from tunesmith._result_keys import AUTO_FILLED
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["Result", "ResultGrid"]
-
-_HIDDEN_IN_REPR = frozenset(
-    ("timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
-     "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore", "iterations_since_restore",
-     "experiment_tag", "should_checkpoint")
-)
 
 
 def _read_rows(trial_path: str) -> list[dict[str, Any]]:
@@ -111,7 +106,7 @@ class Result:
         return pick(scored, key=lambda cv: cv[1])[0]
 
     def __repr__(self) -> str:
-        shown = {k: v for k, v in (self.metrics or {}).items() if k not in _HIDDEN_IN_REPR}
+        shown = {k: v for k, v in (self.metrics or {}).items() if k not in AUTO_FILLED}
         parts = [f"metrics={shown}", f"path={self.path!r}"]
         if self.error is not None:
             parts.append(f"error={type(self.error).__name__}({self.error})")

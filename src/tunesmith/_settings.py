@@ -39,6 +39,15 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
     Seconds a cluster executor lets trials wait when no worker could run them (every
     worker gone, or none with the resources) before the experiment ends with an error
     (default 600); a warning comes after the heartbeat timeout.
+
+Set by the executors for their own worker processes (not for users):
+``TUNESMITH_DRIVER``, ``TUNESMITH_TOKEN``
+    The driver's ``TrialServer`` address and token, for a worker started without them.
+``TUNESMITH_ACK_FD``
+    The pipe a forked worker acknowledges each attempt on.
+
+An experiment reads each setting once, when it starts (``Tuner.fit``); a change to the
+environment during a run takes effect at the next experiment.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ __all__ = [
     "auto_callback_loggers",
     "chdir_to_trial_dir",
     "cuda_visible_devices",
+    "cuda_visible_devices_raw",
     "dated_subdir",
     "default_storage_path",
     "driver_host",
@@ -61,6 +71,9 @@ __all__ = [
     "sigint_handler_enabled",
     "stop_grace_s",
     "strict_metric_checking",
+    "worker_ack_fd",
+    "worker_driver_address",
+    "worker_token",
 ]
 
 
@@ -84,6 +97,11 @@ def _number(name: str, default: float) -> float:
 def cuda_visible_devices() -> list[str]:
     """The device ids in ``CUDA_VISIBLE_DEVICES`` (empty when unset or empty)."""
     return [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+
+
+def cuda_visible_devices_raw() -> str | None:
+    """``CUDA_VISIBLE_DEVICES`` as set (None when unset), for code that tells unset from empty."""
+    return os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
 def strict_metric_checking() -> bool:
@@ -146,6 +164,20 @@ def heartbeat_interval_s() -> float:
 
 def stop_grace_s() -> float:
     return _number("TUNESMITH_STOP_GRACE_S", 5.0)
+
+
+def worker_ack_fd() -> int:
+    """The acknowledgement pipe of a forked worker process (-1: none)."""
+    return int(os.environ.get("TUNESMITH_ACK_FD") or -1)
+
+
+def worker_driver_address() -> str:
+    """The driver address a worker process was started with (``TUNESMITH_DRIVER``)."""
+    return os.environ["TUNESMITH_DRIVER"]
+
+
+def worker_token() -> str | None:
+    return os.environ.get("TUNESMITH_TOKEN")
 
 
 def pending_timeout_s() -> float:

@@ -24,7 +24,7 @@ from tunesmith.execution._capture import log_files
 from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
 from tunesmith.experiment._trial import Trial
-from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, TBXLoggerCallback
+from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback, TBXLoggerCallback
 from tunesmith.logger._writer import LogWriter
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
@@ -249,11 +249,10 @@ class _Experiment:
         self.executor.start(self.server.address, self.server.token, reuse_processes=tuner.tune_config.reuse_actors)
         self._start_log_writer()
         for callback in self.callbacks.callbacks:
-            if hasattr(callback, "_settle_logs"):  # it reads the loggers' files (MLflow's save_artifact)
-                callback._settle_logs = self.storage.settle_logs
+            if isinstance(callback, LoggerCallback):
+                callback.attach_log_settler(self.storage.settle_logs)
         _check_storage_shared(self.executor, self.storage)
-        if hasattr(self.scheduler, "set_total_resources"):
-            self.scheduler.set_total_resources(self.executor.total_resources())
+        self.scheduler.set_total_resources(self.executor.total_resources())
         key = hashlib.sha1(tuner._blob).hexdigest()[:16]
         self.server.add_trainable(key, tuner._blob)
         settings = _settings_for(tuner, self.name, key, self.metric, self.mode)
@@ -287,7 +286,7 @@ class _Experiment:
         if restored and request.resume_unfinished:
             # A stopped run (Ctrl-C, a stopper, fail_fast) told the searcher it was finished;
             # the trials it had not created yet are created now, as Ray Tune does.
-            self.search_alg._finished = False
+            self.search_alg.reopen()
         new_total = request.changes.get("num_samples")
         if new_total is not None:
             _grow_samples(self.search_alg, self.tuner.param_space, new_total)
@@ -301,13 +300,9 @@ class _Experiment:
         (see :mod:`tunesmith.logger._writer`); the driver keeps the loggers a user passed."""
         if not self.default_loggers or self.storage.is_remote or not _settings.log_writer_enabled():
             return
-        fork_server = self.executor.fork_server() if hasattr(self.executor, "fork_server") else None
-        self.log_writer = LogWriter(self.storage.local_path, fork_server)
+        self.log_writer = LogWriter(self.storage.local_path, self.executor.fork_server())
         for callback in self.default_loggers:
-            if isinstance(callback, TBXLoggerCallback):
-                callback._writer = self.log_writer.proxy("tb")
-            else:
-                callback._files = self.log_writer.proxy("json" if isinstance(callback, JsonLoggerCallback) else "csv")
+            callback.attach_log_writer(self.log_writer)
         self.storage.attach_log_writer(self.log_writer)
 
     def close(self) -> None:
@@ -521,6 +516,8 @@ def _settings_for(tuner: Tuner, name: str, key: str, metric: Any, mode: Any) -> 
         strict_metric_checking=_settings.strict_metric_checking(),
         log_to_file=log_files(rc.log_to_file),
         restore_retry_num=_settings.restore_retry_num(),
+        stop_grace_s=_settings.stop_grace_s(),
+        chdir_to_trial_dir=_settings.chdir_to_trial_dir(),
     )
 
 
@@ -535,7 +532,7 @@ def _grow_samples(search_alg: SearchAlgorithm, param_space: dict, new: int) -> N
             search_alg.add_configurations(param_space, new - current)  # one more expansion, after the others
     else:
         search_alg.add_configurations(param_space, new)
-    search_alg._finished = False
+    search_alg.reopen()
 
 
 def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, metric: Any, mode: Any) -> ResultGrid:

@@ -116,3 +116,15 @@ def test_the_command_line_runs_the_server(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import tunesmith.execution._forkserver as f; print(f.available())"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.slow
+def test_a_burst_of_spawns_waits_for_the_server_instead_of_counting_children_as_killed(server):
+    server.pump(0)  # as the executor does between launches
+    children = [server.spawn(dict(os.environ), os.getcwd()) for _ in range(300)]  # no pump in between
+    try:
+        assert [c.returncode for c in children if c.returncode is not None] == []
+    finally:
+        for child in children:
+            child.stdin.close()
+    assert {child.wait(60) for child in children} == {0}

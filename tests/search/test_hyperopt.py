@@ -154,7 +154,7 @@ def test_search_generator_with_hyperopt():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"metric": ["a", "b"], "mode": ["min", "max"]}, ValueError, "HyperOptSearch optimizes a single metric"),
+        ({"metric": ["a", "b"], "mode": ["min", "max"]}, ValueError, "HyperOptSearch optimizes one metric"),
         ({"mode": "maximize"}, ValueError, "'min', 'max'; got 'maximize'"),
         ({"points_to_evaluate": {"x": 1}}, ValueError, "points_to_evaluate must be a list of dicts"),
     ],

@@ -103,3 +103,20 @@ def test_has_unresolved_values():
     assert has_unresolved_values({"a": grid_search([1])})
     assert not has_unresolved_values({"a": 1})
     assert not has_unresolved_values(None)
+
+
+def test_merge_config_copies_the_constants_and_leaves_the_param_space_unchanged():
+    from tunesmith.search._param_space import merge_config
+    from tunesmith.search.sample import uniform
+
+    class Box:
+        def __init__(self):
+            self.items = [1]
+
+    space = {"lr": uniform(0, 1), "layers": [{"units": 8}], "box": Box(), "pair": (1, [2])}
+    merged = merge_config(space, {"lr": 0.5, "layers": {0: {"units": 16}}})
+    merged["box"].items.append(2)
+    merged["pair"][1].append(3)
+    assert merged["lr"] == 0.5 and merged["layers"] == [{"units": 16}]
+    assert space["layers"] == [{"units": 8}] and space["box"].items == [1] and space["pair"] == (1, [2])
+    assert isinstance(space["lr"], type(uniform(0, 1)))

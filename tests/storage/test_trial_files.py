@@ -75,15 +75,14 @@ def test_result_readers_agree_on_a_torn_last_line(tmp_path):
     assert len(rebuilt.metrics_dataframe) == 1
 
 
-def _fails(config):
+def _fails_on_a_full_disk(config):
+    # every write of the driver's error.txt fails with ENOSPC, as on a full disk
+    os.symlink("/dev/full", os.path.join(tune.get_context().get_trial_dir(), "error.txt"))
     raise ValueError("boom")
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to fill a disk")
 def test_a_full_disk_stops_the_experiment_with_a_storage_error_not_a_bare_oserror(tmp_path):
-    os.makedirs(tmp_path / "exp" / "trial")
-    os.symlink("/dev/full", tmp_path / "exp" / "trial" / "error.txt")
-    tuner = tune.Tuner(_fails, tune_config=tune.TuneConfig(trial_dirname_creator=lambda trial: "trial"),
-                       run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0))
+    tuner = tune.Tuner(_fails_on_a_full_disk, run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0))
     with pytest.raises(StorageError, match=r"cannot write .*error.txt'.*No space left on device.*Tuner.restore"):
         tuner.fit()

@@ -22,9 +22,11 @@ import cloudpickle
 from tunesmith import _protocol, _settings
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
+from tunesmith._result_keys import AUTO_FILLED
 from tunesmith.callback import CallbackList
 from tunesmith.error import TrialError, TrialLostError, TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
+from tunesmith.execution._scheduling import SchedulingCore
 from tunesmith.execution._server import EventKind, TrialEvent, TrialServer
 from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
@@ -37,11 +39,7 @@ __all__ = ["Controller", "ExperimentSettings"]
 
 _SIGNAL_NAMES = {-s.value: s.name for s in signal.Signals}
 _STATE_SAVE_PERIOD_S = 2.0
-_AUTO_KEYS = frozenset(
-    ("timestamp", "checkpoint_dir_name", "done", "training_iteration", "trial_id", "date", "time_this_iter_s",
-     "time_total_s", "pid", "hostname", "node_ip", "config", "time_since_restore", "iterations_since_restore",
-     "should_checkpoint", "experiment_tag")
-)
+_DEADLINE_PERIOD_S = 0.02
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -69,6 +67,8 @@ class ExperimentSettings:
     strict_metric_checking: bool = True
     log_to_file: tuple[str | None, str | None] | None = None
     restore_retry_num: int = 0  # TUNE_RESTORE_RETRY_NUM
+    stop_grace_s: float = 5.0  # TUNESMITH_STOP_GRACE_S
+    chdir_to_trial_dir: bool = True  # RAY_CHDIR_TO_TRIAL_DIR
 
 
 @dataclasses.dataclass
@@ -80,6 +80,7 @@ class _Running:
     deadline: float = math.inf
     last_seen: float = 0.0
     unanswered: bool = False  # sent its final result, which takes no decision
+    decisions: bool = True  # False: its results get no DECISION (see Controller._decisions)
     reported: bool = False  # sent a result: a restore from a checkpoint is over
 
     @property
@@ -115,7 +116,7 @@ class Controller:
         self._log_to_file = progress.relay_output(settings.log_to_file)  # on a terminal: trial output above the table
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
-        self._waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
+        self.core = SchedulingCore(scheduler, self._end_dropped)  # the waiting trials; every scheduler call
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
         self._restore_failures: dict[str, int] = {}  # failed restores not counted as failures
@@ -123,12 +124,16 @@ class Controller:
         self._borrowed_progress: dict[str, dict[str, Any]] = {}  # trial id -> where an exploited trial counts on from
         self._kept_for_borrowers: list[Checkpoint] = []  # dropped by their trial, still needed by an exploit
         self._last_state_save = 0.0
+        self._deadlines_checked = 0.0
         self._iteration = 0
         self._stop_requested = False
         self._interrupted = False
         self._raise: BaseException | None = None
         self._warned_missing_stop_keys = False
         self._warned_no_checkpoint = False
+        self._heartbeat_timeout = executor.heartbeat_timeout()  # read once per experiment
+        # Whether anything decides on a result; if not, trials report without waiting.
+        self._decisions = needs_decisions(scheduler, stopper, callbacks, settings.is_class_trainable)
         # What each kind of event from a trial does; one entry per trial frame type.
         self._handlers = {
             EventKind.STARTED: self._on_started,
@@ -184,10 +189,10 @@ class Controller:
             return False
         if self._stop_requested:
             return True
-        return not self._waiting and self.search_alg.is_finished()
+        return not self.core.waiting and self.search_alg.is_finished()
 
     def _poll_timeout(self) -> float:
-        if self._waiting and self._has_room() and not self._stop_requested:
+        if self.core.waiting and self._has_room() and not self._stop_requested:
             return 0.0
         return 0.05
 
@@ -197,7 +202,7 @@ class Controller:
         return not limit or len(self._running) < limit
 
     def _create_trials(self) -> None:
-        while not self._stop_requested and not any(t.status is TrialStatus.PENDING for t in self._waiting[:1]):
+        while not self._stop_requested and not self.core.has_pending_first():
             if self.search_alg.is_finished() or not self._has_room():
                 return
             suggestion = self.search_alg.next_trial()
@@ -227,12 +232,11 @@ class Controller:
             trial.custom_trial_name = str(self.settings.trial_name_creator(trial))
         self.trials.append(trial)
         self._by_id[trial.trial_id] = trial
-        self._waiting.append(trial)
         self._books[trial.trial_id] = CheckpointBook(
             self.settings.num_to_keep, self.settings.checkpoint_score_attribute, self.settings.checkpoint_score_order
         )
-        self.scheduler.on_trial_add(trial)
         self.storage.journal.trial_added(trial)
+        self.core.add(trial)
         self._save_search_state()
         return trial
 
@@ -244,17 +248,11 @@ class Controller:
         for checkpoint, metrics, _ in book.entries:  # every kept one, the latest too
             self._progress_at[checkpoint.url] = metrics
         if trial.status is TrialStatus.PENDING:
-            self._waiting.append(trial)
-            self.scheduler.on_trial_add(trial)
+            self.core.add(trial)
 
     def _start_trials(self) -> None:
-        while self._waiting and self._has_room() and not self._stop_requested:
-            trial = self.scheduler.choose_trial_to_run(self._waiting)
-            self._stop_trials_scheduler_dropped()
-            if trial is not None and trial.status.is_finished():
-                continue
-            if trial is None and not self._running and self.search_alg.is_finished():
-                trial = self._waiting[0]  # never wait forever on a scheduler holding everything back
+        while self.core.waiting and self._has_room() and not self._stop_requested:
+            trial = self.core.next_to_start(idle=not self._running, search_finished=self.search_alg.is_finished())
             if trial is None or not self._launch(trial):
                 return
 
@@ -263,17 +261,16 @@ class Controller:
         handle = self.executor.launch(trial.trial_id, attempt, trial.resources)
         if handle is None:
             return False
-        self._waiting.remove(trial)
         trial.attempt = attempt
         if trial.dirname is None:
             trial.dirname = self.storage.create_trial_dir(trial, self.settings.trial_dirname_creator)
             trial.path = self.storage.trial_local_path(trial.dirname)
         restore = self._restore_point(trial)
         self.server.expect(trial.trial_id, attempt, self._assignment(trial, attempt, restore))
-        if trial.status is TrialStatus.PAUSED:
+        if self.core.started(trial):
             self.search_alg.on_unpause(trial.trial_id)
-        trial.status = TrialStatus.RUNNING
-        self._running[trial.trial_id] = _Running(handle, restored=restore is not None, last_seen=time.monotonic())
+        self._running[trial.trial_id] = _Running(handle, restored=restore is not None, last_seen=time.monotonic(),
+                                                 decisions=self._decisions)
         self.storage.journal.trial_started(trial, restore)
         return True
 
@@ -283,8 +280,8 @@ class Controller:
         A trial's own checkpoint that has vanished from storage is dropped with a warning,
         and the one before it is used (or none: the trial starts over).
         """
-        if trial.restore_checkpoint is not None:  # another trial's checkpoint (PBT's exploit)
-            restore, trial.restore_checkpoint = trial.restore_checkpoint, None
+        restore = self.core.take_exploit(trial)  # another trial's checkpoint (PBT's exploit)
+        if restore is not None:
             progress, trial.restore_progress = trial.restore_progress, None
             if checkpoint_exists(restore):
                 trial.checkpoint = restore
@@ -344,23 +341,33 @@ class Controller:
             checkpoint_index=self._books[trial.trial_id].next_index,
             checkpoint_frequency=self.settings.checkpoint_frequency,
             checkpoint_at_end=self.settings.checkpoint_at_end,
-            chdir=_settings.chdir_to_trial_dir(),
+            chdir=self.settings.chdir_to_trial_dir,
             reuse_actors=self.settings.reuse_actors,
             log_to_file=self._log_to_file,
+            decisions=self._decisions,
         )
 
     # -- what trials said ----------------------------------------------------------------------
     def _handle_events(self, timeout: float) -> None:
-        for event in self.server.poll(timeout):
+        self._dispatch(self.server.poll(timeout))
+        for handle, exit_code in self.executor.poll():
+            if self._is_current(handle):
+                # What the process sent before it ended comes first: its last results, its DONE.
+                self._dispatch(self.server.drain(handle.trial_id))
+            if self._is_current(handle):
+                self._on_process_exit(self._by_id[handle.trial_id], self._running[handle.trial_id], exit_code)
+
+    def _dispatch(self, events: list[TrialEvent]) -> None:
+        for event in events:
             running = self._running.get(event.trial_id)
             if running is None or running.handle.attempt != event.attempt:
                 continue  # a fenced attempt
             running.last_seen = time.monotonic()
             self._handlers[event.kind](self._by_id[event.trial_id], running, event)
-        for handle, exit_code in self.executor.poll():
-            running = self._running.get(handle.trial_id)
-            if running is not None and running.handle is handle:
-                self._on_process_exit(self._by_id[handle.trial_id], running, exit_code)
+
+    def _is_current(self, handle: AttemptHandle) -> bool:
+        running = self._running.get(handle.trial_id)
+        return running is not None and running.handle is handle
 
     def _on_started(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         running.started = True
@@ -410,7 +417,7 @@ class Controller:
             self._end_attempt(trial, running, "pause")
 
     def _answer(self, trial: Trial, running: _Running, seq: int, decision: str, save: bool = False) -> None:
-        if not running.unanswered:
+        if running.decisions and not running.unanswered:
             self.server.send_decision(trial.trial_id, seq, decision, save=save)
 
     def _check_metric(self, flat: dict[str, Any]) -> Exception | None:
@@ -421,7 +428,7 @@ class Controller:
             if metric not in flat:
                 if metric == "_metric" or not self.settings.strict_metric_checking:
                     continue
-                reported = ", ".join(sorted(k for k in flat if k not in _AUTO_KEYS and not k.startswith("config/")))
+                reported = ", ".join(sorted(k for k in flat if k not in AUTO_FILLED and not k.startswith("config/")))
                 self._raise = TuneError(
                     f"the trainable reported no metric {metric!r}; it reported: {reported or 'no metrics'}. "
                     "Report that key, or set TuneConfig(metric=...) to one of these"
@@ -437,35 +444,28 @@ class Controller:
     def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
         if self.stopper(trial.trial_id, flat) or self._reported_done(flat):
             return Decision.STOP
-        if not self._warned_missing_stop_keys and hasattr(self.stopper, "missing_keys"):
+        if not self._warned_missing_stop_keys:
             missing = self.stopper.missing_keys(flat)
             if missing:
                 self._warned_missing_stop_keys = True
                 self.progress.warn(f"stop criteria {missing} are not among the reported metrics; they will never stop a trial")
-        decision = self.scheduler.on_trial_result(trial, flat)
-        self._stop_trials_scheduler_dropped()
-        return Decision(decision.value if isinstance(decision, Decision) else str(decision).upper())
+        return self.core.decide(trial, flat)
 
     def _reported_done(self, flat: dict[str, Any]) -> bool:
         """A function trainable's ``done=True`` ends the trial, as in Ray Tune (a class trainable
         returns by itself after such a result, and its instance can then be reused)."""
         return bool(flat.get("done")) and not self.settings.is_class_trainable
 
-    def _stop_trials_scheduler_dropped(self) -> None:
-        """End the trials the scheduler stopped while they were not reporting (paused or pending)."""
-        for trial in self.scheduler.pop_trials_to_stop():
-            if trial.status.is_finished():
-                continue
-            running = self._running.get(trial.trial_id)
-            if running is not None:
-                if running.ending is None:
-                    self._end_attempt(trial, running, "stop")
-                    running.deadline = time.monotonic()
-                elif running.ending == "pause":  # told to pause, stopped before its process ended
-                    running.ending = "stop"  # so its DONE(pause) does not put it back among the waiting
-            elif trial in self._waiting:
-                self._waiting.remove(trial)
-            self._complete(trial)
+    def _end_dropped(self, trial: Trial) -> None:
+        """End a trial the scheduler stopped while it was not reporting (the core took it off the waiting)."""
+        running = self._running.get(trial.trial_id)
+        if running is not None:
+            if running.ending is None:
+                self._end_attempt(trial, running, "stop")
+                running.deadline = time.monotonic()
+            elif running.ending == "pause":  # told to pause, stopped before its process ended
+                running.ending = "stop"  # so its DONE(pause) does not put it back among the waiting
+        self._complete(trial)
 
     def _on_checkpoint(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         self._register_checkpoint(trial, event.payload, flatten_dict(trial.last_result))
@@ -491,7 +491,7 @@ class Controller:
         """Ids of the waiting or ending trials that are to start from ``checkpoint``."""
         if checkpoint is None:
             return set()
-        candidates = [*self._waiting, *(self._by_id[i] for i in self._running)]
+        candidates = [*self.core.waiting, *(self._by_id[i] for i in self._running)]
         return {t.trial_id for t in candidates if t.restore_checkpoint is checkpoint}
 
     def _lend_newest(self, donor: Trial, previous: Checkpoint | None, lent_before: set[str]) -> None:
@@ -546,8 +546,7 @@ class Controller:
             self._complete(trial)
 
     def _paused(self, trial: Trial) -> None:
-        trial.status = TrialStatus.PAUSED
-        self._waiting.append(trial)
+        self.core.paused(trial)
         self.storage.journal.trial_paused(trial)
         self.search_alg.on_pause(trial.trial_id)
         if trial.checkpoint is None and trial.restore_checkpoint is None and not self._warned_no_checkpoint:
@@ -585,17 +584,18 @@ class Controller:
     # -- ending trials ----------------------------------------------------------------------------
     def _end_attempt(self, trial: Trial, running: _Running, how: str) -> None:
         running.ending = how
-        running.deadline = time.monotonic() + _settings.stop_grace_s()
+        # An attempt that reads no decisions would not see this one: it ends at once.
+        running.deadline = time.monotonic() + (self.settings.stop_grace_s if running.decisions else 0.0)
         if how == "stop":
             trial.status = TrialStatus.TERMINATED
 
     def _complete(self, trial: Trial) -> None:
-        trial.status = TrialStatus.TERMINATED
         if self._kept_for_borrowers:
             self._delete_unborrowed()
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
+        trial.status = TrialStatus.TERMINATED
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
-        self.scheduler.on_trial_complete(trial, flat)
+        self.core.complete(trial, flat)
         self.storage.journal.trial_finished(trial)
         self._save_search_state()
         self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
@@ -618,13 +618,11 @@ class Controller:
             # was saving; the retry numbers its own checkpoints past that one, so a stale
             # folder can never replace one the retry recorded.
             self._books[trial.trial_id].skip_index()
-            trial.status = TrialStatus.PENDING
-            self._waiting.insert(0, trial)
+            self.core.retry(trial)
             self.callbacks.call("on_trial_recover", iteration=self._iteration, trials=self.trials, trial=trial)
             return
-        trial.status = TrialStatus.ERROR
         trial.error = error
-        self.scheduler.on_trial_error(trial)
+        self.core.errored(trial)
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=True)
         self.storage.journal.trial_finished(trial)
@@ -663,12 +661,18 @@ class Controller:
                     self._end_attempt(self._by_id[trial_id], running, "stop")
                     self._complete(self._by_id[trial_id])
                     running.deadline = time.monotonic()
-            while self._waiting:  # never started or paused: TERMINATED too, as in Ray
-                self._complete(self._waiting.pop(0))
+            while self.core.waiting:  # never started or paused: TERMINATED too, as in Ray
+                self._complete(self.core.waiting.pop(0))
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
-        timeout = self.executor.heartbeat_timeout()
+        # A scan of every running attempt per loop step was a tenth of the driver's CPU with
+        # 1,000 trials reporting; a few tens of milliseconds late is soon enough for a stop
+        # deadline (seconds of grace) or a heartbeat timeout (30 s).
+        if now - self._deadlines_checked < _DEADLINE_PERIOD_S:
+            return
+        self._deadlines_checked = now
+        timeout = self._heartbeat_timeout
         for trial_id, running in list(self._running.items()):
             if running.ending is not None and now >= running.deadline:
                 self._running.pop(trial_id)
@@ -694,7 +698,7 @@ class Controller:
         for trial in self.trials:
             if trial.status is TrialStatus.RUNNING:
                 trial.status = TrialStatus.TERMINATED
-        self._waiting.clear()
+        self.core.waiting.clear()
 
     # -- Ctrl-C ---------------------------------------------------------------------------------
     def _install_sigint(self) -> Any:
@@ -710,6 +714,38 @@ class Controller:
 
         signal.signal(signal.SIGINT, on_sigint)
         return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def needs_decisions(scheduler: TrialScheduler, stopper: Any, callbacks: CallbackList, is_class: bool) -> bool:
+    """Whether anything may decide on a trial's result: stop or pause it, or ask it for a checkpoint.
+
+    Nothing does with the FIFO scheduler, no stopper that can stop a trial on a result (a
+    ``time_budget_s`` alone ends trials by ending their processes), and, for a class
+    trainable, no callback besides loggers that sees results (one may set
+    ``should_checkpoint``). Then ``tune.report`` need not wait for the driver.
+    """
+    from tunesmith.schedulers import FIFOScheduler
+
+    if type(scheduler) is not FIFOScheduler or _stops_trials(stopper):
+        return True
+    return is_class and any(_sees_results(callback) for callback in callbacks)
+
+
+def _stops_trials(stopper: Any) -> bool:
+    from tunesmith.stopper import CombinedStopper, NoopStopper, TimeoutStopper
+
+    if type(stopper) in (NoopStopper, TimeoutStopper):
+        return False
+    if type(stopper) is CombinedStopper:
+        return any(_stops_trials(s) for s in stopper._stoppers)
+    return True
+
+
+def _sees_results(callback: Any) -> bool:
+    from tunesmith.callback import Callback
+    from tunesmith.logger import LoggerCallback
+
+    return type(callback).on_trial_result not in (Callback.on_trial_result, LoggerCallback.on_trial_result)
 
 
 def _is_number(value: Any) -> bool:

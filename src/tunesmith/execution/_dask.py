@@ -164,7 +164,7 @@ class DaskExecutor(Executor):
                 protocol="tcp://", host="127.0.0.1", dashboard_address="127.0.0.1:0", resources=resources,
                 memory_limit=0,
             )
-        visible = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+        visible = _settings.cuda_visible_devices()
         names = visible + [str(i) for i in range(len(visible), n_workers * gpus_per_worker)]
         devices = {str(w): names[w * gpus_per_worker:(w + 1) * gpus_per_worker] for w in range(n_workers)}
         client = distributed.Client(cluster, set_as_default=False)

@@ -12,6 +12,7 @@ from typing import Any
 
 from distributed import WorkerPlugin, get_worker, secede
 
+from tunesmith import _settings
 from tunesmith.execution._trial_processes import TrialProcesses, attempt_environment
 
 __all__ = ["GpuSlots", "TrialRunner", "kill_attempt", "prewarm", "probe_driver", "run_attempt", "sees"]
@@ -40,8 +41,7 @@ class GpuSlots(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         given = self.devices_by_worker.get(str(worker.name))
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
-        names = given if given is not None else [d.strip() for d in visible.split(",") if d.strip() not in ("", "-1")]
+        names = given if given is not None else [d for d in _settings.cuda_visible_devices() if d != "-1"]
         count = int(worker.state.total_resources.get("GPU", len(names)))
         self.devices = names[:count] + [str(i) for i in range(len(names), count)]
 

@@ -46,6 +46,7 @@ class Executor(abc.ABC):
         self._handles: dict[tuple[str, int], AttemptHandle] = {}
         self._lost_on: dict[str, str] = {}  # trial id -> node of its last killed attempt
         self._heartbeat_timeout_s = heartbeat_timeout_s
+        self._heartbeat_s: float | None = None  # fixed when an experiment starts
         self.driver_address = ""
         self.token = ""
         self.reuse_processes = False
@@ -63,6 +64,7 @@ class Executor(abc.ABC):
                 environment changes and threads never reach the next.
         """
         self.driver_address, self.token = driver_address, token
+        self._heartbeat_s = self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
         self.reuse_processes = reuse_processes
         self._ledger = self._start()
 
@@ -133,7 +135,12 @@ class Executor(abc.ABC):
 
     def heartbeat_timeout(self) -> float:
         """Seconds a running attempt may stay silent before it is declared lost."""
-        return self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
+        return self._heartbeat_s or self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
+
+    def fork_server(self) -> Any:
+        """The warm process helper processes (the log writer) are forked from; None if the
+        executor has none."""
+        return None
 
     def spans_hosts(self) -> bool:
         """Whether trials may run on a machine other than the driver's."""

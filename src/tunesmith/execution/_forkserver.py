@@ -27,6 +27,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 __all__ = ["ForkServer", "available"]
 
@@ -93,6 +95,7 @@ class ForkServer:
                 stdin=subprocess.DEVNULL, env=env, cwd=os.getcwd(), start_new_session=True,
             )
         self._sock = ours
+        self._sock.setblocking(False)  # a full socket is waited out by _send, taking replies meanwhile
         self._lock = threading.RLock()
         self._unforked: collections.deque[ForkedProcess] = collections.deque()
         self._by_pid: dict[int, ForkedProcess] = {}
@@ -122,7 +125,7 @@ class ForkServer:
         request = {"op": "fork", "env": env, "cwd": cwd, "main": main, "args": args or []}
         with self._lock:
             try:
-                socket.send_fds(self._sock, [json.dumps(request).encode()], given)
+                self._send(lambda: socket.send_fds(self._sock, [json.dumps(request).encode()], given))
             except OSError:
                 process.returncode = -signal.SIGKILL  # the server is gone: so is the child it would have made
             else:
@@ -135,16 +138,47 @@ class ForkServer:
     def request(self, message: dict) -> None:
         with self._lock:
             try:
-                self._sock.send(json.dumps(message).encode())
+                self._send(lambda: self._sock.send(json.dumps(message).encode()))
             except OSError:
                 self._lost()
+
+    def _send(self, send: Any) -> None:
+        """Call ``send`` (with the lock held) until the socket takes the message.
+
+        In a burst of spawns (a thousand trials starting at once) the server's queue fills
+        while it forks; its replies then fill ours, so they are taken in while waiting, or
+        each side would wait for the other.
+
+        Raises:
+            OSError: The server is gone.
+        """
+        while True:
+            try:
+                send()
+                return
+            except BlockingIOError:
+                pass
+            self._take_replies()
+            select.select([self._sock], [self._sock], [], 0.1)
+
+    def _take_replies(self) -> None:
+        while True:
+            try:
+                data = self._sock.recv(_MAX_MESSAGE)
+            except BlockingIOError:
+                return
+            if not data:
+                raise ConnectionResetError("the fork server closed its socket")
+            self._take(json.loads(data))
 
     def pump(self, timeout: float | None) -> None:
         """Take in what the server said, waiting up to ``timeout`` for the first message."""
         with self._lock:
             if self._closed:
                 return
-            self._sock.settimeout(timeout)
+            waits = timeout != 0  # the socket is non-blocking between calls (see _send)
+            if waits:
+                self._sock.settimeout(timeout)
             try:
                 while True:
                     data = self._sock.recv(_MAX_MESSAGE)
@@ -152,11 +186,16 @@ class ForkServer:
                         self._lost()
                         return
                     self._take(json.loads(data))
-                    self._sock.settimeout(0)
+                    if waits:
+                        self._sock.settimeout(0)
+                        waits = False
             except (BlockingIOError, TimeoutError):
                 pass
             except OSError:
                 self._lost()
+            finally:
+                if waits:
+                    self._sock.settimeout(0)
 
     def _take(self, message: list) -> None:
         if message[0] == "forked":

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import IO
 
+from tunesmith import _settings
 from tunesmith.execution import _forkserver
 from tunesmith.execution._executor import AttemptHandle, Executor
 from tunesmith.execution._resources import ResourceLedger
@@ -105,7 +106,7 @@ class LocalExecutor(Executor):
         self.num_gpus = int(num_gpus) if num_gpus is not None else _detect_gpus()
         self.custom = dict(resources or {})
         self.reuse_workers = reuse_workers
-        visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+        visible = _settings.cuda_visible_devices()
         # Ledger ids index into the devices this process may use (a driver restricted to
         # CUDA_VISIBLE_DEVICES=2,3 hands out "2" and "3"); fake GPUs beyond them keep their index.
         self._device_names = visible + [str(i) for i in range(len(visible), self.num_gpus)]
@@ -239,7 +240,7 @@ class LocalExecutor(Executor):
 
 def _detect_gpus() -> int:
     """GPUs visible to this process, from ``CUDA_VISIBLE_DEVICES`` or ``nvidia-smi``'s device files."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    visible = _settings.cuda_visible_devices_raw()
     if visible is not None:
         return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
     try:

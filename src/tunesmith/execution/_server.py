@@ -31,6 +31,7 @@ import errno
 import hmac
 import logging
 import secrets
+import select
 import selectors
 import socket
 import time
@@ -46,6 +47,7 @@ _log = logging.getLogger("tunesmith")
 AUTH_DEADLINE_S = 5.0
 MAX_UNAUTHENTICATED = 64
 _ACCEPT_PAUSE_S = 0.1
+_JOIN_BELOW = 1 << 16  # frames up to this size go out in one piece; larger ones are not copied
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -79,6 +81,7 @@ class TrafficStats:
     assignments: int = 0
     trainables_sent: int = 0
     trainable_bytes: int = 0
+    decisions: int = 0
 
 
 @dataclasses.dataclass(eq=False)
@@ -149,7 +152,22 @@ class TrialServer:
         """Answer result ``seq``; ``save`` asks a class trainable to save a checkpoint now."""
         conn = self._by_trial.get(trial_id)
         if conn is not None:
+            self.stats.decisions += 1
             self._send(conn, _protocol.Decision(seq, decision, save))
+
+    def drain(self, trial_id: str) -> list[TrialEvent]:
+        """The events of every frame ``trial_id``'s connection holds now, up to its end.
+
+        For an attempt whose process has ended: all it sent is already here, and a trial
+        that reports without waiting for decisions may have sent much since the last poll.
+        """
+        events: list[TrialEvent] = []
+        conn = self._by_trial.get(trial_id)
+        while conn is not None and conn.trial_id == trial_id and conn.sock.fileno() >= 0:
+            if not select.select([conn.sock], [], [], 0)[0]:
+                break
+            self._read(conn, events)
+        return events
 
     def poll(self, timeout: float | None) -> list[TrialEvent]:
         """Wait up to ``timeout`` seconds for frames; the events they make."""
@@ -342,8 +360,12 @@ class TrialServer:
 
     # -- writing -----------------------------------------------------------------------------------
     def _send(self, conn: _Connection, frame: Any) -> None:
-        for part in _wire.frame_parts(frame):
-            self.stats.bytes_sent += len(part)
+        parts = _wire.frame_parts(frame)
+        size = sum(len(part) for part in parts)
+        self.stats.bytes_sent += size
+        if size <= _JOIN_BELOW:  # a decision: one send() instead of one per part
+            parts = [b"".join(parts)]
+        for part in parts:
             conn.out.push(part)
         self._flush(conn, None)
 

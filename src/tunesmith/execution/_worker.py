@@ -88,7 +88,7 @@ class _Attempts:
 
     def run(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
         info = {"pid": os.getpid(), "ppid": os.getppid(), "host": socket.gethostname(),
-                "cached": list(self.trainables), "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}
+                "cached": list(self.trainables), "cuda": _settings.cuda_visible_devices_raw()}
         self.channel.send(_protocol.Hello(trial_id, attempt, info, ticket))
         if self.after_hello is not None:
             self.after_hello, start = None, self.after_hello
@@ -232,7 +232,7 @@ def main() -> NoReturn:
 def _serve() -> None:
     _die_with_parent()
     control = _take_control_pipe()
-    ack_fd = int(os.environ.get("TUNESMITH_ACK_FD") or -1)
+    ack_fd = _settings.worker_ack_fd()
     connection: _Connection | None = None
     try:
         while True:
@@ -245,11 +245,11 @@ def _serve() -> None:
                     connection.close()
                     connection = None
                 continue
-            address = spec.get("driver") or os.environ["TUNESMITH_DRIVER"]
+            address = spec.get("driver") or _settings.worker_driver_address()
             if connection is None or connection.address != address:
                 if connection is not None:
                     connection.close()
-                connection = _Connection(address, spec.get("token") or os.environ.get("TUNESMITH_TOKEN"))
+                connection = _Connection(address, spec.get("token") or _settings.worker_token())
             _add_python_path(spec.get("python_path"))
             if spec.get("fresh"):
                 connection.run_in_child(spec["trial_id"], spec["attempt"], spec.get("ticket"))

@@ -94,6 +94,7 @@ class Trial:
         self.restore_progress: dict[str, Any] | None = None
         self.error: BaseException | None = None
         self.error_text: str | None = None
+        self.restarted_from: str | None = None  # the errored trial this one restarts (restart_errored)
 
     @property
     def placement_group_factory(self) -> Any:

@@ -201,13 +201,16 @@ class MLflowLoggerCallback(LoggerCallback):
         self._experiment_ids: dict[str | None, str] = {}
         self._runs: dict[str, str] = {}
         self._ending: list[tuple[str, Trial, bool]] = []  # (run id, trial, failed) waiting for the loggers' files
-        # Set by the Tuner: returns once every logger's file is written (the log writer
-        # process included); the trial folder is uploaded only after that.
+        # Set by the Tuner (attach_log_settler): returns once every logger's file is written
+        # (the log writer process included); the trial folder is uploaded only after that.
         self._settle_logs: Callable[[], None] = lambda: None
         self._disabled = False
         self._warnings = _Warnings("MLflowLoggerCallback")
 
     # -- Callback hooks -----------------------------------------------------------------------
+    def attach_log_settler(self, settle: Callable[[], None]) -> None:
+        self._settle_logs = settle
+
     def setup(self, *args: Any, **info: Any) -> None:
         self._connect()
 

@@ -74,6 +74,15 @@ class LoggerCallback(Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Trial, **info: Any) -> None:
         self.log_trial_end(trial, failed=True)
 
+    # -- set by the Tuner before the experiment starts (a logger written for Ray needs neither) --
+    def attach_log_writer(self, log_writer: Any) -> None:
+        """Write through ``log_writer`` (a :class:`tunesmith.logger._writer.LogWriter`) instead
+        of in the driver; the default loggers take it when the trial files are local."""
+
+    def attach_log_settler(self, settle: Any) -> None:
+        """``settle()`` returns once every logger's files are written: a logger that reads
+        them (MLflow's ``save_artifact``) calls it first."""
+
 
 class JsonFiles:
     """The JSON logger's writes; in the driver, or in the log writer process (see ``_writer``)."""
@@ -98,6 +107,9 @@ class JsonLoggerCallback(LoggerCallback):
     """
 
     _files: Any = None  # JsonFiles, or the log writer's stand-in for one
+
+    def attach_log_writer(self, log_writer: Any) -> None:
+        self._files = log_writer.proxy("json")
 
     def log_trial_start(self, trial: Trial) -> None:
         pickled = pickle.dumps(trial.config) if _is_plain(trial.config) else cloudpickle.dumps(trial.config)
@@ -182,6 +194,9 @@ class CSVLoggerCallback(LoggerCallback):
     """
 
     _files: Any = None  # CsvFiles, or the log writer's stand-in for one
+
+    def attach_log_writer(self, log_writer: Any) -> None:
+        self._files = log_writer.proxy("csv")
 
     def log_trial_result(self, iteration: int, trial: Trial, result: dict) -> None:
         row = flatten_dict({k: v for k, v in result.items() if k != "config"})

@@ -134,6 +134,9 @@ class TBXLoggerCallback(LoggerCallback):
         self._tbx: Any = None  # tensorboardX once imported; False if it cannot be
 
     # -- LoggerCallback hooks ----------------------------------------------------------------
+    def attach_log_writer(self, log_writer: Any) -> None:
+        self._writer = log_writer.proxy("tb")
+
     def setup(self, *args: Any, **info: Any) -> None:
         self._start_writer()
 

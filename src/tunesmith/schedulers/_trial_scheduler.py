@@ -80,6 +80,10 @@ class TrialScheduler:
             self._mode = mode
         return True
 
+    def set_total_resources(self, total_resources: Any) -> None:
+        """The executor's resource totals, e.g. ``{"cpu": 8, "gpu": 2}``, before the first trial
+        (the default ignores them)."""
+
     def on_trial_add(self, trial: Trial) -> None:
         """A new trial was created (it is PENDING)."""
 

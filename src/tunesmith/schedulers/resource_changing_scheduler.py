@@ -412,9 +412,8 @@ class ResourceChangingScheduler(TrialScheduler):
         return self._base.choose_trial_to_run(trials)
 
     def pop_trials_to_stop(self) -> list[Trial]:
-        """The base scheduler's :meth:`pop_trials_to_stop`, if it has one."""
-        pop = getattr(self._base, "pop_trials_to_stop", None)
-        return pop() if pop is not None else []
+        """The base scheduler's :meth:`pop_trials_to_stop`."""
+        return self._base.pop_trials_to_stop()
 
     def reallocate_trial_resources_if_needed(self, trial: Trial, result: dict[str, Any]) -> dict[str, float] | None:
         """Ask the allocation function; return the new resources, or None when they stay."""

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
 from tunesmith.search._searcher import Searcher
+from tunesmith.search._wrapper import SearcherWrapper
 
 __all__ = ["ConcurrencyLimiter"]
 
 logger = logging.getLogger("tunesmith.search")
 
 
-class ConcurrencyLimiter(Searcher):
+class ConcurrencyLimiter(SearcherWrapper):
     """Wrap a searcher so that no more than ``max_concurrent`` of its trials run at once.
 
     Once ``max_concurrent`` suggested trials are unfinished, :meth:`suggest` returns None
@@ -51,11 +51,8 @@ class ConcurrencyLimiter(Searcher):
     def __init__(self, searcher: Searcher, max_concurrent: int, batch: bool = False) -> None:
         if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
             raise ValueError(f"max_concurrent must be an int > 0; got {max_concurrent!r}")
-        if not isinstance(searcher, Searcher):
-            raise TypeError(f"ConcurrencyLimiter needs a tunesmith.search.Searcher; got {type(searcher).__name__}")
+        super().__init__(searcher)
         _refuse_second_limit(searcher)
-        super().__init__()
-        self.searcher = searcher
         self.max_concurrent = max_concurrent
         self.batch = batch
         self.live_trials: set[str] = set()
@@ -63,20 +60,12 @@ class ConcurrencyLimiter(Searcher):
         self.cached_results: dict[str, tuple[dict[str, Any] | None, bool]] = {}
         self._limit_concurrency = not searcher.set_max_concurrency(max_concurrent)
 
-    @property
-    def metric(self) -> str | list[str] | None:
-        return self.searcher.metric
-
-    @property
-    def mode(self) -> str | list[str] | None:
-        return self.searcher.mode
-
     def set_search_properties(
         self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
     ) -> bool:
         """Pass through to the inner searcher."""
         self._limit_concurrency = not self.searcher.set_max_concurrency(self.max_concurrent)
-        return self.searcher.set_search_properties(metric, mode, config, **spec)
+        return super().set_search_properties(metric, mode, config, **spec)
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         """Change the limit (this wrapper enforces it, so True)."""
@@ -124,12 +113,6 @@ class ConcurrencyLimiter(Searcher):
             self.live_trials.discard(trial_id)
             self.searcher.on_trial_complete(trial_id, result=result, error=error)
 
-    def on_pause(self, trial_id: str) -> None:
-        self.searcher.on_pause(trial_id)
-
-    def on_unpause(self, trial_id: str) -> None:
-        self.searcher.on_unpause(trial_id)
-
     def add_evaluated_point(
         self,
         parameters: dict[str, Any],
@@ -139,21 +122,6 @@ class ConcurrencyLimiter(Searcher):
         intermediate_values: list[float] | None = None,
     ) -> None:
         self.searcher.add_evaluated_point(parameters, value, error, pruned, intermediate_values)
-
-    def get_state(self) -> dict[str, Any]:
-        """This wrapper's bookkeeping, without the inner searcher (saved on its own)."""
-        state = {k: v for k, v in self.__dict__.items() if k != "searcher"}
-        return copy.deepcopy(state)
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
-    def save(self, checkpoint_path: str) -> None:
-        """Save the inner searcher (this wrapper's state travels with ``SearchGenerator``)."""
-        self.searcher.save(checkpoint_path)
-
-    def restore(self, checkpoint_path: str) -> None:
-        self.searcher.restore(checkpoint_path)
 
 
 def _refuse_second_limit(searcher: Searcher) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import Any, Callable
+
+from tunesmith._kwargs import accepted_kwargs
 
 __all__ = ["SEARCH_ALG_IMPORT", "create_searcher"]
 
@@ -70,24 +71,4 @@ def create_searcher(search_alg: str, **kwargs: Any) -> Any:
     if key not in SEARCH_ALG_IMPORT:
         raise ValueError(f"search_alg must be one of {sorted(SEARCH_ALG_IMPORT)}; got {search_alg!r}")
     cls = SEARCH_ALG_IMPORT[key]()
-    return cls(**_accepted_kwargs(cls, kwargs, f"create_searcher({search_alg!r})"))
-
-
-def _accepted_kwargs(cls: type, kwargs: dict[str, Any], call: str) -> dict[str, Any]:
-    """``kwargs`` for ``cls``; metric and mode are dropped where ``cls`` has no use for them.
-
-    Raises:
-        TypeError: naming the arguments ``cls`` does not take, and those it does.
-    """
-    parameters = inspect.signature(cls).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
-        return dict(kwargs)
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    accepted = [p.name for p in parameters if p.kind in kinds]
-    unknown = [k for k in kwargs if k not in accepted and k not in ("metric", "mode")]
-    if unknown:
-        raise TypeError(
-            f"{call} got {'an unexpected keyword argument' if len(unknown) == 1 else 'unexpected keyword arguments'} "
-            f"{', '.join(map(repr, unknown))}; {cls.__name__} takes: {', '.join(accepted) or 'no arguments'}"
-        )
-    return {k: v for k, v in kwargs.items() if k in accepted}
+    return cls(**accepted_kwargs(cls, kwargs, f"create_searcher({search_alg!r})"))

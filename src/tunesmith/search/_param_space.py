@@ -235,9 +235,33 @@ def merge_config(param_space: Mapping[str, Any] | None, suggestion: Mapping[Any,
         >>> merge_config({"a": 1, "m": {"lr": None, "k": 2}}, {"m": {"lr": 0.1}})
         {'a': 1, 'm': {'lr': 0.1, 'k': 2}}
     """
-    merged = copy.deepcopy(dict(param_space or {}))
+    merged = _copy_space(dict(param_space or {}))
     _overlay(merged, suggestion)
     return merged
+
+
+_ATOMS = frozenset({int, float, str, bool, type(None)})
+
+
+def _copy_space(value: Any) -> Any:
+    """A deep copy of a param space, except for its search domains, which are shared.
+
+    Domains are replaced by the suggested values (or kept as they are), so copying them on
+    every suggestion, as ``copy.deepcopy`` would, is most of what merging costs.
+    """
+    from tunesmith.search._domain import Domain
+
+    def copied(value: Any) -> Any:
+        kind = type(value)
+        if kind in _ATOMS or isinstance(value, Domain):
+            return value
+        if kind is dict:
+            return {key: copied(item) for key, item in value.items()}
+        if kind is list:
+            return [copied(item) for item in value]
+        return copy.deepcopy(value)
+
+    return copied(value)
 
 
 def _overlay(target: Any, suggestion: Mapping[Any, Any]) -> None:

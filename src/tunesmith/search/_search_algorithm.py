@@ -80,6 +80,10 @@ class SearchAlgorithm(abc.ABC):
     def set_finished(self) -> None:
         self._finished = True
 
+    def reopen(self) -> None:
+        """Produce trials again after :meth:`set_finished` (a resumed experiment, or more samples)."""
+        self._finished = False
+
     def has_checkpoint(self, dirpath: str) -> bool:
         return False
 

@@ -205,9 +205,11 @@ class Searcher:
     ) -> bool:
         """Receive the experiment's metric, mode and ``param_space``.
 
-        The default adopts ``metric``/``mode`` where this searcher has none and returns
-        False, meaning "I do not take the param space" (fine when it holds only constants).
-        Searchers that convert the param space override this and return True once they did.
+        Adopts ``metric``/``mode`` where this searcher has none; then, unless the searcher
+        already has a space (:meth:`_has_space`), converts ``config`` (:meth:`_set_tune_space`)
+        and returns True. A plain :class:`Searcher` has no space to convert and returns False,
+        meaning "I do not take the param space" (fine when it holds only constants); a
+        searcher that converts param spaces overrides those two steps.
 
         Args:
             metric: ``TuneConfig.metric`` (may be None).
@@ -219,8 +221,34 @@ class Searcher:
             True if the searcher took the param space; False if it did not, or if its own
             metric/mode conflict with the ones given (the caller turns that into an error).
         """
-        self._set_metric_mode(metric, mode)
-        return False
+        if not self._set_metric_mode(metric, mode):
+            return False
+        if self._one_metric_only:
+            self._require_single_metric()
+        if self._has_space():
+            return False
+        self._set_tune_space(config)
+        return True
+
+    # -- the steps of set_search_properties, for searchers that convert the param space ----------
+    #: True for a searcher that optimizes one metric: a list of metrics is refused.
+    _one_metric_only = False
+
+    def _has_space(self) -> bool:
+        """Whether the searcher already has a space (then it does not take ``param_space``).
+
+        The default says yes: a plain :class:`Searcher` takes no param space.
+        """
+        return True
+
+    def _set_tune_space(self, space: dict[str, Any]) -> None:
+        """Convert the experiment's ``param_space`` into the searcher's own space."""
+        raise NotImplementedError(f"{type(self).__name__} takes no param space; override _has_space and _set_tune_space")
+
+    def _require_single_metric(self) -> None:
+        """Raise ``ValueError`` when the metric is a list (the searcher optimizes one metric)."""
+        if isinstance(self._metric, list):
+            raise ValueError(f"{type(self).__name__} optimizes one metric; metric must be a string, got {self._metric!r}")
 
     def _set_metric_mode(self, metric: str | list[str] | None, mode: str | list[str] | None) -> bool:
         """Adopt the experiment's metric and mode where unset; False (nothing changed) on conflict.

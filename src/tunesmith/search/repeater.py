@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from tunesmith.search._searcher import Searcher
+from tunesmith.search._wrapper import SearcherWrapper
 
 __all__ = ["TRIAL_INDEX", "Repeater"]
 
@@ -39,7 +40,7 @@ class _TrialGroup:
         return len(self.scores) >= self.size
 
 
-class Repeater(Searcher):
+class Repeater(SearcherWrapper):
     """Give every suggestion of ``searcher`` to ``repeat`` trials (e.g. to average over seeds).
 
     The inner searcher sees only the first trial of each group; when all ``repeat`` trials
@@ -77,29 +78,12 @@ class Repeater(Searcher):
     def __init__(self, searcher: Searcher, repeat: int = 1, set_index: bool = True) -> None:
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
             raise ValueError(f"repeat must be an int >= 1; got {repeat!r}")
-        if not isinstance(searcher, Searcher):
-            raise TypeError(f"Repeater needs a tunesmith.search.Searcher; got {type(searcher).__name__}")
-        super().__init__()
-        self.searcher = searcher
+        super().__init__(searcher)
         self.repeat = repeat
         self._set_index = set_index
         self._groups: list[_TrialGroup] = []
         self._trial_id_to_group: dict[str, _TrialGroup] = {}
         self._current_group: _TrialGroup | None = None
-
-    @property
-    def metric(self) -> str | list[str] | None:
-        return self.searcher.metric
-
-    @property
-    def mode(self) -> str | list[str] | None:
-        return self.searcher.mode
-
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Pass through to the inner searcher."""
-        return self.searcher.set_search_properties(metric, mode, config, **spec)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         """The current group's config, or a new suggestion once the group is full."""
@@ -153,26 +137,6 @@ class Repeater(Searcher):
             self.searcher.on_trial_complete(group.primary_trial_id, result=None, error=True)
         else:
             self.searcher.on_trial_complete(group.primary_trial_id, result=result, error=False)
-
-    def on_pause(self, trial_id: str) -> None:
-        self.searcher.on_pause(trial_id)
-
-    def on_unpause(self, trial_id: str) -> None:
-        self.searcher.on_unpause(trial_id)
-
-    def get_state(self) -> dict[str, Any]:
-        """Groups and bookkeeping, without the inner searcher (saved on its own)."""
-        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "searcher"})
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
-    def save(self, checkpoint_path: str) -> None:
-        """Save the inner searcher (this wrapper's state travels with ``SearchGenerator``)."""
-        self.searcher.save(checkpoint_path)
-
-    def restore(self, checkpoint_path: str) -> None:
-        self.searcher.restore(checkpoint_path)
 
 
 def _as_float(value: Any) -> float:

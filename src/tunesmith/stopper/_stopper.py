@@ -57,6 +57,10 @@ class Stopper(abc.ABC):
     def stop_all(self) -> bool:
         """True if the whole experiment should stop."""
 
+    def missing_keys(self, result: dict[str, Any]) -> list[str]:
+        """The keys this stopper watches that ``result`` lacks (the controller warns once); none by default."""
+        return []
+
 
 class CombinedStopper(Stopper):
     """Stops when any of ``stoppers`` says so.
@@ -91,8 +95,7 @@ class CombinedStopper(Stopper):
         """Criteria keys of the combined stoppers that ``result`` lacks (see ``build_stopper``)."""
         missing: list[str] = []
         for stopper in self._stoppers:
-            if hasattr(stopper, "missing_keys"):
-                missing.extend(k for k in stopper.missing_keys(result) if k not in missing)
+            missing.extend(k for k in stopper.missing_keys(result) if k not in missing)
         return missing
 
     def __repr__(self) -> str:

@@ -86,6 +86,10 @@ class CheckpointBook:
         """The number the trial's next checkpoint folder gets (``checkpoint_NNNNNN``)."""
         return self._count
 
+    def skip_to_index(self, index: int) -> None:
+        """Number the next checkpoint folder at least ``index`` (a restore: what the journal saw)."""
+        self._count = max(self._count, index)
+
     def skip_index(self) -> None:
         """Never hand out the next number: a failed attempt may still be writing that folder."""
         self._count += 1

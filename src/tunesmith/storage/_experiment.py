@@ -126,7 +126,7 @@ def _fill_book(book: CheckpointBook, storage: ExperimentStorage, record: TrialRe
         metrics = flatten_dict(by_iteration.get(entry["iteration"], {}))
         metrics.update(training_iteration=entry["iteration"], time_total_s=entry["time_total_s"])
         book.adopt(Checkpoint(url, filesystem=storage.remote_fs), metrics)
-    book._count = max(book._count, record.next_checkpoint_index)
+    book.skip_to_index(record.next_checkpoint_index)
     if record.borrowed:  # PBT's exploit: the next attempt starts from the donor's checkpoint
         trial_dir, path = record.borrowed
         book.borrowed = Checkpoint(f"{storage.trial_url(trial_dir)}/{path}", filesystem=storage.remote_fs)

@@ -113,7 +113,7 @@ class Journal:
     def trial_added(self, trial: Trial) -> None:
         self._write(Event.TRIAL_ADDED, trial_id=trial.trial_id, tag=trial.experiment_tag, config=trial.config,
                     config_pkl=encode_config(trial.config), params=trial.evaluated_params,
-                    resources=trial.resources, restarted_from=getattr(trial, "restarted_from", None))
+                    resources=trial.resources, restarted_from=trial.restarted_from)
 
     def trial_started(self, trial: Trial, restore: Checkpoint | None) -> None:
         self._write(Event.TRIAL_STARTED, trial_id=trial.trial_id, attempt=trial.attempt, path=trial.dirname,

@@ -107,6 +107,7 @@ class ExperimentStorage:
             raise ValueError(f"the experiment name must be a plain folder name, got {name!r}")
         fs, root, is_local = split_url(storage_path, filesystem)
         self.name = name
+        self._max_len_identifier = _settings.max_len_identifier()  # read once per experiment
         self.remote_fs = None if is_local else fs
         self.remote_path = None if is_local else f"{root.rstrip('/')}/{name}"
         if is_local:
@@ -333,7 +334,7 @@ class ExperimentStorage:
         if dirname_creator is not None:
             return _checked_dirname(dirname_creator(trial))
         base = f"{trial}_{trial.experiment_tag}" if trial.experiment_tag else str(trial)
-        base = _UNSAFE.sub("_", base)[: _settings.max_len_identifier()]
+        base = _UNSAFE.sub("_", base)[: self._max_len_identifier]
         return f"{base}_{date_str()}"
 
     def create_trial_dir(self, trial: Trial, dirname_creator: Any = None) -> str:

@@ -34,7 +34,7 @@ import os
 import time
 from typing import Any, Callable
 
-from tunesmith import _protocol
+from tunesmith import _protocol, _settings
 from tunesmith.execution import _pickling
 from tunesmith.execution._executor import AttemptHandle, Executor
 from tunesmith.execution._server import TrialEvent, TrialServer
@@ -62,7 +62,7 @@ def report_environment(config: dict[str, Any]) -> None:
     """Report what the trial process sees, then wait for ``hold_s`` and end."""
     from tunesmith.trainable import report
 
-    report({"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "pid": os.getpid(), "ppid": os.getppid()})
+    report({"cuda": _settings.cuda_visible_devices_raw(), "pid": os.getpid(), "ppid": os.getppid()})
     time.sleep(config.get("hold_s", 0.0))
 
 

@@ -1,11 +1,12 @@
 """A simulated experiment: drive a scheduler with fake training, deterministically, in milliseconds.
 
-The :class:`Simulator` plays the controller's part for a :class:`~tunesmith.schedulers.TrialScheduler`
-(in the spirit of Syne Tune's simulator backend). Trials are real
+The :class:`Simulator` drives a :class:`~tunesmith.schedulers.TrialScheduler` through the
+same scheduling core as the experiment's controller (in the spirit of Syne Tune's simulator
+backend), with fake training instead of trial processes. Trials are real
 :class:`~tunesmith.experiment.Trial` objects; "training" one iteration calls the
 learning-curve function ``curve(config, iteration) -> metric``. Each tick, every running
-trial trains one iteration, in the order the trials were started. The simulator keeps the
-controller's contract:
+trial trains one iteration, in the order the trials were started. The contract is the
+controller's:
 
 - the scheduler sees the flattened result (with ``training_iteration``, ``time_total_s``,
   ``time_this_iter_s``, the metric, ``trial_id`` and ``config/...``) before the result's
@@ -18,8 +19,11 @@ controller's contract:
   first)``; a new attempt starts from ``trial.restore_checkpoint`` (then cleared) or
   ``trial.checkpoint``, at that checkpoint's iteration, with the trial's current config and
   resources (resources reserved at start are released at the end of the attempt);
-- after every hook, trials returned by the scheduler's ``pop_trials_to_stop()`` (if it has
-  one) are ended as TERMINATED with ``on_trial_complete``.
+- when the scheduler holds every waiting trial back while none runs, the oldest waiting
+  trial is started anyway, as the controller does (such trials are listed by
+  :meth:`Simulator.stranded`: a scheduler should not rely on this);
+- after every hook, trials returned by the scheduler's ``pop_trials_to_stop()`` are ended
+  as TERMINATED with ``on_trial_complete``.
 
 Example:
     >>> from tunesmith.schedulers import ASHAScheduler
@@ -34,12 +38,12 @@ Example:
 
 from __future__ import annotations
 
-import bisect
 import copy
 import dataclasses
 from typing import Any, Callable, Mapping, Sequence
 
 from tunesmith._flatten import flatten_dict
+from tunesmith.execution._scheduling import SchedulingCore
 from tunesmith.experiment._trial import Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 
@@ -71,12 +75,17 @@ class SimulationEvent:
 
 @dataclasses.dataclass(frozen=True)
 class SimulationLaunch:
-    """One attempt started: when, which trial, from which iteration, with which resources."""
+    """One attempt started: when, which trial, from which iteration, with which resources.
+
+    ``forced`` is True when the scheduler held every waiting trial back while none ran, and
+    the oldest was started anyway (as the controller does).
+    """
 
     tick: int
     trial_id: str
     iteration: int
     resources: dict[str, float]
+    forced: bool = False
 
 
 @dataclasses.dataclass
@@ -131,7 +140,6 @@ class Simulator:
         experiment_dir: str | None = None,
         max_ticks: int = 100_000,
     ) -> None:
-        self.scheduler = scheduler
         self.curve = curve
         self.metric = metric
         self.mode = mode
@@ -153,8 +161,7 @@ class Simulator:
         ]
         self._fail_at = {self.trials[i].trial_id: it for i, it in (fail_at or {}).items()}
         self._by_id = {t.trial_id: t for t in self.trials}
-        self._order = {t.trial_id: index for index, t in enumerate(self.trials)}
-        self._waiting = list(self.trials)  # PENDING and PAUSED, oldest first (kept in step with statuses)
+        self._core = SchedulingCore(scheduler, self._end_dropped)
         self.tick = 0
         self.events: list[SimulationEvent] = []
         self.launches: list[SimulationLaunch] = []
@@ -177,8 +184,7 @@ class Simulator:
         if not self._added:
             self._added = True
             for trial in self.trials:
-                self.scheduler.on_trial_add(trial)
-                self._drain_stops()
+                self._core.add(trial)
         while self.tick < (until_tick if until_tick is not None else self.max_ticks):
             self._start_trials()
             if not self._running:
@@ -196,7 +202,7 @@ class Simulator:
         trial, as a controller resuming an experiment does; call ``restore`` in between
         yourself (or use :meth:`save_and_restore`).
         """
-        self.scheduler = scheduler
+        self._core.scheduler = scheduler
         for trial in self.trials:
             if not trial.status.is_finished():
                 scheduler.on_trial_add(trial)
@@ -211,28 +217,21 @@ class Simulator:
         fresh.restore(path)
         self.replace_scheduler(fresh)
 
+    @property
+    def scheduler(self) -> TrialScheduler:
+        """The scheduler under test."""
+        return self._core.scheduler
+
     def _trial(self, trial_id: str) -> Trial:
         return self._by_id[trial_id]
 
     def _start_trials(self) -> None:
-        while len(self._running) < self.num_slots:
-            waiting = list(self._waiting)
-            if not waiting:
+        while len(self._running) < self.num_slots and self._core.waiting:
+            held_back = len(self._core.forced)
+            chosen = self._core.next_to_start(idle=not self._running, search_finished=True)
+            if chosen is None or not self._fits(chosen.resources):
                 return
-            chosen = self.scheduler.choose_trial_to_run(waiting)
-            self._drain_stops()
-            if chosen is None:
-                return
-            if chosen not in waiting:  # Trial has no __eq__: identity
-                raise AssertionError(
-                    f"choose_trial_to_run returned {chosen!r}, which is not one of the PENDING/PAUSED "
-                    "trials it was given"
-                )
-            if chosen.status not in _WAITING:
-                continue  # stopped by _drain_stops just now
-            if not self._fits(chosen.resources):
-                return
-            self._launch(chosen)
+            self._launch(chosen, forced=len(self._core.forced) > held_back)
 
     def _fits(self, request: Mapping[str, float]) -> bool:
         if self.total_resources is None:
@@ -243,28 +242,23 @@ class Simulator:
                 return False
         return True
 
-    def _launch(self, trial: Trial) -> None:
-        checkpoint = trial.restore_checkpoint or trial.checkpoint
-        trial.restore_checkpoint = None
-        self._waiting.remove(trial)
+    def _launch(self, trial: Trial, forced: bool = False) -> None:
+        checkpoint = self._core.take_exploit(trial) or trial.checkpoint
+        self._core.started(trial)
         start = checkpoint.iteration if isinstance(checkpoint, SimulatedCheckpoint) else 0
-        trial.status = TrialStatus.RUNNING
         trial.attempt += 1
         self._running[trial.trial_id] = _Attempt(iteration=start, resources=dict(trial.resources))
-        self.launches.append(SimulationLaunch(self.tick, trial.trial_id, start, dict(trial.resources)))
+        self.launches.append(SimulationLaunch(self.tick, trial.trial_id, start, dict(trial.resources), forced))
 
     def _step(self, trial: Trial) -> None:
         attempt = self._running[trial.trial_id]
         if attempt.iteration >= self.max_iterations:  # resumed after its last result: the function returns
             self._end(trial, flatten_dict(trial.last_result))
-            self._drain_stops()
             return
         attempt.iteration += 1
         if self._fail_at.get(trial.trial_id) == attempt.iteration:
             del self._running[trial.trial_id]
-            trial.status = TrialStatus.ERROR
-            self.scheduler.on_trial_error(trial)
-            self._drain_stops()
+            self._core.errored(trial)
             return
         if attempt.config is not trial.config or not _equal(attempt.config_copy, trial.config):
             # copied when the config changed (replaced or edited in place), not for every result
@@ -273,17 +267,15 @@ class Simulator:
         result = self._result(trial, attempt.iteration, trained_with)
         trial.last_result = result
         flat = flatten_dict(result)
-        decision = Decision(self.scheduler.on_trial_result(trial, flat))
+        decision = self._core.decide(trial, flat)
         self.events.append(SimulationEvent(self.tick, trial.trial_id, attempt.iteration, result[self.metric], decision))
         if self.checkpoint_frequency and attempt.iteration % self.checkpoint_frequency == 0:
             trial.checkpoint = SimulatedCheckpoint(trial.trial_id, attempt.iteration, trained_with)
         if decision is Decision.PAUSE:
             del self._running[trial.trial_id]
-            trial.status = TrialStatus.PAUSED
-            bisect.insort(self._waiting, trial, key=lambda t: self._order[t.trial_id])
+            self._core.paused(trial)
         elif decision is Decision.STOP or attempt.iteration >= self.max_iterations:
             self._end(trial, flat)
-        self._drain_stops()
 
     def _result(self, trial: Trial, iteration: int, config: dict[str, Any]) -> dict[str, Any]:
         per_iteration = self.seconds_per_iteration
@@ -300,19 +292,11 @@ class Simulator:
         }
 
     def _end(self, trial: Trial, flat: dict[str, Any]) -> None:
-        if trial.status in _WAITING:
-            self._waiting.remove(trial)
         self._running.pop(trial.trial_id, None)
-        trial.status = TrialStatus.TERMINATED
-        self.scheduler.on_trial_complete(trial, flat)
+        self._core.complete(trial, flat)
 
-    def _drain_stops(self) -> None:
-        pop = getattr(self.scheduler, "pop_trials_to_stop", None)
-        if pop is None:
-            return
-        for trial in pop():
-            if not trial.status.is_finished():
-                self._end(trial, flatten_dict(trial.last_result) if trial.last_result else {})
+    def _end_dropped(self, trial: Trial) -> None:
+        self._end(trial, flatten_dict(trial.last_result) if trial.last_result else {})
 
     # -- looking at what happened ------------------------------------------------------------
     def iterations(self) -> dict[str, int]:
@@ -330,8 +314,11 @@ class Simulator:
         return {t.trial_id: t.status for t in self.trials}
 
     def stranded(self) -> list[Trial]:
-        """Trials left PENDING or PAUSED when the run ended (a scheduler that forgot them)."""
-        return [t for t in self.trials if t.status in _WAITING]
+        """Trials the scheduler forgot: left PENDING or PAUSED when the run ended, or
+        started only because it held every waiting trial back while none ran (the
+        controller's last resort, see :attr:`SimulationLaunch.forced`)."""
+        forced = {t.trial_id for t in self._core.forced}
+        return [t for t in self.trials if t.status in _WAITING or t.trial_id in forced]
 
     def outcome(self) -> dict[str, tuple[str, int, Any]]:
         """Per trial: final status, highest iteration and config (compare two runs with it)."""

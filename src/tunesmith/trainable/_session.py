@@ -2,8 +2,10 @@
 
 Inside a trial process one ``_Session`` is active. ``report`` sends the result to the
 driver (a RESULT frame of :mod:`tunesmith._protocol`, through the channel the trial
-process gave the session) and blocks until the driver's decision comes back; STOP and PAUSE unwind the
-user's code with a ``BaseException`` that ``except Exception:`` does not catch.
+process gave the session) and, when the driver decides on results (``Assignment.decisions``),
+blocks until the driver's decision comes back; STOP and PAUSE unwind the user's code with a
+``BaseException`` that ``except Exception:`` does not catch. When nothing decides on results
+(FIFO, no stopper), ``report`` returns as soon as the result is written to the connection.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class _Session:
         self.time_total: float = assignment.time_total_s
         self.checkpoint_index: int = assignment.checkpoint_index
         self.attempt: int = assignment.attempt
+        self.decisions: bool = assignment.decisions
         self.seq = 0
         self.save_requested = False
         self.iterations_since_restore = 0
@@ -125,11 +128,11 @@ class _Session:
 
     def send_result(self, result: dict[str, Any], checkpoint_dir_name: str | None, final: bool = False) -> None:
         """Send a result and wait for the driver's decision; a ``final`` one (the trial
-        ends right after) is not answered."""
+        ends right after) is not answered, nor is any when the driver makes no decisions."""
         self.seq += 1
         encoded = _protocol.encode_result(result, _warned_keys)
         self.channel.send(_protocol.Result(self.seq, encoded, checkpoint_dir_name, final))
-        if final:
+        if final or not self.decisions:
             return
         while True:
             message = self.channel.recv()

@@ -139,22 +139,9 @@ class AxSearch(Searcher):
         if not self._parameters:
             raise ValueError(f"{_NAME} needs at least one parameter with more than one value; got {list(converted)}")
 
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Adopt the experiment's metric/mode and convert ``config`` unless a space is set.
-
-        Returns:
-            False if this searcher already had a space (or a configured client) or its
-            metric/mode conflict; True once ``config`` was converted.
-        """
-        if not self._set_metric_mode(metric, mode):
-            return False
+    def _has_space(self) -> bool:
         has_experiment = self._client is not None and _client_experiment(self._client) is not None
-        if self._parameters is not None or has_experiment:
-            return False
-        self._set_tune_space(config)
-        return True
+        return self._parameters is not None or has_experiment
 
     # -- client ----------------------------------------------------------------------------
 

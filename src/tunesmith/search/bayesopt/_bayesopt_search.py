@@ -91,7 +91,7 @@ class BayesOptSearch(Searcher):
     ) -> None:
         super().__init__(metric=metric, mode=mode)
         _import_bayes_opt()
-        _require_single_metric(self._metric)
+        self._require_single_metric()
         self._utility_kwargs = _check_utility(utility_kwargs)
         self._random_state = random_state
         self._random_search_steps = _count("random_search_steps", random_search_steps, minimum=0)
@@ -156,21 +156,10 @@ class BayesOptSearch(Searcher):
             return bounds
         return {**flatten_dict(dict(spec)), **bounds}
 
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Adopt the experiment's metric/mode and convert ``config`` unless a space is set.
+    _one_metric_only = True
 
-        Returns:
-            False if this searcher already had a space or its metric/mode conflict.
-        """
-        if not self._set_metric_mode(metric, mode):
-            return False
-        _require_single_metric(self._metric)
-        if self._bounds is not None:
-            return False
-        self._set_tune_space(config)
-        return True
+    def _has_space(self) -> bool:
+        return self._bounds is not None
 
     # -- optimizer -------------------------------------------------------------------------
 
@@ -341,8 +330,3 @@ def _count(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{_NAME}: {name} must be an int >= {minimum}; got {value!r}")
     return int(value)
-
-
-def _require_single_metric(metric: Any) -> None:
-    if isinstance(metric, list):
-        raise ValueError(f"{_NAME} optimizes one metric; metric must be a string, got {metric!r}")

@@ -92,7 +92,7 @@ class TuneBOHB(Searcher):
     ) -> None:
         super().__init__(metric=metric, mode=mode)
         _import_configspace()
-        _require_single_metric(self._metric)
+        self._require_single_metric()
         self._options = _check_bohb_config(bohb_config)
         self._seed = _check_seed(seed)
         self._rng = np.random.default_rng(seed)
@@ -133,21 +133,10 @@ class TuneBOHB(Searcher):
     def _seed_for_space(self) -> int:
         return int(self._rng.integers(0, 2**31 - 1))
 
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Adopt the experiment's metric/mode and convert ``config`` unless a space is set.
+    _one_metric_only = True
 
-        Returns:
-            False if this searcher already had a space or its metric/mode conflict.
-        """
-        if not self._set_metric_mode(metric, mode):
-            return False
-        _require_single_metric(self._metric)
-        if self._space is not None:
-            return False
-        self._set_tune_space(config)
-        return True
+    def _has_space(self) -> bool:
+        return self._space is not None
 
     # -- search loop -----------------------------------------------------------------------
 
@@ -383,11 +372,6 @@ def _same(a: Any, b: Any) -> bool:
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _require_single_metric(metric: Any) -> None:
-    if isinstance(metric, list):
-        raise ValueError(f"{_NAME} optimizes one metric; metric must be a string, got {metric!r}")
 
 
 BOHB = TuneBOHB  # Ray Tune's second name for it

@@ -90,7 +90,7 @@ class HEBOSearch(Searcher):
     ) -> None:
         super().__init__(metric=metric, mode=mode)
         _import_hebo()
-        _require_single_metric(self._metric)
+        self._require_single_metric()
         self._points = check_points(points_to_evaluate, _NAME)
         self._rewards = check_rewards(evaluated_rewards, self._points, _NAME)
         self._max_concurrent = _check_concurrency(max_concurrent)
@@ -126,21 +126,10 @@ class HEBOSearch(Searcher):
         self._paths = parameter_paths(parameters)
         self._tune_space = space
 
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Adopt the experiment's metric/mode and convert ``config`` unless a space is set.
+    _one_metric_only = True
 
-        Returns:
-            False if this searcher already had a space or its metric/mode conflict.
-        """
-        if not self._set_metric_mode(metric, mode):
-            return False
-        _require_single_metric(self._metric)
-        if self._design is not None:
-            return False
-        self._set_tune_space(config)
-        return True
+    def _has_space(self) -> bool:
+        return self._design is not None
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         """Use ``max_concurrent`` as the batch size; True: no ConcurrencyLimiter is needed."""
@@ -316,8 +305,3 @@ def _check_concurrency(max_concurrent: Any) -> int:
     if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, numbers.Integral) or max_concurrent < 1:
         raise ValueError(f"{_NAME}: max_concurrent must be an int >= 1; got {max_concurrent!r}")
     return int(max_concurrent)
-
-
-def _require_single_metric(metric: Any) -> None:
-    if isinstance(metric, list):
-        raise ValueError(f"{_NAME} optimizes one metric; metric must be a string, got {metric!r}")

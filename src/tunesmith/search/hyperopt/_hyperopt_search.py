@@ -75,7 +75,7 @@ class HyperOptSearch(Searcher):
     ) -> None:
         hpo = _hyperopt()
         super().__init__(metric=metric, mode=mode)
-        _single_objective(self._metric)
+        self._require_single_metric()
         self._points_to_evaluate = _check_points(points_to_evaluate)
         options = {"gamma": gamma} if gamma is not None else {}
         if n_initial_points is not None:
@@ -118,19 +118,13 @@ class HyperOptSearch(Searcher):
         """
         return _to_hyperopt(spec, searchable_parameters(spec, _NAME), _hyperopt())
 
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Adopt the experiment's metric/mode where unset and convert ``config``.
+    _one_metric_only = True
 
-        Returns:
-            False if this searcher has its own space, or its metric/mode conflict.
-        """
-        if not self._set_metric_mode(metric, mode) or self._space:
-            return False
-        _single_objective(self._metric)
-        self._set_space(config, from_user=False)
-        return True
+    def _has_space(self) -> bool:
+        return bool(self._space)
+
+    def _set_tune_space(self, space: dict[str, Any]) -> None:
+        self._set_space(space, from_user=False)
 
     def _point_to_vals(self, point: dict[str, Any], index: int) -> dict[str, Any]:
         """HyperOpt's ``{label: value}`` for a point (choices as category indices)."""
@@ -226,10 +220,6 @@ def _check_points(points: Any) -> list[dict[str, Any]]:
         raise ValueError(f"points_to_evaluate must be a list of dicts; got {points!r}")
     return copy.deepcopy(list(points))
 
-
-def _single_objective(metric: Any) -> None:
-    if isinstance(metric, list):
-        raise ValueError(f"HyperOptSearch optimizes a single metric; got a list of metrics {metric!r}")
 
 
 def _to_hyperopt(

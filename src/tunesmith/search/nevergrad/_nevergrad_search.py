@@ -113,7 +113,7 @@ class NevergradSearch(Searcher):
     ) -> None:
         super().__init__(metric=metric, mode=mode)
         ng = _import_nevergrad()
-        _require_single_metric(self._metric)
+        self._require_single_metric()
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise ValueError(f"{_NAME}: seed must be an int or None; got {seed!r}")
         self._seed = seed
@@ -188,21 +188,10 @@ class NevergradSearch(Searcher):
         rules = _conversion_rules(ng)
         return ng.p.Dict(**{p.name: convert_parameter(p, rules, _NAME) for p in searchable_parameters(spec, _NAME)})
 
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Adopt the experiment's metric/mode and convert ``config`` unless a space is set.
+    _one_metric_only = True
 
-        Returns:
-            False if this searcher already had a space or its metric/mode conflict.
-        """
-        if not self._set_metric_mode(metric, mode):
-            return False
-        _require_single_metric(self._metric)
-        if self._parametrization is not None:
-            return False
-        self._set_tune_space(config)
-        return True
+    def _has_space(self) -> bool:
+        return self._parametrization is not None
 
     def _ensure_optimizer(self) -> Any:
         if self._optimizer is None:
@@ -359,8 +348,3 @@ def _is_integer(parameter: Parameter) -> bool:
     from tunesmith.search.sample import Integer
 
     return isinstance(parameter.domain, Integer)
-
-
-def _require_single_metric(metric: Any) -> None:
-    if isinstance(metric, list):
-        raise ValueError(f"{_NAME} optimizes one metric; metric must be a string, got {metric!r}")

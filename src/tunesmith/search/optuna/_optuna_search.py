@@ -155,18 +155,11 @@ class OptunaSearch(Searcher):
                 self._constants[name] = value
         return distributions
 
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Adopt the experiment's metric/mode where unset and convert ``config``.
+    def _has_space(self) -> bool:
+        return bool(self._space)
 
-        Returns:
-            False if this searcher has its own space, or its metric/mode conflict.
-        """
-        if not self._set_metric_mode(metric, mode) or self._space:
-            return False
-        self._set_space(config, from_user=False)
-        return True
+    def _set_tune_space(self, space: dict[str, Any]) -> None:
+        self._set_space(space, from_user=False)
 
     # -- ask -------------------------------------------------------------------------------
 

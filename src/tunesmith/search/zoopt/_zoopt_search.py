@@ -91,7 +91,7 @@ class ZOOptSearch(Searcher):
     ) -> None:
         super().__init__(metric=metric, mode=mode)
         zoopt = _import_zoopt()
-        _require_single_metric(self._metric)
+        self._require_single_metric()
         dim_dict = _space_or_dim_dict(kwargs, dim_dict)
         self._algo = _check_algo(algo)
         self._budget = _positive_int("budget", budget)
@@ -165,21 +165,10 @@ class ZOOptSearch(Searcher):
             return dims
         return {**flatten_dict(dict(spec)), **dims}
 
-    def set_search_properties(
-        self, metric: str | list[str] | None, mode: str | list[str] | None, config: dict, **spec: Any
-    ) -> bool:
-        """Adopt the experiment's metric/mode and convert ``config`` unless a space is set.
+    _one_metric_only = True
 
-        Returns:
-            False if this searcher already had a space or its metric/mode conflict.
-        """
-        if not self._set_metric_mode(metric, mode):
-            return False
-        _require_single_metric(self._metric)
-        if self._dims is not None:
-            return False
-        self._set_tune_space(config)
-        return True
+    def _has_space(self) -> bool:
+        return self._dims is not None
 
     # -- optimizer -------------------------------------------------------------------------
 
@@ -388,8 +377,3 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{_NAME}: {name} must be an int >= 1; got {value!r}")
     return int(value)
-
-
-def _require_single_metric(metric: Any) -> None:
-    if isinstance(metric, list):
-        raise ValueError(f"{_NAME} optimizes one metric; metric must be a string, got {metric!r}")
