@@ -52,6 +52,39 @@ def test_heartbeat_frames_never_interleave_with_the_main_threads_frames():
     assert all(isinstance(m, (_protocol.Heartbeat, _protocol.Result)) for m in received)
 
 
+def test_a_forked_childs_frames_never_interleave_with_its_parents_heartbeats(monkeypatch):
+    ours, theirs = socket.socketpair()
+    big = {"payload": "x" * 200_000}
+    received = []
+    reader = threading.Thread(target=_read_all_or_drain, args=(theirs, received), daemon=True)
+    reader.start()
+    monkeypatch.setattr(_wire, "_process_lock", None)  # this test process shares only for this test
+    _wire.share_sends_with_children()
+    beat = Heartbeat(ours, interval_s=0.0001).start()
+    pid = os.fork()
+    if pid == 0:  # the child sends while its parent's heartbeat thread beats on the same connection
+        for i in range(300):
+            _wire.send_frame(ours, _protocol.Result(i, big, None, False))
+        os._exit(0)
+    os.waitpid(pid, 0)
+    beat.stop()
+    ours.close()
+    reader.join(10)
+    results = [m for m in received if isinstance(m, _protocol.Result)]
+    assert [m.seq for m in results] == list(range(300)) and all(m.result == big for m in results)
+    assert sum(isinstance(m, _protocol.Heartbeat) for m in received) > 0
+
+
+def _read_all_or_drain(sock, received):
+    """Frames into ``received`` until one does not decode (then "garbled"); reads to EOF either way."""
+    try:
+        received.extend(_read_all(sock))
+    except Exception:
+        received.append("garbled")
+        while sock.recv(1 << 20):
+            pass
+
+
 def _read_all(sock):
     buffer = _wire.FrameBuffer()
     while data := sock.recv(1 << 20):

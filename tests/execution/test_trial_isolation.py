@@ -118,3 +118,17 @@ def _alive(pid):
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _gc_state(config):
+    import gc
+
+    return {"frozen": gc.get_freeze_count(), "pid": os.getpid(), "ppid": os.getppid()}
+
+
+def test_a_trials_collections_skip_what_its_worker_holds_and_the_worker_stays_unfrozen(run):
+    tune.init(num_cpus=1)
+    (fresh,) = run(_gc_state)
+    (reused,) = run(_gc_state, run_config={"name": "again"}, reuse_actors=True)
+    assert fresh.metrics["frozen"] > 0  # a full collection in the child copies none of the worker's pages
+    assert reused.metrics["pid"] == fresh.metrics["ppid"] and reused.metrics["frozen"] == 0

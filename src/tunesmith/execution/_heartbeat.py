@@ -59,6 +59,7 @@ class Heartbeat:
         self.interval_s = interval_s
         self._on_driver_gone = on_driver_gone
         self._stopped = threading.Event()
+        self.paused = False  # while True, the thread sends nothing (settable from any thread)
         self._thread = threading.Thread(target=self._run, name="tunesmith-heartbeat", daemon=True)
 
     def start(self) -> Heartbeat:
@@ -73,6 +74,8 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval_s):
+            if self.paused:
+                continue
             try:
                 _wire.send_frame(self.sock, _HEARTBEAT)
             except OSError:

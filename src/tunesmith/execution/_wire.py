@@ -9,11 +9,12 @@ A trial process reads and writes with the blocking :func:`recv_frame` / :func:`s
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
 from collections import deque
-from typing import Any
+from typing import IO, Any
 
 from tunesmith import _protocol
 
@@ -43,15 +44,60 @@ def frame_parts(frame: Any) -> list[bytes]:
 
 
 # One lock per process: a trial process has one connection, written by its main thread and
-# its heartbeat thread; whole frames must not interleave.
+# its heartbeat thread; whole frames must not interleave. A forked child gets a free one (the
+# thread that may have held it at the fork does not exist there).
 _send_lock = threading.Lock()
+
+
+class _ProcessLock:
+    """A file's POSIX lock, which is held per process (not per thread) and dropped when its
+    holder dies: excludes this process's forked children, which share the file."""
+
+    def __init__(self) -> None:
+        import fcntl  # noqa: PLC0415 - POSIX only, and only a worker that forks needs it
+        import tempfile  # noqa: PLC0415
+
+        self._lockf = fcntl.lockf
+        self._locked, self._unlocked = fcntl.LOCK_EX, fcntl.LOCK_UN
+        self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+
+    def __enter__(self) -> None:
+        self._lockf(self._file, self._locked)
+
+    def __exit__(self, *exc: object) -> None:
+        self._lockf(self._file, self._unlocked)
+
+
+# Set by share_sends_with_children.
+_process_lock: _ProcessLock | None = None
+
+
+def _new_send_lock() -> None:
+    global _send_lock
+    _send_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_send_lock)
+
+
+def share_sends_with_children() -> None:
+    """Keep frames whole between this process and the children it forks from now on, which
+    inherit its connection (a worker's heartbeat thread beats on while its child sends)."""
+    global _process_lock
+    if _process_lock is None:
+        _process_lock = _ProcessLock()
 
 
 def send_frame(sock: socket.socket, frame: Any) -> None:
     """Send one frame on a blocking socket (the trial's side)."""
     data = frame_bytes(frame)
     with _send_lock:
-        sock.sendall(data)
+        if _process_lock is None:
+            sock.sendall(data)
+            return
+        with _process_lock:
+            sock.sendall(data)
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import gc
 import json
 import os
 import signal
@@ -41,14 +43,22 @@ __all__ = ["main"]
 _PR_SET_PDEATHSIG = 1
 
 
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl`` (looked up once: a child forked per attempt calls it too), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (no orphans)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def connect(address: str, token: str | None) -> socket.socket:
@@ -114,16 +124,25 @@ class _Connection:
         """Run the attempt in a forked child, so that nothing it leaves (module globals,
         ``os.environ``, threads) reaches a later attempt; this process stays as it was.
 
-        The child inherits the connection and sends its own heartbeats; this process sends
-        nothing while it runs. A child that dies without ending as trials end takes this
-        process with it, by the same exit code or signal, as if the attempt had run here.
+        The child inherits the connection. Once the connection carries heartbeats, this
+        process's heartbeat thread beats on for the child, paused while the child is stopped
+        (no thread to stop, start and end per attempt: a child starts none); frames stay whole
+        through :func:`_wire.share_sends_with_children`. Before that (the first frame must be
+        the child's HELLO with its ticket) the child beats itself. A child that dies without
+        ending as trials end takes this process with it, by the same exit code or signal, as
+        if the attempt had run here; a driver that has gone away ends this process, and so
+        the child.
         """
-        self.heartbeat.stop()  # its thread holds no lock across the fork, and does not exist in the child
+        child_beats = self.attempts.after_hello is not None
+        if not child_beats:
+            _wire.share_sends_with_children()
+        gc.freeze()  # the child's collections then skip, and do not copy, what this process holds
         pid = os.fork()
         if pid == 0:
             _die_with_parent()
-            self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
-            self.attempts.after_hello = self.heartbeat.start  # the HELLO (with its ticket) goes first
+            if child_beats:
+                self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
+                self.attempts.after_hello = self.heartbeat.start  # the HELLO (with its ticket) goes first
             code = 0
             try:
                 self.attempts.run(trial_id, attempt, ticket)
@@ -133,8 +152,8 @@ class _Connection:
                 traceback.print_exc()
                 code = 1
             _exit(code)
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
+        gc.unfreeze()
+        code = self._wait_for_child(pid)
         if code < 0:  # killed by a signal: so is this process
             with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep their default
                 signal.signal(-code, signal.SIG_DFL)
@@ -142,8 +161,22 @@ class _Connection:
             _exit(128 - code)  # a signal that does not end a process
         if code != 0:
             _exit(code)
-        self.attempts.after_hello = None  # the child sent a HELLO on this connection
-        self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s()).start()
+        if child_beats:  # the child sent the HELLO on this connection: this process beats from now on
+            self.attempts.after_hello = None
+            self.heartbeat.start()
+
+    def _wait_for_child(self, pid: int) -> int:
+        """The child's exit code (negative: the signal that ended it); no heartbeats while it
+        is stopped, as if it beat itself."""
+        while True:
+            _, status = os.waitpid(pid, os.WUNTRACED | os.WCONTINUED)
+            if os.WIFSTOPPED(status):
+                self.heartbeat.paused = True
+            elif os.WIFCONTINUED(status):
+                self.heartbeat.paused = False
+            else:
+                self.heartbeat.paused = False
+                return os.waitstatus_to_exitcode(status)
 
     def close(self) -> None:
         try:
