@@ -47,9 +47,6 @@ NOT_RUN = {
     "tune_mnist_keras.py": pytest.mark.skip(reason=_TENSORFLOW),
     "pb2_ppo_example.py": pytest.mark.xfail(run=False, reason=_RLLIB),
     "pbt_ppo_example.py": pytest.mark.xfail(run=False, reason=_RLLIB),
-    "xgboost_dynamic_resources_example.py": pytest.mark.xfail(
-        strict=True, reason="its allocation function reads trial.placement_group_factory.required_resources; "
-                            "tunesmith's Trial holds a resource dict there"),
 }
 # Over ~8 s each on 2 shared CPUs.
 SLOW = {"bayesopt_example.py", "bohb_example.py", "hyperopt_conditional_search_space_example.py",

@@ -31,6 +31,7 @@ from tunesmith._flatten import flatten_dict
 from tunesmith.experiment._trial import TrialStatus
 from tunesmith.schedulers._scheduler_base import mode_sign
 from tunesmith.schedulers._trial_scheduler import Decision, FIFOScheduler, TrialScheduler
+from tunesmith.trainable._resources import PlacementGroupFactory
 
 if TYPE_CHECKING:
     from tunesmith.experiment._trial import Trial
@@ -135,6 +136,23 @@ class AllocationContext:
 
     def get_live_trials(self) -> list[Trial]:
         return [t for t in self.trials if t.status not in _FINISHED]
+
+    @property
+    def _resource_updater(self) -> _TotalResources:
+        """The totals as Ray Tune's allocation functions read them from its controller
+        (``tune_controller._resource_updater.get_num_cpus()``, as in Ray's own example)."""
+        return _TotalResources(self.total_resources)
+
+
+@dataclasses.dataclass(frozen=True)
+class _TotalResources:
+    total_resources: Mapping[str, float]
+
+    def get_num_cpus(self) -> int:
+        return int(self.total_resources.get("cpu", 0))
+
+    def get_num_gpus(self) -> int:
+        return int(self.total_resources.get("gpu", 0))
 
 
 class DistributeResources:
@@ -327,7 +345,7 @@ class ResourceChangingScheduler(TrialScheduler):
             )
         self._base = base_scheduler or FIFOScheduler()
         self._allocate = resources_allocation_function
-        self._base_trial_resources: dict[str, float] | None = None
+        self._base_resources: dict[str, float] | None = None
         self._reallocated: set[str] = set()
         self._resizing: list[str] = []  # paused only to change resources: resume these first
         self._trials: dict[str, Trial] = {}
@@ -349,7 +367,15 @@ class ResourceChangingScheduler(TrialScheduler):
     @property
     def base_trial_resources(self) -> dict[str, float] | None:
         """The first trial's resources: every trial's floor."""
-        return self._base_trial_resources
+        return self._base_resources
+
+    @property
+    def _base_trial_resources(self) -> PlacementGroupFactory | None:
+        """The floor as Ray Tune's allocation functions read it (``scheduler._base_trial_resources``,
+        a ``PlacementGroupFactory``), so Ray's own examples run unchanged."""
+        if self._base_resources is None:
+            return None
+        return PlacementGroupFactory([dict(self._base_resources)])
 
     def set_total_resources(self, total_resources: Mapping[str, float]) -> None:
         """Tell the scheduler the executor's totals, e.g. ``{"cpu": 8, "gpu": 2}``."""
@@ -363,12 +389,12 @@ class ResourceChangingScheduler(TrialScheduler):
 
     def on_trial_add(self, trial: Trial) -> None:
         resources = as_resource_dict(trial.resources)
-        if self._base_trial_resources is None:
-            self._base_trial_resources = resources
-        elif trial.trial_id not in self._reallocated and not _same(resources, self._base_trial_resources):
+        if self._base_resources is None:
+            self._base_resources = resources
+        elif trial.trial_id not in self._reallocated and not _same(resources, self._base_resources):
             raise RuntimeError(
                 "ResourceChangingScheduler needs every trial to start with the same resources; the "
-                f"first trial had {self._base_trial_resources}, trial {trial.trial_id} has {resources}."
+                f"first trial had {self._base_resources}, trial {trial.trial_id} has {resources}."
             )
         self._trials[trial.trial_id] = trial
         self._base.on_trial_add(trial)
@@ -450,7 +476,7 @@ class ResourceChangingScheduler(TrialScheduler):
                 with open(base_path, "rb") as f:
                     base_state = f.read()
         own = {
-            "base_trial_resources": self._base_trial_resources,
+            "base_trial_resources": self._base_resources,
             "reallocated": self._reallocated,
             "resizing": self._resizing,
             "total_resources": self._total_resources,
@@ -462,7 +488,7 @@ class ResourceChangingScheduler(TrialScheduler):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             own = pickle.load(f)
-        self._base_trial_resources = own["base_trial_resources"]
+        self._base_resources = own["base_trial_resources"]
         self._reallocated = own["reallocated"]
         self._resizing = own["resizing"]
         self._total_resources = self._total_resources or own["total_resources"]
