@@ -242,8 +242,11 @@ class Searcher:
         return True
 
     def _set_tune_space(self, space: dict[str, Any]) -> None:
-        """Convert the experiment's ``param_space`` into the searcher's own space."""
-        raise NotImplementedError(f"{type(self).__name__} takes no param space; override _has_space and _set_tune_space")
+        """Convert the experiment's ``param_space`` into the searcher's own space.
+
+        Called only when :meth:`_has_space` says False; a plain :class:`Searcher` keeps no
+        space, so there is nothing to convert. Searchers that convert override both.
+        """
 
     def _require_single_metric(self) -> None:
         """Raise ``ValueError`` when the metric is a list (the searcher optimizes one metric)."""
