@@ -118,7 +118,10 @@ def test_after_kill_9_of_the_driver_the_writer_writes_what_it_was_sent_and_reade
         driver.wait()
         (trial,) = [p for p in experiment.iterdir() if p.is_dir()]
         results = trial / "result.json"
-        assert not results.exists() or len(results.read_text().splitlines()) < 20
+        if results.exists() and len(results.read_text().splitlines()) >= 20:
+            # the writer wrote everything before SIGSTOP reached it: nothing was left in the
+            # pipe, so this run cannot show what the test is about (seen under load in .ci/run)
+            pytest.skip("the log writer caught up before it was stopped; nothing waited in the pipe")
 
         waited = threading.Event()
         reader = threading.Thread(target=lambda: (wait_for_writer(str(experiment)), waited.set()))
