@@ -26,6 +26,12 @@ def finished(run, storage):
 
 
 @pytest.fixture
+def cache_dir(tmp_path):
+    """The dashboard's index folder for this test (never the user's ~/.cache)."""
+    return str(tmp_path / "dashboard-cache")
+
+
+@pytest.fixture
 def running(storage):
     """An experiment ``live`` whose single trial reports a result every 0.3 s until the
     file ``stop`` appears in the storage folder; yields the storage folder."""

@@ -11,7 +11,7 @@ from tunesmith.dashboard import ExperimentSource, ExperimentState, TrialState
 from tunesmith.dashboard._server import DashboardServer
 
 
-def test_an_experiment_on_s3_is_served_and_its_new_rows_are_read_by_offset(finished, s3_endpoint):
+def test_an_experiment_on_s3_is_served_and_its_new_rows_are_read_by_offset(finished, s3_endpoint, cache_dir):
     import s3fs
 
     fs = s3fs.S3FileSystem(key="testing", secret="testing", endpoint_url=s3_endpoint, skip_instance_cache=True)
@@ -27,7 +27,7 @@ def test_an_experiment_on_s3_is_served_and_its_new_rows_are_read_by_offset(finis
     first.settled = False  # as if still running: an unfinished trial is polled
     source.refresh()
     assert first.iterations == 5 and first.last == 0.01
-    with DashboardServer("s3://dash-bucket/results", filesystem=fs) as server, httpx.Client(base_url=server.url) as client:
+    with DashboardServer("s3://dash-bucket/results", filesystem=fs, cache_dir=cache_dir) as server, httpx.Client(base_url=server.url) as client:
         assert client.get("/api/experiments").json()["experiments"] == ["exp"]
         assert client.get("/api/experiments/exp/trials").json()["total"] == 3
 
