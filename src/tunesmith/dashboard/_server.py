@@ -34,6 +34,7 @@ MAX_SEARCH_POINTS = 2000  # trials drawn in the search views (the best always am
 REFRESH_S = 0.5
 OPEN_READS = 500
 JOURNAL_STEP = 4 << 20  # bytes of journal read at a time: about 8,000 trials
+FIRST_STEP = 1 << 20  # bytes of journal read before the first answer: the page shows, then fills in
 
 
 class Dashboard:
@@ -66,11 +67,11 @@ class Dashboard:
                     raise KeyError(name)
                 source = ExperimentIndex(self.path if self.single else self._experiment_path(name), self.cache_dir,
                                          self.filesystem)
-                # The first 4 MB of the journal and the first 500 trials' result files now; the
+                # The first MB of the journal and the first 500 trials' result files now; the
                 # rest of a large experiment is read by the background refresh (and a page's
                 # result files when it is shown first), so it opens quickly and fills in live.
                 # A warm index (a dashboard opened this experiment before) goes on from its offsets.
-                source.refresh(results=False, max_bytes=JOURNAL_STEP)
+                source.refresh(results=False, max_bytes=FIRST_STEP)
                 source.refresh_results_step(-1, OPEN_READS)
                 self._sources[name] = source
             return source

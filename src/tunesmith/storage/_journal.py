@@ -189,13 +189,17 @@ class ExperimentRecord:
     interrupted: bool
     num_samples: int | None = None  # the current total (a restore may have raised it)
     version: int = 1
+    driver_gone: bool = False  # unfinished, and no driver holds the folder: it died without a word
 
     def status_of(self, trial: TrialRecord) -> TrialStatus:
         """The status to show for ``trial``: once the driver has ended, a trial it was
-        running shows TERMINATED (cut short, as Ray Tune shows it), everything else as
-        the journal says."""
-        if self.finished and trial.status is TrialStatus.RUNNING:
+        running shows TERMINATED (cut short, as Ray Tune shows it); if the driver died
+        without ending the experiment (:attr:`driver_gone`), PENDING (as Ray Tune reads a
+        trial that was running when its driver crashed); everything else as the journal says."""
+        if trial.status is TrialStatus.RUNNING and self.finished:
             return TrialStatus.TERMINATED
+        if trial.status is TrialStatus.RUNNING and self.driver_gone:
+            return TrialStatus.PENDING
         return trial.status
 
     def visible_trials(self) -> list[TrialRecord]:
