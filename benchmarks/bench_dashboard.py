@@ -102,6 +102,8 @@ def main() -> None:
             seconds, _ = timed(client, path)
             print(f"  {label}: {seconds * 1000:.0f} ms wall, {(time.process_time() - cpu) * 1000:.0f} ms CPU")
         print(f"  RSS with every trial summarised: +{(process.memory_info().rss - rss0) / 2**20:.0f} MB")
+        time.sleep(6)  # the refresh loop hands freed memory back at most every 5 s
+        print(f"  RSS a few seconds later (steady): +{(process.memory_info().rss - rss0) / 2**20:.0f} MB")
     index_bytes = sum(os.path.getsize(os.path.join(cache_dir, f)) for f in os.listdir(cache_dir))
     print(f"  index on disk ({cache_dir}): {index_bytes / 2**20:.0f} MB")
 

@@ -36,7 +36,7 @@ from tunesmith.storage._storage import JOURNAL_FILE
 __all__ = ["INDEX_VERSION", "ExperimentIndex", "index_path"]
 
 INDEX_VERSION = 1
-JOURNAL_STEP = 4 << 20  # bytes of journal applied per transaction: about 8,000 trials
+JOURNAL_STEP = 1 << 20  # bytes of journal applied per transaction: about 2,000 trials
 RESULT_STEP = 2000  # trials whose result files are read per transaction
 _HEAD_BYTES = 1 << 16
 

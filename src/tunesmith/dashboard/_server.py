@@ -33,7 +33,7 @@ MAX_POINTS = 2000  # per curve, after LTTB
 MAX_SEARCH_POINTS = 2000  # trials drawn in the search views (the best always among them)
 REFRESH_S = 0.5
 OPEN_READS = 500
-JOURNAL_STEP = 4 << 20  # bytes of journal read at a time: about 8,000 trials
+JOURNAL_STEP = 1 << 20  # bytes of journal read at a time: about 2,000 trials (small steps: a low peak of parsed records)
 FIRST_STEP = 1 << 20  # bytes of journal read before the first answer: the page shows, then fills in
 
 
@@ -52,6 +52,7 @@ class Dashboard:
         self.single = _has_journal(path, filesystem)
         self._sources: dict[str, ExperimentIndex] = {}
         self._lock = threading.Lock()
+        self._trim_pending = False
 
     def names(self) -> list[str]:
         if self.single:
@@ -84,6 +85,7 @@ class Dashboard:
         """Read what the opened experiments appended since the last call."""
         with self._lock:
             sources = list(self._sources.values())
+        versions = [source.version for source in sources]
         for source in sources:
             while True:  # the journal in steps, the lock let go between them
                 with self._lock:
@@ -94,6 +96,10 @@ class Dashboard:
             while after is not None:  # the lock is let go between chunks: pages stay quick
                 with self._lock:
                     _, after = source.refresh_results_step(after)
+        if any(source.version != seen for source, seen in zip(sources, versions)):
+            self._trim_pending = True
+        if self._trim_pending and _trim_heap():
+            self._trim_pending = False
 
     def close(self) -> None:
         """Close the opened indexes."""
@@ -105,6 +111,30 @@ class Dashboard:
     @property
     def lock(self) -> threading.Lock:
         return self._lock
+
+
+_TRIM_S = 5.0
+_trimmed = [-math.inf]
+
+
+def _trim_heap() -> bool:
+    """Hand the C allocator's freed memory back to the system (glibc's ``malloc_trim``; a
+    no-op elsewhere), at most every :data:`_TRIM_S` seconds.
+
+    Reading a journal step parses thousands of records at once in the refresh thread; the
+    objects are freed once they are in the index, but glibc keeps each thread's freed pages,
+    so without this the server's RSS would creep with the experiment's size although what it
+    holds does not. False when it is too soon to trim again."""
+    if time.monotonic() - _trimmed[0] < _TRIM_S:
+        return False
+    _trimmed[0] = time.monotonic()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return True
 
 
 def _has_journal(path: str, filesystem: Any) -> bool:
