@@ -109,3 +109,26 @@ def test_an_unfinished_experiment_on_s3_is_running_while_its_driver_lease_is_liv
     lease = {"host": "another-machine", "pid": 1, "expires": time.time() + 60}
     fs.pipe_file("lease-bucket/exp/.driver-lease.json", json.dumps(lease).encode())
     assert source.state() is ExperimentState.RUNNING
+
+
+def test_an_early_stop_by_the_scheduler_is_journaled_and_shown_in_the_table_and_the_curve(run, storage, cache_dir):
+    from tunesmith.schedulers import ASHAScheduler
+
+    def train(config):
+        for step in range(1, 9):
+            tune.report({"loss": config["lr"] * 10 / step})
+
+    asha = ASHAScheduler(time_attr="training_iteration", max_t=8, grace_period=1, reduction_factor=2)
+    run(train, {"lr": tune.grid_search([0.1, 0.2, 0.4, 0.8])}, metric="loss", mode="min", scheduler=asha,
+        max_concurrent_trials=1)
+    with open(os.path.join(storage, "exp", "journal.jsonl")) as f:
+        finished = [json.loads(line) for line in f if '"trial_finished"' in line]
+    stopped = [r["trial_id"] for r in finished if r.get("stopped_by") == "scheduler"]
+    assert stopped and all(r["status"] == "TERMINATED" for r in finished), finished
+    with DashboardServer(storage, cache_dir=cache_dir) as server, httpx.Client(base_url=server.url) as client:
+        page = client.get("/api/experiments/exp/trials", params={"filter": "stopped_by==scheduler"}).json()
+        assert sorted(row["trial_id"] for row in page["rows"]) == sorted(stopped)
+        assert page["columns"][:3] == ["trial_name", "status", "stopped_by"]
+        curve = client.get(f"/api/experiments/exp/trials/{stopped[0]}/curve").json()
+        assert curve["events"][-1]["kind"] == "stopped"
+        assert curve["events"][-1]["text"] == "stopped by the scheduler: TERMINATED"

@@ -35,7 +35,7 @@ from tunesmith.storage._storage import JOURNAL_FILE
 
 __all__ = ["INDEX_VERSION", "ExperimentIndex", "index_path"]
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: trials.stopped_by
 JOURNAL_STEP = 1 << 20  # bytes of journal applied per transaction: about 2,000 trials
 RESULT_STEP = 2000  # trials whose result files are read per transaction
 _HEAD_BYTES = 1 << 16
@@ -46,7 +46,7 @@ CREATE TABLE trials (
     idx INTEGER PRIMARY KEY, trial_id TEXT NOT NULL UNIQUE, tag TEXT, config TEXT, dirname TEXT,
     status TEXT, num_failures INTEGER, started REAL, ended REAL, events TEXT, iterations INTEGER,
     time_total_s REAL, last REAL, best REAL, last_metrics TEXT, error TEXT, result_offset INTEGER,
-    result_partial BLOB, settled INTEGER
+    result_partial BLOB, settled INTEGER, stopped_by TEXT
 );
 CREATE INDEX trials_best ON trials (best);
 CREATE INDEX trials_unsettled ON trials (idx) WHERE settled = 0 AND dirname IS NOT NULL;
@@ -56,7 +56,7 @@ CREATE INDEX cells_num ON cells (name, num);
 """
 _TRIAL_COLUMNS = ("idx", "trial_id", "tag", "config", "dirname", "status", "num_failures", "started", "ended",
                   "events", "iterations", "time_total_s", "last", "best", "last_metrics", "error", "result_offset",
-                  "result_partial", "settled")
+                  "result_partial", "settled", "stopped_by")
 _SELECT = f"SELECT {', '.join(_TRIAL_COLUMNS)} FROM trials"
 _INSERT = f"INSERT OR REPLACE INTO trials VALUES ({', '.join('?' * len(_TRIAL_COLUMNS))})"
 
@@ -68,6 +68,7 @@ _FIXED = {
     "iter": ("t.iterations", "CAST(t.iterations AS TEXT)"),
     "total time (s)": ("ROUND(t.time_total_s, 3)", "CAST(ROUND(t.time_total_s, 3) AS TEXT)"),
     "num_failures": ("t.num_failures", "CAST(t.num_failures AS TEXT)"),
+    "stopped_by": ("NULL", "t.stopped_by"),
 }
 _COMPARE = {"==": "=", "=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
@@ -486,7 +487,7 @@ def _trial_values(entry: TrialEntry) -> tuple:
             entry.status.value, entry.num_failures, entry.started, entry.ended,
             _dumps(events) if events is not None else None, entry.iterations, entry.time_total_s, entry.last,
             entry.best, _dumps(entry.last_metrics), entry.error, entry.result_offset, entry.result_partial,
-            int(entry.settled))
+            int(entry.settled), entry.stopped_by)
 
 
 def _dumps(value: Any) -> str:
@@ -504,8 +505,9 @@ def _dumps(value: Any) -> str:
 
 def _entry(row: tuple) -> TrialEntry:
     (index, trial_id, tag, config, dirname, status, num_failures, started, ended, events, iterations, time_total_s,
-     last, best, last_metrics, error, result_offset, result_partial, settled) = row
+     last, best, last_metrics, error, result_offset, result_partial, settled, stopped_by) = row
     return TrialEntry(
         index, trial_id, tag, json.loads(config), dirname, _STATES.get(status, TrialState.PENDING), num_failures,
         started, ended, [TrialEvent(*e) for e in json.loads(events)] if events else None, iterations, time_total_s,
-        last, best, json.loads(last_metrics), error, result_offset, bytes(result_partial or b""), bool(settled))
+        last, best, json.loads(last_metrics), error, result_offset, bytes(result_partial or b""), bool(settled),
+        stopped_by)

@@ -102,6 +102,7 @@ class TrialEntry:
     result_offset: int = 0
     result_partial: bytes = b""
     settled: bool = False  # finished, and its result file read to the end since
+    stopped_by: str | None = None  # "scheduler" or "stopper": who ended it early (the journal's stopped_by)
 
     def params(self) -> dict[str, Any]:
         """The flattened config: ``{"model/lr": 0.1}`` (the config itself when it is flat already)."""
@@ -117,7 +118,11 @@ class TrialEntry:
     def timeline(self) -> list[TrialEvent]:
         """Started, the decisions, finished: in order."""
         first = [TrialEvent(self.started, "started", "started")] if self.started is not None else []
-        last = [TrialEvent(self.ended, "finished", f"finished: {self.status}")] if self.ended is not None else []
+        last = []
+        if self.ended is not None and self.stopped_by:
+            last = [TrialEvent(self.ended, "stopped", f"stopped by the {self.stopped_by}: {self.status}")]
+        elif self.ended is not None:
+            last = [TrialEvent(self.ended, "finished", f"finished: {self.status}")]
         return first + list(self.events or ()) + last
 
 
@@ -435,6 +440,8 @@ def _apply_trial(trial: TrialEntry, event: str, record: dict[str, Any], now: flo
     elif event == "trial_finished":
         trial.status = _STATES.get(record.get("status") or "TERMINATED", _TERMINATED)
         trial.ended = now
+        stopped_by = record.get("stopped_by")  # absent in journals written before it was recorded
+        trial.stopped_by = stopped_by if isinstance(stopped_by, str) else None
     elif event == "trial_reset":
         trial.status = _PENDING
 
