@@ -35,7 +35,7 @@ from tunesmith.storage._storage import JOURNAL_FILE
 
 __all__ = ["INDEX_VERSION", "ExperimentIndex", "index_path"]
 
-INDEX_VERSION = 2  # 2: trials.stopped_by
+INDEX_VERSION = 3  # 2: trials.stopped_by; 3: trials_done
 JOURNAL_STEP = 1 << 20  # bytes of journal applied per transaction: about 2,000 trials
 RESULT_STEP = 2000  # trials whose result files are read per transaction
 _HEAD_BYTES = 1 << 16
@@ -49,6 +49,7 @@ CREATE TABLE trials (
     result_partial BLOB, settled INTEGER, stopped_by TEXT
 );
 CREATE INDEX trials_best ON trials (best);
+CREATE INDEX trials_done ON trials (COALESCE(ended, started, 0), idx);  -- best so far, in the order trials ended
 CREATE INDEX trials_unsettled ON trials (idx) WHERE settled = 0 AND dirname IS NOT NULL;
 CREATE TABLE cells (name TEXT NOT NULL, trial INTEGER NOT NULL, num REAL, text TEXT, PRIMARY KEY (name, trial))
     WITHOUT ROWID;
