@@ -48,7 +48,7 @@ class Dashboard:
 
     def __init__(self, path: str, filesystem: Any = None, cache_dir: str | None = None) -> None:
         self.path, self.filesystem = path, filesystem
-        self.cache_dir = cache_dir or _settings.dashboard_cache_dir()
+        self.cache_dir = _writable(cache_dir or _settings.dashboard_cache_dir())
         self.single = _has_journal(path, filesystem)
         self._sources: dict[str, ExperimentIndex] = {}
         self._lock = threading.Lock()
@@ -135,6 +135,20 @@ def _trim_heap() -> bool:
     except (OSError, AttributeError):
         pass
     return True
+
+
+def _writable(cache_dir: str) -> str:
+    """``cache_dir``, created if needed; ValueError if the dashboard cannot write its indexes there."""
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        if not os.access(cache_dir, os.W_OK | os.X_OK):
+            raise PermissionError("not writable")
+    except OSError as exc:
+        raise ValueError(
+            f"the dashboard keeps its trial indexes in a cache folder it can write, and cannot write {cache_dir!r} "
+            f"({exc.strerror or exc}); pass --cache-dir (or set TUNESMITH_DASHBOARD_CACHE) to a writable folder"
+        ) from None
+    return cache_dir
 
 
 def _has_journal(path: str, filesystem: Any) -> bool:
