@@ -226,16 +226,18 @@ class ExperimentIndex(ExperimentSource):
                 self._touched[entry.trial_id] = entry
                 _apply_trial(entry, event, record, now)
 
-    def _write(self, entries: Iterable[TrialEntry]) -> None:
+    def _write(self, entries: Iterable[TrialEntry], params: bool = True) -> None:
+        """Store ``entries`` and their cells (without ``params``: only the metrics', for a
+        read of result files, which leaves the config as it was)."""
         entries = list(entries)
         self.db.executemany(_INSERT, [_trial_values(e) for e in entries])
         self.db.executemany("INSERT OR REPLACE INTO cells VALUES (?, ?, ?, ?)",
-                            [cell for e in entries for cell in self._cells(e)])
+                            [cell for e in entries for cell in self._cells(e, params)])
         for entry in entries:
             self._metrics.update(entry.last_metrics)
 
-    def _cells(self, entry: TrialEntry) -> Iterator[tuple[str, int, float | None, str | None]]:
-        for key, value in entry.params().items():
+    def _cells(self, entry: TrialEntry, params: bool) -> Iterator[tuple[str, int, float | None, str | None]]:
+        for key, value in entry.params().items() if params else ():
             yield (f"config/{key}", entry.index, *_cell(value))
         for key, value in entry.last_metrics.items():
             yield (key, entry.index, value, str(value))
@@ -278,7 +280,7 @@ class ExperimentIndex(ExperimentSource):
                 changed.append(entry)
         if changed:
             with self.db:
-                self._write(changed)
+                self._write(changed, params=False)
                 self._save_meta()
         if count:
             self.version += 1
