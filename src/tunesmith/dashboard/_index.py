@@ -114,6 +114,7 @@ class ExperimentIndex(ExperimentSource):
         self._metrics: set[str] = set()
         self._count = 0
         self._touched: dict[str, TrialEntry] = {}
+        self._head_saved = False
         self.db = self._open()
 
     # -- the index file ------------------------------------------------------------------------
@@ -158,6 +159,7 @@ class ExperimentIndex(ExperimentSource):
         self.finished, self.interrupted = bool(experiment.get("finished")), bool(experiment.get("interrupted"))
         self._metrics = set(experiment.get("metrics") or ())
         self._count = db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+        self._head_saved = bool(meta.get("head"))
 
     def _save_meta(self) -> None:
         experiment = {"metric": self.metric, "mode": self.mode, "trainable": self.trainable, "started": self.started,
@@ -165,8 +167,9 @@ class ExperimentIndex(ExperimentSource):
                       "metrics": sorted(self._metrics)}
         rows = [("journal_offset", self._journal_offset), ("journal_partial", self._journal_partial),
                 ("experiment", json.dumps(experiment))]
-        if self._journal_offset:
+        if self._journal_offset and not self._head_saved:  # once: on an object store, each read is a request
             rows.append(("head", self._head()))
+            self._head_saved = True
         self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rows)
 
     def close(self) -> None:
