@@ -215,3 +215,13 @@ def test_the_server_holds_no_python_objects_per_trial(tmp_path):
     large = _python_bytes_held(write_experiment(str(tmp_path / "large" / "exp"), 2000, rows=2), tmp_path / "c2")
     # 1,800 more trials held in memory would be about 2 MB (the in-memory source: 1.1 KB each); the index holds them on disk
     assert large - small < 300_000, (small, large)
+
+
+@pytest.mark.parametrize("bad", [{"event": "trial_added", "config": {}}, {"event": "trial_added", "trial_id": 7},
+                                 {"event": "trial_started", "trial_id": {"x": 1}}])
+def test_a_journal_record_without_a_trial_id_is_skipped_by_both_readers(experiment, tmp_path, bad):
+    with open(os.path.join(experiment, "journal.jsonl"), "a") as f:
+        f.write(json.dumps(bad) + "\n")
+    source = ExperimentSource(experiment).refresh()
+    index = _index(experiment, tmp_path / "cache")
+    assert len(source.trials) == index.count() == 120

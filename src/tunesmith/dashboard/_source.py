@@ -186,7 +186,7 @@ def _lines(data: bytes) -> tuple[list[dict[str, Any]], bytes]:
     try:  # one parse for the whole chunk: several times faster than a call per line
         records = _loads("[" + ",".join(lines) + "]")
         if all(isinstance(record, dict) for record in records):
-            return records, data[cut:]
+            return [record for record in records if _readable(record)], data[cut:]
     except ValueError:
         pass  # a torn or corrupt line somewhere: line by line, skipping it
     records = []
@@ -195,9 +195,18 @@ def _lines(data: bytes) -> tuple[list[dict[str, Any]], bytes]:
             value = json.loads(line)
         except ValueError:
             continue  # a torn line (a crash mid-write): skipped, as the journal reader does
-        if isinstance(value, dict):
+        if isinstance(value, dict) and _readable(value):
             records.append(value)
     return records, data[cut:]
+
+
+def _readable(record: dict[str, Any]) -> bool:
+    """Whether a journal record can be applied: a trial's record names its trial by a string
+    (a corrupt one is skipped, as a torn line is, instead of failing every refresh)."""
+    trial_id = record.get("trial_id")
+    if record.get("event") == "trial_added":
+        return isinstance(trial_id, str)
+    return trial_id is None or isinstance(trial_id, str)
 
 
 def _loads(text: str) -> Any:
