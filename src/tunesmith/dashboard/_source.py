@@ -11,8 +11,10 @@ was appended since the first, on a local folder or any fsspec URL (where it poll
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import enum
+import itertools
 import json
 import math
 import os
@@ -177,25 +179,26 @@ class _Files:
             self.fs.invalidate_cache()
 
 
-def _lines(data: bytes) -> tuple[list[dict[str, Any]], bytes]:
-    """The complete JSON lines of ``data`` and the unfinished tail (kept for the next read)."""
+def _lines(data: bytes, journal: bool = True) -> tuple[list[dict[str, Any]], bytes]:
+    """The complete JSON lines of ``data`` and the unfinished tail (kept for the next read);
+    a ``journal``'s records are checked by :func:`_readable`, a result file's rows are not."""
     if not data:
         return [], b""
     cut = data.rfind(b"\n") + 1
-    lines = [line for line in data[:cut].decode("utf-8", errors="replace").splitlines() if line.strip()]
     try:  # one parse for the whole chunk: several times faster than a call per line
-        records = _loads("[" + ",".join(lines) + "]")
-        if all(isinstance(record, dict) for record in records):
-            return [record for record in records if _readable(record)], data[cut:]
+        records = _loads(b"[" + data[:cut].rstrip().replace(b"\n", b",") + b"]")  # a blank line: the slow road
+        if all(map(isinstance, records, itertools.repeat(dict))):
+            return [record for record in records if _readable(record)] if journal else records, data[cut:]
     except ValueError:
-        pass  # a torn or corrupt line somewhere: line by line, skipping it
+        pass  # a torn or corrupt line somewhere, or one that is not UTF-8: line by line, skipping it
+    lines = [line for line in data[:cut].decode("utf-8", errors="replace").splitlines() if line.strip()]
     records = []
     for line in lines:
         try:
             value = json.loads(line)
         except ValueError:
             continue  # a torn line (a crash mid-write): skipped, as the journal reader does
-        if isinstance(value, dict) and _readable(value):
+        if isinstance(value, dict) and (not journal or _readable(value)):
             records.append(value)
     return records, data[cut:]
 
@@ -209,7 +212,7 @@ def _readable(record: dict[str, Any]) -> bool:
     return trial_id is None or isinstance(trial_id, str)
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str | bytes) -> Any:
     """``json.loads``, by orjson when it is installed (the dashboard extra brings it: a
     100,000-trial journal parses several times faster)."""
     try:
@@ -226,6 +229,9 @@ def _loads(text: str) -> Any:
 
 
 DRIVER_CHECK_S = 2.0  # how often an unfinished experiment's driver lock is probed
+
+
+_PLAIN_NUMBERS = (int, float)  # the numbers JSON gives (not bool)
 
 
 def _number(value: Any) -> float | None:
@@ -354,31 +360,58 @@ class ExperimentSource:
         path = self.files.join(trial.dirname, "result.json")
         data = trial.result_partial + self.files.read_from(path, trial.result_offset)
         trial.result_offset += len(data) - len(trial.result_partial)
-        rows, trial.result_partial = _lines(data)
-        for row in rows:
-            self._summarise(trial, row)
+        rows, trial.result_partial = _lines(data, journal=False)
+        if rows:
+            self._summarise(trial, rows)
         if trial.status is _ERROR and trial.error is None:
             trial.error = self.error_text(trial)
         return len(rows)
 
-    def _summarise(self, trial: TrialEntry, row: dict[str, Any]) -> None:
-        trial.iterations = int(row.get("training_iteration") or trial.iterations + 1)
-        trial.time_total_s = _number(row.get("time_total_s")) or trial.time_total_s
-        for key, raw in row.items():
-            value = _number(raw) if key not in AUTO_KEYS else None
+    def _summarise(self, trial: TrialEntry, rows: list[dict[str, Any]]) -> None:
+        """Fold ``rows`` (the new rows of the trial's result file, in order) into its summary.
+
+        The same as folding them in one at a time, but a whole file at once: the last row
+        decides most fields, so only the metric's best looks at every row (indexing 100,000
+        finished trials reads a million rows).
+        """
+        for back, row in enumerate(reversed(rows)):  # each row's iteration, or one more than the row before
+            iteration = row.get("training_iteration")
+            if iteration:
+                trial.iterations = int(iteration) + back
+                break
+        else:
+            trial.iterations += len(rows)
+        for row in reversed(rows):
+            total = _number(row.get("time_total_s"))
+            if total:
+                trial.time_total_s = total
+                break
+        merged: dict[str, Any] = {}
+        collections.deque(map(merged.update, rows), maxlen=0)  # every row, in order, the loop in C
+        for key, raw in merged.items():
+            if key in AUTO_KEYS:
+                continue
+            value = _number(raw)
+            if value is None:  # the last row has no number for it: the last one that has
+                value = next((v for row in reversed(rows) if (v := _number(row.get(key))) is not None), None)
             if value is not None:
                 trial.last_metrics[key] = value
-        value = _number(row.get(self.metric)) if self.metric else None
-        if value is not None:
-            trial.last = value
-            if trial.best is None or (value < trial.best if self.mode != "max" else value > trial.best):
-                trial.best = value
+        if not self.metric:
+            return
+        values = [v for v in map(dict.get, rows, itertools.repeat(self.metric)) if type(v) in _PLAIN_NUMBERS]
+        if not all(map(math.isfinite, values)):
+            values = [v for v in values if math.isfinite(v)]
+        if values:
+            trial.last = float(values[-1])
+            best = float(max(values) if self.mode == "max" else min(values))
+            if trial.best is None or (best < trial.best if self.mode != "max" else best > trial.best):
+                trial.best = best
 
     def rows(self, trial: TrialEntry) -> Iterator[dict[str, Any]]:
         """Every intact row of the trial's ``result.json`` (read now, not kept)."""
         if trial.dirname is None:
             return iter(())
-        records, _ = _lines(self.files.read_from(self.files.join(trial.dirname, "result.json"), 0))
+        records, _ = _lines(self.files.read_from(self.files.join(trial.dirname, "result.json"), 0), journal=False)
         return iter(records)
 
     def error_text(self, trial: TrialEntry) -> str | None:
