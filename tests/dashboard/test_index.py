@@ -225,3 +225,27 @@ def test_a_journal_record_without_a_trial_id_is_skipped_by_both_readers(experime
     source = ExperimentSource(experiment).refresh()
     index = _index(experiment, tmp_path / "cache")
     assert len(source.trials) == index.count() == 120
+
+
+@pytest.mark.parametrize("read_before", [True, False], ids=["exploited after the index read it", "in one read"])
+def test_a_pbt_exploit_that_changes_the_config_keys_leaves_no_stale_cells(experiment, tmp_path, read_before):
+    index = ExperimentIndex(experiment, str(tmp_path / "cache"))
+    try:
+        if read_before:
+            index.refresh()
+        with open(os.path.join(experiment, "journal.jsonl"), "a") as f:
+            f.write(json.dumps({"event": "trial_exploited", "time": 2000.0, "trial_id": "t00004", "tag": "4@perturbed",
+                                "config": {"lr": 0.5, "momentum": 0.9}, "trial_dir": "train_t00001"}) + "\n")
+        index.refresh()
+        trial = index.trial("t00004")
+        cells = {name for (name,) in index.db.execute("SELECT name FROM cells WHERE trial = ?", (trial.index,))}
+        assert cells == {"config/lr", "config/momentum", "loss", "acc"}
+        memory = ExperimentSource(experiment).refresh()
+        for text, sort in [("config/layers==4", None), ("config/opt~a", "config/layers"), ("config/momentum>0", None),
+                           ("config/lr>=0.5", "config/model/width")]:
+            want_total, want_rows = select(memory, filters=[parse_filter(text)], sort=sort, descending=None, offset=0,
+                                           limit=200)
+            total, trials = index.select([parse_filter(text)], sort, None, 0, 200)
+            assert (total, [t.trial_id for t in trials]) == (want_total, [row["trial_id"] for row in want_rows]), text
+    finally:
+        index.close()

@@ -35,7 +35,7 @@ from tunesmith.storage._storage import JOURNAL_FILE
 
 __all__ = ["INDEX_VERSION", "ExperimentIndex", "index_path"]
 
-INDEX_VERSION = 3  # 2: trials.stopped_by; 3: trials_done
+INDEX_VERSION = 4  # 2: trials.stopped_by; 3: trials_done; 4: no stale cells after a PBT exploit
 JOURNAL_STEP = 1 << 20  # bytes of journal applied per transaction: about 2,000 trials
 RESULT_STEP = 2000  # trials whose result files are read per transaction
 _HEAD_BYTES = 1 << 16
@@ -233,7 +233,16 @@ class ExperimentIndex(ExperimentSource):
             entry = self._touched.get(record.get("trial_id", "")) or self.trial(record.get("trial_id", ""))
             if entry is not None:
                 self._touched[entry.trial_id] = entry
+                before = entry.params() if event == "trial_exploited" else None
                 _apply_trial(entry, event, record, now)
+                if before is not None:
+                    self._drop_cells(entry, set(before) - set(entry.params()))
+
+    def _drop_cells(self, entry: TrialEntry, keys: set[str]) -> None:
+        """Delete the trial's cells of these config keys (PBT replaced its config by one
+        without them; writing the new one only replaces the keys it has)."""
+        self.db.executemany("DELETE FROM cells WHERE name = ? AND trial = ?",
+                            [(f"config/{key}", entry.index) for key in keys])
 
     def _write(self, entries: Iterable[TrialEntry], params: bool = True) -> None:
         """Store ``entries`` and their cells (without ``params``: only their result summary
