@@ -145,9 +145,7 @@ class _Files:
         not negative (empty if the file does not exist)."""
         try:
             if self.local:
-                with open(path, "rb") as f:
-                    f.seek(offset)
-                    return f.read(size)
+                return _read_local(path, offset, size)
             self.fs.invalidate_cache(path)  # an object store: the file may have been uploaded again since
             with self.fs.open(path, "rb") as f:
                 f.seek(offset)
@@ -177,6 +175,29 @@ class _Files:
     def invalidate(self) -> None:
         if self.fs is not None:
             self.fs.invalidate_cache()
+
+
+_READ_CHUNK = 1 << 20
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _read_local(path: str, offset: int, size: int) -> bytes:
+    """``read_from`` on a local file, unbuffered: a cold index reads 100,000 small result
+    files, and a file object's buffer costs more than the read."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        if offset:
+            os.lseek(fd, offset, os.SEEK_SET)
+        chunks, left = [], size
+        while left:
+            chunk = os.read(fd, _READ_CHUNK if left < 0 else min(left, _READ_CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left = left - len(chunk) if left > 0 else left
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _lines(data: bytes, journal: bool = True) -> tuple[list[dict[str, Any]], bytes]:
