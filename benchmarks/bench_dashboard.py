@@ -86,13 +86,14 @@ def main() -> None:
               f"{time.process_time() - cpu:.2f} s CPU (server and client); {summary['trials']} trials in it so far")
         print(f"  load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"  RSS after first view: +{(process.memory_info().rss - rss0) / 2**20:.0f} MB")
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         while True:  # the background read of every result file
             _, summary = timed(client, "/api/experiments/big")
             if summary["status"] != "loading" and summary["summarised"] == summary["trials"]:
                 break
             time.sleep(0.2)
-        print(f"the whole journal and every result file read in the background: {time.perf_counter() - began:.1f} s more")
+        print(f"the whole journal and every result file read in the background: {time.perf_counter() - began:.1f} s more, "
+              f"{time.process_time() - cpu:.1f} s CPU (the server's refresh thread and the polling client)")
         for label, path in [("page 1000, unsorted", "/api/experiments/big/trials?offset=50000&limit=50"),
                             ("sorted by loss", "/api/experiments/big/trials?sort=loss&limit=50"),
                             ("filtered lr<1e-4 and sorted", "/api/experiments/big/trials?sort=loss&filter=config/lr<0.0001"),

@@ -249,3 +249,21 @@ def test_a_pbt_exploit_that_changes_the_config_keys_leaves_no_stale_cells(experi
             assert (total, [t.trial_id for t in trials]) == (want_total, [row["trial_id"] for row in want_rows]), text
     finally:
         index.close()
+
+
+@pytest.mark.parametrize("settle", [True, False], ids=["finished trials read with the journal", "journal first"])
+def test_both_ways_of_reading_result_files_give_the_source_summaries(experiment, tmp_path, settle):
+    memory = ExperimentSource(experiment).refresh()
+    index = ExperimentIndex(experiment, str(tmp_path / "cache"))
+    try:
+        index.refresh(results=False, settle=settle)
+        unread = index.db.execute("SELECT COUNT(*) FROM trials WHERE result_offset = 0").fetchone()[0]
+        assert unread == (30 if settle else 120)  # the RUNNING quarter waits for the read of result files
+        index.refresh_results()
+        for want in memory.trials:
+            have = index.trial(want.trial_id)
+            assert (have.iterations, have.time_total_s, have.last, have.best, have.last_metrics, have.settled,
+                    have.error) == (want.iterations, want.time_total_s, want.last, want.best, want.last_metrics,
+                                    want.settled, want.error)
+    finally:
+        index.close()

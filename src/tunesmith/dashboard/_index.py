@@ -188,13 +188,14 @@ class ExperimentIndex(ExperimentSource):
             self._owner_fd = None
 
     # -- reading the experiment into the index ---------------------------------------------------
-    def refresh(self, results: bool = True, max_bytes: int | None = None) -> "ExperimentIndex":
+    def refresh(self, results: bool = True, max_bytes: int | None = None, settle: bool = True) -> "ExperimentIndex":
         """Apply what was appended to the journal, at most ``max_bytes`` of it (default: all,
         a step at a time); with ``results``, then read the new rows of the result files.
 
-        A trial that this step of the journal finished has its result file read to the end
-        before it is written, whatever ``results`` says: it is written once, settled, instead
-        of written, read back and written again (half the work of a cold index)."""
+        With ``settle``, a trial that a step of the journal finished has its result file read
+        to the end before it is written, whatever ``results`` says: it is written once,
+        settled, instead of written, read back and written again (half the work of a cold
+        index). Without (the server's first answer), only the journal is read."""
         while True:
             step = min(max_bytes, JOURNAL_STEP) if max_bytes is not None else JOURNAL_STEP
             new = self.files.read_from(self.files.join(JOURNAL_FILE), self._journal_offset, step)
@@ -204,7 +205,8 @@ class ExperimentIndex(ExperimentSource):
                 self._touched = {}
                 for record in records:
                     self._apply(record)
-                self._settle(self._touched.values())
+                if settle:
+                    self._settle(self._touched.values())
                 self._write(self._touched.values())
                 self._touched = {}
                 self._journal_offset += len(new)

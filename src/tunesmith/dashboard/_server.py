@@ -72,7 +72,7 @@ class Dashboard:
                 # rest of a large experiment is read by the background refresh (and a page's
                 # result files when it is shown first), so it opens quickly and fills in live.
                 # A warm index (a dashboard opened this experiment before) goes on from its offsets.
-                source.refresh(results=False, max_bytes=FIRST_STEP)
+                source.refresh(results=False, max_bytes=FIRST_STEP, settle=False)
                 source.refresh_results_step(-1, OPEN_READS)
                 self._sources[name] = source
             return source
