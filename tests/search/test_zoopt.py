@@ -70,6 +70,20 @@ def test_seeded_runs_repeat_and_leave_numpy_alone():
     assert (np.random.get_state()[1] == outer).all()
 
 
+def test_unseeded_searcher_draws_from_numpys_global_generator():
+    # As Ray Tune's: np.random.seed makes it repeat, and its draws advance the generator (it
+    # does not rewind it after each call, which made every suggestion replay the same draws).
+    runs, states = [], []
+    for _ in range(2):
+        np.random.seed(7)
+        before = np.random.get_state()[1].copy()
+        runs.append(_run(ZOOptSearch(budget=20, dim_dict=SPACE, metric="loss", mode="min"), 12))
+        states.append(np.random.get_state()[1].copy())
+        assert not (states[-1] == before).all()
+    assert runs[0] == runs[1]
+    assert (states[0] == states[1]).all()
+
+
 def test_two_searchers_keep_their_own_precisions():
     # ZOOpt keeps the rounding of continuous dimensions in a module global.
     coarse = ZOOptSearch(budget=20, dim_dict={"a": quniform(0, 1, 0.1)}, metric="loss", mode="min", seed=0)

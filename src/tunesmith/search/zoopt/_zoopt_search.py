@@ -2,9 +2,11 @@
 
 ZOOpt keeps two things in module globals: NumPy's global generator (its draws) and
 ``zoopt.utils.zoo_global.gl.float_precisions`` (the rounding of continuous dimensions, reset
-by every new ``Dimension2``). Each ZOOpt call here runs with this searcher's own values of
-both and puts the caller's back afterwards, so several searchers can live in one process and
-a ``seed`` makes a search reproducible without reseeding anything else.
+by every new ``Dimension2``). Each ZOOpt call here runs with this searcher's own precisions
+and puts the caller's back afterwards, so several searchers can live in one process. A
+seeded searcher also runs each call with its own generator (a ``seed`` makes a search
+reproducible without reseeding anything else); an unseeded one draws from NumPy's global
+generator, as Ray Tune's does.
 """
 
 from __future__ import annotations
@@ -286,23 +288,38 @@ class _ZOOptGlobals:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
-        """Run the block with this searcher's precisions (and generator, when seeded)."""
-        import numpy as np
+        """Run the block with this searcher's precisions, and, when seeded, its own generator.
+
+        An unseeded searcher draws from NumPy's global generator, as Ray Tune's does (so
+        ``np.random.seed`` makes it reproducible), and advances it.
+        """
         from zoopt.utils.zoo_global import gl
 
-        outer_precisions, outer_numpy = gl.float_precisions, np.random.get_state()
+        outer_precisions = gl.float_precisions
         gl.float_precisions = list(self._precisions)
-        if self._numpy_state is not None:
-            np.random.set_state(self._numpy_state)
-        elif self._seed is not None:
+        try:
+            if self._seed is None:
+                yield
+            else:
+                with self._own_generator():
+                    yield
+        finally:
+            gl.float_precisions = outer_precisions
+
+    @contextlib.contextmanager
+    def _own_generator(self) -> Iterator[None]:
+        import numpy as np
+
+        outer = np.random.get_state()
+        if self._numpy_state is None:
             np.random.seed(self._seed)
+        else:
+            np.random.set_state(self._numpy_state)
         try:
             yield
         finally:
-            if self._seed is not None:
-                self._numpy_state = np.random.get_state()
-            np.random.set_state(outer_numpy)
-            gl.float_precisions = outer_precisions
+            self._numpy_state = np.random.get_state()
+            np.random.set_state(outer)
 
 
 # -- conversion and options ------------------------------------------------------------------
