@@ -158,19 +158,8 @@ class _PaperHyperBand(_HyperBandBase):
 
     """
 
-    def __init__(
-        self,
-        time_attr: str = "training_iteration",
-        metric: str | None = None,
-        mode: str | None = None,
-        max_t: float = 81,
-        reduction_factor: float = 3,
-        stop_last_trials: bool = True,
-    ) -> None:
-        super().__init__(time_attr, metric, mode, max_t, reduction_factor, stop_last_trials)
-        self._s_max = hyperband_max_halvings(max_t, reduction_factor)
-        self._bands: list[list[_Bracket]] = []
-        self._bracket_of: dict[str, _Bracket] = {}
+    def _init_bands(self) -> None:
+        self._s_max = hyperband_max_halvings(self._max_t, self._eta)
 
     def bracket_plans(self) -> list[list[tuple[int, float]]]:
         """``(n_i, r_i)`` of each bracket of a band, in the order brackets are filled."""

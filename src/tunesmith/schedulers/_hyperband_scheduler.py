@@ -115,12 +115,12 @@ class _HyperBandBase(_SchedulerBase):
 
     def __init__(
         self,
-        time_attr: str,
-        metric: str | None,
-        mode: str | None,
-        max_t: float,
-        reduction_factor: float,
-        stop_last_trials: bool,
+        time_attr: str = "training_iteration",
+        metric: str | None = None,
+        mode: str | None = None,
+        max_t: float = 81,
+        reduction_factor: float = 3,
+        stop_last_trials: bool = True,
     ) -> None:
         name = type(self).__name__
         if not max_t > 0:
@@ -135,6 +135,10 @@ class _HyperBandBase(_SchedulerBase):
         self._bands: list[list[Any]] = []
         self._bracket_of: dict[str, Any] = {}
         self._num_stopped = 0
+        self._init_bands()
+
+    def _init_bands(self) -> None:
+        """Set up the subclass's bracket arithmetic (the options are set by then)."""
 
     def _open_bracket(self) -> Any:
         raise NotImplementedError
@@ -226,17 +230,8 @@ class HyperBandScheduler(_HyperBandBase):
         [[(3, 9)], [(5, 3), (2, 9)], [(9, 1), (3, 3), (1, 9)]]
     """
 
-    def __init__(
-        self,
-        time_attr: str = "training_iteration",
-        metric: str | None = None,
-        mode: str | None = None,
-        max_t: float = 81,
-        reduction_factor: float = 3,
-        stop_last_trials: bool = True,
-    ) -> None:
-        super().__init__(time_attr, metric, mode, max_t, reduction_factor, stop_last_trials)
-        self._band_size = int(round(math.log(max_t) / math.log(reduction_factor))) + 1
+    def _init_bands(self) -> None:
+        self._band_size = int(round(math.log(self._max_t) / math.log(self._eta))) + 1
         self._bands: list[list[_Bracket | None]] = [[]]
         self._current: _Bracket | None = None
 
