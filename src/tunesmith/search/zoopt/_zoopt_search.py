@@ -19,7 +19,7 @@ import numbers
 from typing import Any, Iterator
 
 from tunesmith._imports import try_import
-from tunesmith.search._integration import check_points, is_tune_space, metric_value, to_config
+from tunesmith.search._integration import check_points, is_tune_space, metric_value, to_config, with_constants
 from tunesmith.search._param_space import (
     Parameter,
     convert_parameter,
@@ -150,8 +150,10 @@ class ZOOptSearch(Searcher):
 
         Example:
             >>> from tunesmith.search.sample import randint
-            >>> ZOOptSearch.convert_search_space({"m": {"n": randint(1, 4)}, "c": 1})
-            {'m/n': (<ValueType.DISCRETE: 1>, [1, 3], True)}
+            >>> import zoopt
+            >>> dims = ZOOptSearch.convert_search_space({"m": {"n": randint(1, 4)}, "c": 1})
+            >>> dims == {"m/n": (zoopt.ValueType.DISCRETE, [1, 3], True)}
+            True
         """
         zoopt = _import_zoopt()
         rules = _conversion_rules(zoopt)
@@ -163,9 +165,7 @@ class ZOOptSearch(Searcher):
                 dims[parameter.name] = (zoopt.ValueType.DISCRETE, bounds, True)
             else:
                 dims[parameter.name] = convert_parameter(parameter, rules, _NAME)
-        if not join:
-            return dims
-        return {**flatten_dict(dict(spec)), **dims}
+        return with_constants(spec, dims, join)
 
     _one_metric_only = True
 
@@ -177,8 +177,7 @@ class ZOOptSearch(Searcher):
     def _ensure_optimizer(self) -> Any:
         if self._optimizer is not None:
             return self._optimizer
-        self._require_space(self._dims)
-        self._require_metric_mode()
+        self._require_ready(self._dims)
         zoopt = _import_zoopt()
         from zoopt.algos.opt_algorithms.racos.sracos import SRacosTune
 
