@@ -113,7 +113,7 @@ def test_a_stopped_trial_ends_training_after_two_rounds(results):
 
 def test_continued_training_is_not_checkpointed_twice_at_the_end(monkeypatch):
     saved = []
-    monkeypatch.setattr("tunesmith.integration.xgboost.report", lambda metrics, checkpoint=None: saved.append(
+    monkeypatch.setattr("tunesmith.integration._report.report", lambda metrics, checkpoint=None: saved.append(
         checkpoint is not None))
     x, y = datasets.load_breast_cancer(return_X_y=True)
     data, params = xgb.DMatrix(x, label=y), {"objective": "binary:logistic", "nthread": 1}
@@ -127,7 +127,7 @@ def test_a_restored_booster_with_no_rounds_left_reports_nothing(monkeypatch):
     # A trial restarted from its last checkpoint (a resource change, a retry) may have no
     # round left to train; an empty result there failed the experiment's metric check.
     saved = []
-    monkeypatch.setattr("tunesmith.integration.xgboost.report", lambda metrics, checkpoint=None: saved.append(
+    monkeypatch.setattr("tunesmith.integration._report.report", lambda metrics, checkpoint=None: saved.append(
         metrics))
     x, y = datasets.load_breast_cancer(return_X_y=True)
     data, params = xgb.DMatrix(x, label=y), {"objective": "binary:logistic", "nthread": 1}
