@@ -28,9 +28,11 @@ from tunesmith._checkpoint import Checkpoint
 
 __all__ = [
     "BoostingReporter",
+    "HooksArg",
     "MetricsArg",
     "PostprocessFn",
     "check_boosting_args",
+    "check_hooks",
     "normalize_metrics",
     "pick_metrics",
     "report",
@@ -43,6 +45,23 @@ logger = logging.getLogger("tunesmith.integration")
 
 MetricsArg = Union[str, Sequence[str], Mapping[str, str], None]
 PostprocessFn = Callable[[dict[str, Any]], dict[str, Any]]
+HooksArg = Union[str, Sequence[str]]
+
+
+def check_hooks(value: HooksArg, known: Sequence[str], *, argument: str, allow_empty: bool) -> list[str]:
+    """A hook-name argument (``on``, ``checkpoint_on``, ...) of the Keras and Lightning callbacks, as a list.
+
+    Raises:
+        ValueError: A name is not in ``known``, or there is none and ``allow_empty`` is False.
+
+    Example:
+        >>> check_hooks("epoch_end", ("epoch_end", "train_end"), argument="on", allow_empty=False)
+        ['epoch_end']
+    """
+    hooks = [value] if isinstance(value, str) else list(value)
+    if (not hooks and not allow_empty) or not all(isinstance(h, str) and h in known for h in hooks):
+        raise ValueError(f"{argument} must be one or more of {list(known)}; got {value!r}")
+    return hooks
 
 
 def normalize_metrics(metrics: MetricsArg, *, owner: str) -> dict[str, str] | None:
