@@ -1,3 +1,4 @@
+import functools
 import subprocess
 import sys
 
@@ -11,6 +12,8 @@ from tunesmith.search.sample import choice, grid_search, loguniform, qrandint, q
 from tunesmith.search.zoopt import ZOOptSearch  # noqa: E402
 from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
 
+from _searcher_runs import run_searcher  # noqa: E402
+
 SPACE = {"x": uniform(-5.0, 5.0), "units": randint(1, 10), "step": qrandint(0, 20, 5), "act": choice(["relu", None, 3]),
          "nested": {"dropout": quniform(0.0, 0.5, 0.1)}, "const": 7}
 
@@ -19,14 +22,7 @@ def _loss(config):
     return (config["x"] - 1.0) ** 2 + abs(config["units"] - 4)
 
 
-def _run(searcher, n, prefix="t", loss=_loss):
-    configs = []
-    for i in range(n):
-        config = searcher.suggest(f"{prefix}{i}")
-        if isinstance(config, dict):
-            searcher.on_trial_complete(f"{prefix}{i}", {"loss": loss(config)})
-        configs.append(config)
-    return configs
+_run = functools.partial(run_searcher, loss=_loss)
 
 
 def test_contract(tmp_path):
