@@ -15,6 +15,8 @@ from tunesmith.integration.xgboost import (  # noqa: E402
     flatten_evals_log,
 )
 
+from _boosting_runs import checkpoints, grid_and_stopped  # noqa: E402
+
 FINISHED = "training_finished"
 
 
@@ -46,10 +48,6 @@ def fit(storage, name, param_space, **run_config):
     return tuner.fit()
 
 
-def checkpoints(result):
-    return sorted(name for name in os.listdir(result.path) if name.startswith("checkpoint_"))
-
-
 def accuracy(booster):
     x, y = datasets.load_breast_cancer(return_X_y=True)
     predictions = booster.predict(xgb.DMatrix(x[400:])) > 0.5
@@ -58,11 +56,7 @@ def accuracy(booster):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    """Both experiments run back to back, so the second reuses the warm worker processes."""
-    storage = str(tmp_path_factory.mktemp("xgb"))
-    grid = fit(storage, "grid", {"rounds": 3, "callback": tune.grid_search(["default", "renamed"])})
-    stopped = fit(storage, "stopped", {"rounds": 50, "callback": "every_round"}, stop={"training_iteration": 2})
-    return {**{r.config["callback"]: r for r in grid}, "stopped": stopped}
+    return grid_and_stopped(fit, str(tmp_path_factory.mktemp("xgb")))
 
 
 @pytest.mark.slow
