@@ -15,7 +15,7 @@ from tunesmith.integration.xgboost import (  # noqa: E402
     flatten_evals_log,
 )
 
-from _boosting_runs import checkpoints, grid_and_stopped  # noqa: E402
+from _framework_runs import assert_stopped_after_two, checkpoints, grid_and_stopped  # noqa: E402
 
 FINISHED = "training_finished"
 
@@ -96,11 +96,8 @@ def test_metrics_are_renamed_postprocessed_and_checkpointed_every_frequency_roun
 
 @pytest.mark.slow
 def test_a_stopped_trial_ends_training_after_two_rounds(results):
-    grid = results["stopped"]
-    result = grid[0]
-    assert result.error is None and grid.num_terminated == 1
-    assert list(result.metrics_dataframe["training_iteration"]) == [1, 2]
-    assert not os.path.exists(os.path.join(result.path, FINISHED))  # xgb.train did not return
+    assert_stopped_after_two(results["stopped"], FINISHED)  # xgb.train did not return
+    result = results["stopped"][0]
     assert checkpoints(result) == ["checkpoint_000000", "checkpoint_000001"]
     assert TuneReportCheckpointCallback.get_model(result.checkpoint).num_boosted_rounds() == 2
 

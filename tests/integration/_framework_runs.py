@@ -1,4 +1,5 @@
-"""What the LightGBM and XGBoost callback tests share: their two experiments and reading them."""
+"""What the framework callback tests share: the boosting tests' two experiments, and
+checks of a trial stopped after two rounds or epochs."""
 
 from __future__ import annotations
 
@@ -23,3 +24,12 @@ def grid_and_stopped(fit: Callable[..., Any], storage: str) -> dict[str, Any]:
 def checkpoints(result: Any) -> list[str]:
     """The checkpoint folders a trial kept, in order."""
     return sorted(name for name in os.listdir(result.path) if name.startswith("checkpoint_"))
+
+
+def assert_stopped_after_two(stopped: Any, finished_marker: str) -> None:
+    """The one trial of ``stopped`` (stop at ``training_iteration`` 2) reported two rounds and
+    ended there: the framework's loop was unwound, so the trainable never wrote ``finished_marker``."""
+    result = stopped[0]
+    assert result.error is None and stopped.num_terminated == 1
+    assert list(result.metrics_dataframe["training_iteration"]) == [1, 2]
+    assert not os.path.exists(os.path.join(result.path, finished_marker))
