@@ -192,6 +192,10 @@ class DaskExecutor(Executor):
         except OSError:
             return "127.0.0.1"
 
+    def trial_tls(self) -> bool:
+        """True when the scheduler is at ``tls://``: the trial connection is encrypted too."""
+        return self.client.scheduler.address.startswith("tls://")
+
     def spans_hosts(self) -> bool:
         driver = self.driver_host()
         return any(host not in (driver, "") for host in self._worker_hosts().values())
@@ -323,7 +327,7 @@ class DaskExecutor(Executor):
     # -- helpers -----------------------------------------------------------------------------------
     def _process_spec(self) -> dict[str, Any]:
         """What every trial process of this experiment is started with."""
-        return {"driver": self.driver_address, "cwd": os.getcwd(),
+        return {"driver": self.driver_address, "certificate": self.certificate, "cwd": os.getcwd(),
                 "heartbeat_s": min(1.0, self.heartbeat_timeout() / 4), "python_path": driver_source_folders(),
                 "reuse": self.reuse_processes}
 
