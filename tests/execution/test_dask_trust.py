@@ -10,24 +10,11 @@ import pytest
 
 import tunesmith as tune
 from tunesmith import _protocol
-from tunesmith.execution import _server, _wire
+from tunesmith.execution import _wire
 
 distributed = pytest.importorskip("distributed")
 
 from tunesmith.execution import DaskExecutor  # noqa: E402
-
-
-@pytest.fixture
-def servers(monkeypatch):
-    made = []
-    original = _server.TrialServer.__init__
-
-    def recording(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(_server.TrialServer, "__init__", recording)
-    return made
 
 
 def _task_arguments(dask_scheduler):

@@ -27,20 +27,6 @@ def _steady(config):
         tune.report({"score": config["x"] * 10 + step})
 
 
-@pytest.fixture
-def servers(monkeypatch):
-    """Every TrialServer made while the test runs (the Tuner's own, for the attacker)."""
-    made = []
-    original = _server.TrialServer.__init__
-
-    def recording(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(_server.TrialServer, "__init__", recording)
-    return made
-
-
 def _connect(server, timeout=5.0):
     host, port = server.address.rsplit(":", 1)
     return socket.create_connection((host, int(port)), timeout=timeout)
