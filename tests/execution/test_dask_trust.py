@@ -114,3 +114,29 @@ def test_on_a_tls_cluster_every_result_arrives_over_tls(run, servers, tls_dask_c
     assert not grid.errors
     assert sorted(r.metrics["score"] for r in grid) == [3, 13, 23, 33]
     assert all(len(r.metrics_dataframe) == 4 for r in grid)
+
+
+@pytest.mark.parametrize(("trial_tls", "expected"), [(None, True), (True, True), (False, False)])
+def test_trial_tls_follows_the_scheduler_unless_given(tls_dask_client, trial_tls, expected):
+    executor = DaskExecutor(tls_dask_client, trial_tls=trial_tls)
+    try:
+        assert executor.trial_tls() is expected
+    finally:
+        executor.close()
+
+
+def test_trial_tls_on_request_on_a_tcp_cluster(run, servers):
+    executor = DaskExecutor.local(n_workers=1, trial_tls=True)
+    try:
+        assert executor.client.scheduler.address.startswith("tcp://")
+        grid = run(_counts, {"x": tune.grid_search([0, 1])}, metric="score", mode="max", executor=executor)
+    finally:
+        executor.close()
+    assert servers[0].certificate is not None
+    assert sorted(r.metrics["score"] for r in grid) == [3, 13]
+
+
+@pytest.mark.parametrize("trial_tls", ["yes", 1])
+def test_trial_tls_must_be_a_bool_or_none(trial_tls):
+    with pytest.raises(TypeError, match=r"trial_tls must be True, False or None .*got"):
+        DaskExecutor("tcp://127.0.0.1:1", trial_tls=trial_tls)
