@@ -401,3 +401,12 @@ def _outcome(work):
         return work()
     except BaseException as exc:  # re-raised in the test's thread
         return exc
+
+
+def test_tls_code_is_loaded_only_by_a_tls_server():
+    code = ("import sys; from tunesmith.execution import _server, _worker; _server.TrialServer().close(); "
+            "print(sorted(m for m in ('ssl', 'cryptography') if m in sys.modules)); "
+            "_server.TrialServer(tls=True).close(); print(sorted(m for m in ('ssl', 'cryptography') if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "['cryptography', 'ssl']"]
