@@ -7,8 +7,8 @@ with a HELLO that carries its attempt's one-time ticket (cluster executors, see
 of at most ``MAX_AUTH_FRAME`` bytes and must do so within ``AUTH_DEADLINE_S``; whatever
 goes wrong on it (bad bytes, a bad token, a crash in decoding) closes that connection
 and nothing else. At most ``MAX_UNAUTHENTICATED`` such connections are kept (the oldest
-goes first), and an ``accept`` that fails (out of file descriptors) pauses accepting
-briefly instead of ending the experiment.
+goes first, preferring one that has sent nothing), and an ``accept`` that fails (out of
+file descriptors) pauses accepting briefly instead of ending the experiment.
 
 After authentication a frame may be up to ``MAX_TRIAL_FRAME`` bytes. A frame that breaks
 the schema, or a result value the driver cannot decode, fails that attempt only (an
@@ -103,6 +103,7 @@ class _Connection:
     attempt: int = -1
     writing: bool = False
     handshaking: bool = False  # a TLS connection whose handshake has not finished
+    heard: bool = False  # it has sent something
 
 
 def protocol_error(message: str) -> _protocol.Error:
@@ -202,6 +203,7 @@ class TrialServer:
                 continue
             conn: _Connection = key.data
             if conn.handshaking:
+                conn.heard = conn.heard or bool(mask & selectors.EVENT_READ)
                 self._handshake(conn)
                 if not conn.handshaking and conn.sock.fileno() >= 0:
                     self._read(conn, events)  # the first frame may have come with the handshake
@@ -243,7 +245,7 @@ class TrialServer:
             self._unauthenticated[conn] = None
             self._selector.register(sock, selectors.EVENT_READ, conn)
             if len(self._unauthenticated) > MAX_UNAUTHENTICATED:
-                self._close(next(iter(self._unauthenticated)))
+                self._close(self._shed())
 
     def _handshake(self, conn: _Connection) -> None:
         """One non-blocking step of a TLS handshake; a failed one closes the connection."""
@@ -272,9 +274,18 @@ class TrialServer:
         _log.warning("the trial server cannot accept a connection (%s); closing the oldest unauthenticated one",
                      errno.errorcode.get(exc.errno or 0, exc))
         if self._unauthenticated:
-            self._close(next(iter(self._unauthenticated)))
+            self._close(self._shed())
         self._selector.unregister(self._listener)
         self._accept_paused_until = time.monotonic() + _ACCEPT_PAUSE_S
+
+    def _shed(self) -> _Connection:
+        """The unauthenticated connection to close for room: the oldest that has sent nothing
+        (an idle flood), else the oldest. A trial's connection speaks at once, so a flood of
+        idle connections never pushes out one in the middle of its TLS handshake."""
+        for conn in self._unauthenticated:
+            if not conn.heard and not select.select([conn.sock], [], [], 0)[0]:  # nothing waits unread either
+                return conn
+        return next(iter(self._unauthenticated))
 
     def _resume_accepting(self) -> None:
         if self._accept_paused_until and time.monotonic() >= self._accept_paused_until:
@@ -292,7 +303,7 @@ class TrialServer:
     # -- reading -----------------------------------------------------------------------------------
     def _read(self, conn: _Connection, events: list[TrialEvent]) -> None:
         try:
-            data = self._receive(conn.sock)
+            data = self._receive(conn.sock, more=conn.authenticated)
         except self._would_block:
             return
         except OSError:
@@ -301,6 +312,7 @@ class TrialServer:
             self._drop(conn, events, "connection closed")
             return
         if not conn.authenticated:
+            conn.heard = True
             self._read_unauthenticated(conn, data, events)
             return
         try:
@@ -311,19 +323,19 @@ class TrialServer:
         except (_protocol.ProtocolError, RecursionError) as exc:
             self._reject_attempt(conn, events, str(exc) or type(exc).__name__)
 
-    def _receive(self, sock: socket.socket) -> bytes:
+    def _receive(self, sock: socket.socket, more: bool) -> bytes:
         """What ``sock`` holds now (raises ``_would_block`` when nothing).
 
         A TLS socket's ``recv`` returns one record (16 KiB at most), and bytes that OpenSSL
-        has decrypted but not handed out wake no selector: read on until the socket would
-        block, then take those too.
+        has decrypted but not handed out wake no selector: with ``more`` (an authenticated
+        connection) read on until the socket would block, and always take those bytes too.
         """
         data = sock.recv(1 << 16)  # under malloc's mmap threshold: no mmap/munmap per call
         if self._tls_context is None or not data:
             return data
         chunks, size = [data], len(data)
         try:
-            while size < _TLS_READ_MAX:
+            while more and size < _TLS_READ_MAX:
                 chunk = sock.recv(1 << 16)
                 if not chunk:
                     break  # EOF: the next read sees it

@@ -20,15 +20,22 @@ import os
 import socket
 import ssl
 import tempfile
+import time
 
 from tunesmith._imports import try_import
 
-__all__ = ["WOULD_BLOCK", "Identity", "client_context", "new_identity", "server_context", "wrap_client"]
+__all__ = ["WOULD_BLOCK", "HandshakeError", "Identity", "client_context", "connect", "new_identity", "server_context",
+           "wrap_client"]
 
 #: What a non-blocking TLS socket raises when it must wait for the other side.
 WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 _VALID_FOR = datetime.timedelta(days=30)  # longer than any experiment; a resumed one makes a new identity
+_HANDSHAKE_TRIES = 5
+
+
+class HandshakeError(ConnectionError):
+    """The TLS handshake with the driver failed: it showed another certificate, or kept closing."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,10 +115,38 @@ def wrap_client(sock: socket.socket, certificate: str) -> ssl.SSLSocket:
     """Handshake on a connected blocking ``sock``; the TLS socket, once the server showed ``certificate``.
 
     Raises:
-        ssl.SSLError: The handshake failed, or the server showed another certificate.
+        ssl.SSLCertVerificationError: The server showed another certificate.
+        OSError: The handshake failed otherwise (``ssl.SSLError``, a reset, a timeout).
     """
     tls = client_context(certificate).wrap_socket(sock)
     if tls.getpeercert(binary_form=True) != ssl.PEM_cert_to_DER_cert(certificate):
         tls.close()
-        raise ssl.SSLError("the trial server showed a certificate other than the experiment's")
+        raise ssl.SSLCertVerificationError("the trial server showed a certificate other than the experiment's")
     return tls
+
+
+def connect(address: tuple[str, int], certificate: str, timeout: float) -> ssl.SSLSocket:
+    """A trial's TLS connection to the driver at ``address``, which must show ``certificate``.
+
+    A connection the server closes during the handshake is tried again, a few times: a
+    server flooded with idle connections sheds the oldest that has sent nothing, which may
+    be a trial's that has not yet sent its hello. No ticket is lost: nothing was sent.
+
+    Raises:
+        HandshakeError: The server showed another certificate, or the handshake failed
+            every time.
+        OSError: The driver cannot be reached.
+    """
+    for attempt in range(_HANDSHAKE_TRIES):
+        sock = socket.create_connection(address, timeout=timeout)
+        try:
+            return wrap_client(sock, certificate)
+        except (ConnectionError, ssl.SSLEOFError) as exc:  # closed by the server
+            sock.close()
+            if attempt == _HANDSHAKE_TRIES - 1:
+                raise HandshakeError(f"{exc} ({_HANDSHAKE_TRIES} tries)") from exc
+            time.sleep(0.05 * 2**attempt)
+        except OSError as exc:  # another certificate, not TLS, a timeout: trying again would not help
+            sock.close()
+            raise HandshakeError(str(exc)) from exc
+    raise AssertionError("unreachable")

@@ -65,12 +65,16 @@ def connect(address: str, token: str | None, certificate: str | None = None) -> 
     """A blocking connection to the driver; over TLS, trusting only ``certificate``, when given."""
     host, port = address.rsplit(":", 1)
     try:
-        sock = socket.create_connection((host, int(port)), timeout=30)
         if certificate:
-            from tunesmith.execution._tls import wrap_client
+            from tunesmith.execution import _tls
 
-            sock = wrap_client(sock, certificate)
+            sock = _tls.connect((host, int(port)), certificate, timeout=30)
+        else:
+            sock = socket.create_connection((host, int(port)), timeout=30)
     except OSError as exc:
+        if certificate and _handshake_failed(exc):
+            raise SystemExit(f"tunesmith trial process on {socket.gethostname()}: the TLS handshake with the "
+                             f"driver at {address} failed ({exc})") from exc
         raise SystemExit(
             f"tunesmith trial process on {socket.gethostname()} cannot reach the driver at {address} ({exc}); "
             "set TUNESMITH_DRIVER_HOST on the driver to an address of its machine that this host can reach"
@@ -80,6 +84,12 @@ def connect(address: str, token: str | None, certificate: str | None = None) -> 
     if token:
         _wire.send_frame(sock, _protocol.Auth(token))
     return sock
+
+
+def _handshake_failed(exc: OSError) -> bool:
+    from tunesmith.execution._tls import HandshakeError
+
+    return isinstance(exc, HandshakeError)
 
 
 class _Attempts:
