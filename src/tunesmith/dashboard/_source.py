@@ -190,10 +190,11 @@ def _read_local(path: str, offset: int, size: int) -> bytes:
             os.lseek(fd, offset, os.SEEK_SET)
         chunks, left = [], size
         while left:
-            chunk = os.read(fd, _READ_CHUNK if left < 0 else min(left, _READ_CHUNK))
-            if not chunk:
-                break
+            want = _READ_CHUNK if left < 0 else min(left, _READ_CHUNK)
+            chunk = os.read(fd, want)
             chunks.append(chunk)
+            if len(chunk) < want:  # a regular file reads short only at its end: no read more to learn it
+                break
             left = left - len(chunk) if left > 0 else left
         return b"".join(chunks)
     finally:
@@ -228,9 +229,9 @@ def _readable(record: dict[str, Any]) -> bool:
     """Whether a journal record can be applied: a trial's record names its trial by a string
     (a corrupt one is skipped, as a torn line is, instead of failing every refresh)."""
     trial_id = record.get("trial_id")
-    if record.get("event") == "trial_added":
-        return isinstance(trial_id, str)
-    return trial_id is None or isinstance(trial_id, str)
+    if trial_id is None:
+        return record.get("event") != "trial_added"
+    return isinstance(trial_id, str)
 
 
 def _loads(text: str | bytes) -> Any:
