@@ -46,11 +46,13 @@ def test_a_finished_trial_leaves_exactly_rays_files(run):
 def test_driver_memory_per_finished_trial_is_small_and_constant(run):
     run(trivial, {"i": tune.grid_search(list(range(20)))}, run_config={"name": "warm"})  # imports, caches
     small, _ = _peak_traced_bytes(run, trivial, {"i": tune.grid_search(list(range(100)))}, "small")
-    large, _ = _peak_traced_bytes(run, trivial, {"i": tune.grid_search(list(range(400)))}, "large")
+    large, results = _peak_traced_bytes(run, trivial, {"i": tune.grid_search(list(range(400)))}, "large")
     per_trial = (large - small) / 300
-    # What stays is the trial (config, last result, metric summary) for callbacks and the
-    # ResultGrid, about 3 KB; 10,000 trials must fit well inside the 200 MB budget.
-    assert per_trial < 8_000, f"{per_trial:.0f} bytes held per finished trial"
+    # A finished trial lives in its folder; the driver keeps its id, folder name, tag and
+    # status (400-650 bytes measured here, was 5 KB with the whole trial), so 100,000 trials fit in the
+    # 200 MB budget. The grid reads each result back when asked.
+    assert per_trial < 1_000, f"{per_trial:.0f} bytes held per finished trial"
+    assert sorted(r.metrics["x"] for r in results) == list(range(400))
 
 
 def test_results_are_streamed_to_disk_not_kept_in_memory(run):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from tunesmith._best import best_of, check_scope, trial_score
 from tunesmith._checkpoint import Checkpoint
@@ -138,6 +138,33 @@ def _from_analysis(analysis: Any) -> tuple[list[Result], list[str], str, Any, An
     return results, ids, analysis.experiment_path, analysis.default_metric, analysis.default_mode, statuses
 
 
+class LazyResults(Sequence):
+    """The Results of an experiment's trials, each made when asked for and not kept.
+
+    A Tuner over 100,000 trials returns a grid of these: its trials' results live in
+    storage, and only the ones a caller looks at are read back.
+
+    Args:
+        items: One item per trial (a Trial, or a lighter stand-in).
+        make: Turns one item into its :class:`Result`.
+    """
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], Result]) -> None:
+        self._items = items
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._make(item) for item in self._items[index]]
+        return self._make(self._items[index])
+
+    def __iter__(self) -> Iterator[Result]:
+        return (self._make(item) for item in self._items)
+
+
 class ResultGrid:
     """All trials' results; index it, iterate it, or ask for the best.
 
@@ -153,7 +180,7 @@ class ResultGrid:
                  metric: Any = None, mode: Any = None, statuses: list[str] | None = None) -> None:
         # Ray's one argument; Tuner passes its list of Results and the rest instead
         results = experiment_analysis
-        if not isinstance(results, list):
+        if not isinstance(results, (list, LazyResults)):
             results, trial_ids, experiment_path, metric, mode, statuses = _from_analysis(results)
         self._results = results
         self._trial_ids = trial_ids
@@ -179,6 +206,9 @@ class ResultGrid:
 
     @property
     def errors(self) -> list[BaseException]:
+        if len(self._statuses) == len(self._results):  # only the trials that errored are read
+            picked = (self._results[i] for i, s in enumerate(self._statuses) if s == "ERROR")
+            return [r.error for r in picked if r.error is not None]
         return [r.error for r in self._results if r.error is not None]
 
     @property

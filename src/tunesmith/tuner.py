@@ -16,7 +16,7 @@ from tunesmith import _init, _restore, _settings
 from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, TuneConfig
 from tunesmith._flatten import flatten_dict
 from tunesmith._progress import Progress
-from tunesmith._result import Result, ResultGrid
+from tunesmith._result import LazyResults, Result, ResultGrid
 from tunesmith.callback import CallbackList
 from tunesmith.error import StorageError, TuneError
 from tunesmith.execution import _pickling
@@ -536,17 +536,21 @@ def _grow_samples(search_alg: SearchAlgorithm, param_space: dict, new: int) -> N
 
 
 def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, metric: Any, mode: Any) -> ResultGrid:
-    results = []
-    for trial in trials:
+    """The grid of ``trials``' results; each Result is made when asked for (a finished trial's
+    from its folder), so a grid over 100,000 trials holds no 100,000 Results."""
+
+    def result_of(trial: Trial) -> Result:
         metrics = dict(trial.last_result)
         if metrics:
             metrics["experiment_tag"] = trial.experiment_tag
         book = books(trial.trial_id)
         path = storage.trial_url(trial.dirname) if trial.dirname else os.path.join(storage.experiment_path, str(trial))
-        results.append(Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
-                              best_checkpoints=book.best_checkpoints(), _local_path=trial.path, _config=trial.config))
+        return Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
+                      best_checkpoints=book.best_checkpoints(), _local_path=trial.path, _config=trial.config)
+
     statuses = [t.status.value for t in trials]
-    return ResultGrid(results, [t.trial_id for t in trials], storage.experiment_path, metric, mode, statuses)
+    return ResultGrid(LazyResults(trials, result_of), [t.trial_id for t in trials], storage.experiment_path,
+                      metric, mode, statuses)
 
 
 def _saved_results(tuner: Tuner) -> ResultGrid:
