@@ -7,6 +7,13 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
     quickstart     the README quickstart as a whole process (import included)
     trivial200     200 trials whose function returns at once: fit() time, trials/s, driver peak RSS
     trivial10000   the same with 10,000 trials (Ray Tune is not run: hours)
+    trivial100000  the same with 100,000 trials (``--short``: 20,000), a fresh process per trial
+                   (the default); ``trivial100000-reuse`` with ``reuse_actors=True``. Flat memory:
+                   the driver's peak RSS must not grow with the finished trials (goal: < 200 MB)
+    analysis100000 ``ExperimentAnalysis`` over a 100,000-trial folder (``--short``: 20,000), built
+                   once by a tunesmith run and kept under /tmp: open time, then
+                   ``ResultGrid(analysis).get_best_result`` and ``analysis.dataframe()``, peak RSS,
+                   in a fresh process (goal: open < 3 s, < 200 MB)
     bookkeeping    40 trials x 10 reports 0.1 s apart (floor 20 s)
     throughput     8 trials at 0.25 CPU, 1,000 reports each at 100/s (floor 10 s)
     flatout        8 trials at 0.25 CPU reporting as fast as they can: results/s the driver absorbs
@@ -30,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,8 +76,24 @@ def trivial(config):
 
 start = time.perf_counter()
 results = tune.Tuner(trivial, param_space={{"i": tune.grid_search(list(range({n})))}},
+                     tune_config=tune.TuneConfig(reuse_actors={reuse}),
                      run_config=tune.RunConfig(storage_path=STORAGE, name="trivial", verbose=0)).fit()
 finish(start, results, trials_per_s={n} / (time.perf_counter() - start))
+""",
+    "analysis": """
+import pandas
+from tunesmith import ExperimentAnalysis, ResultGrid
+
+start = time.perf_counter()
+analysis = ExperimentAnalysis({path!r})
+opened = time.perf_counter()
+best = ResultGrid(analysis).get_best_result("x", "max")
+found = time.perf_counter()
+frame = analysis.dataframe()
+framed = time.perf_counter()
+assert best.config["i"] == {n} - 1 and len(frame) == {n}, (best.config, len(frame))
+print(json.dumps({{"open_s": opened - start, "get_best_result_s": found - opened, "dataframe_s": framed - found,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """,
     "bookkeeping": """
 def train(config):
@@ -229,12 +253,32 @@ def _run_program(python: str, code: str, engine: str) -> dict:
 def _workload(name: str, engine: str, python: str, short: bool = False) -> dict:
     if name == "quickstart":
         return _quickstart(engine, python)
+    if name == "analysis100000":
+        return _analysis(python, 20_000 if short else 100_000)
     seconds = 0
+    reuse = name.endswith("-reuse")
+    name = name.removesuffix("-reuse")
     kind, n = ("trivial", name[len("trivial"):]) if name.startswith("trivial") else (name, "")
     if kind == "concurrent":
         n, seconds = (100, 10) if short else (1000, 60)
-    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(n=n or 0, seconds=seconds)
+    if name == "trivial100000" and short:
+        n = 20_000
+    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(n=n or 0, seconds=seconds, reuse=reuse)
     return _run_program(python, code, engine)
+
+
+def _analysis(python: str, n: int) -> dict:
+    """Open a folder of ``n`` trivial trials (built by the first call, then kept) in a fresh process."""
+    path = os.path.join(tempfile.gettempdir(), f"tunesmith_bench_analysis{n}", "trivial")
+    if not os.path.exists(os.path.join(path, ".complete")):
+        code = (PRELUDE.format(imports=IMPORTS["tunesmith"]).replace("STORAGE = tempfile.mkdtemp()",
+                                                                        f"STORAGE = {os.path.dirname(path)!r}")
+                + WORKLOADS["trivial"].format(n=n, reuse=True))
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        _run_program(python, code, "tunesmith")
+        open(os.path.join(path, ".complete"), "w").close()
+    code = PRELUDE.format(imports="import tunesmith as tune\n") + WORKLOADS["analysis"].format(path=path, n=n)
+    return _run_program(python, code, "tunesmith")
 
 
 def _quickstart(engine: str, python: str) -> dict:
@@ -266,7 +310,8 @@ def main() -> None:
     parser.add_argument("workloads", nargs="*", default=["quickstart", "trivial200", "trivial10000", "bookkeeping",
                                                         "throughput", "flatout", "checkpoints", "asha"])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--short", action="store_true", help="concurrent: 100 trials for 10 s (a quick check)")
+    parser.add_argument("--short", action="store_true", help="concurrent: 100 trials for 10 s; trivial100000 and "
+                        "analysis100000: 20,000 trials (a quick check)")
     parser.add_argument("--ray", default=None, help="a Python interpreter that can import ray.tune")
     parser.add_argument("--ray-repeat", type=int, default=None, help="repeats for Ray Tune (default: --repeat)")
     args = parser.parse_args()
@@ -275,7 +320,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     for name in args.workloads:
         engines = {"tunesmith": sys.executable}
-        if args.ray and name not in ("trivial10000", "concurrent"):
+        if args.ray and name not in ("trivial10000", "trivial100000", "trivial100000-reuse", "analysis100000",
+                                     "concurrent"):
             engines["ray"] = args.ray
         runs: dict[str, list[dict]] = {engine: [] for engine in engines}
         for i in range(args.repeat):  # A B A B

@@ -11,6 +11,7 @@ from tunesmith.storage._journal import (
     read_journal,
     replay,
 )
+from tunesmith.storage._last_results import LastResults
 from tunesmith.storage._lock import DriverLock, ExperimentLockedError
 from tunesmith.storage._storage import JOURNAL_FILE, ExperimentStorage, unique_name
 from tunesmith.storage._trial_files import TrialFiles, checkpoint_exists
@@ -25,6 +26,7 @@ __all__ = [
     "JOURNAL_VERSION",
     "Journal",
     "JournalVersionError",
+    "LastResults",
     "OpenedExperiment",
     "RebuiltTrial",
     "TrialFiles",
