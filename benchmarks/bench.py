@@ -81,19 +81,26 @@ results = tune.Tuner(trivial, param_space={{"i": tune.grid_search(list(range({n}
 finish(start, results, trials_per_s={n} / (time.perf_counter() - start))
 """,
     "analysis": """
-import pandas
 from tunesmith import ExperimentAnalysis, ResultGrid
+
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 start = time.perf_counter()
 analysis = ExperimentAnalysis({path!r})
 opened = time.perf_counter()
+opened_rss = rss()
 best = ResultGrid(analysis).get_best_result("x", "max")
 found = time.perf_counter()
+best_rss = rss()
+import pandas  # dataframe() needs it; its import alone is ~90 MB of RSS here
+pandas_rss = rss()
 frame = analysis.dataframe()
 framed = time.perf_counter()
 assert best.config["i"] == {n} - 1 and len(frame) == {n}, (best.config, len(frame))
 print(json.dumps({{"open_s": opened - start, "get_best_result_s": found - opened, "dataframe_s": framed - found,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "open_peak_rss_mb": opened_rss, "best_peak_rss_mb": best_rss, "pandas_rss_mb": pandas_rss,
+                  "peak_rss_mb": rss()}}))
 """,
     "bookkeeping": """
 def train(config):
@@ -270,15 +277,17 @@ def _workload(name: str, engine: str, python: str, short: bool = False) -> dict:
 def _analysis(python: str, n: int) -> dict:
     """Open a folder of ``n`` trivial trials (built by the first call, then kept) in a fresh process."""
     path = os.path.join(tempfile.gettempdir(), f"tunesmith_bench_analysis{n}", "trivial")
+    built = {}
     if not os.path.exists(os.path.join(path, ".complete")):
         code = (PRELUDE.format(imports=IMPORTS["tunesmith"]).replace("STORAGE = tempfile.mkdtemp()",
                                                                         f"STORAGE = {os.path.dirname(path)!r}")
                 + WORKLOADS["trivial"].format(n=n, reuse=True))
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
-        _run_program(python, code, "tunesmith")
+        run = _run_program(python, code, "tunesmith")  # the trivial workload with reuse_actors=True
+        built = {"build_s": run["seconds"], "build_driver_peak_rss_mb": run["driver_peak_rss_mb"]}
         open(os.path.join(path, ".complete"), "w").close()
     code = PRELUDE.format(imports="import tunesmith as tune\n") + WORKLOADS["analysis"].format(path=path, n=n)
-    return _run_program(python, code, "tunesmith")
+    return {**_run_program(python, code, "tunesmith"), **built}
 
 
 def _quickstart(engine: str, python: str) -> dict:

@@ -183,8 +183,8 @@ class ResultGrid:
         # Ray's one argument; Tuner passes its Results and the rest instead
         results = experiment_analysis
         if not isinstance(results, (list, LazyResults)):
-            last_values = results._last_values
             results, trial_ids, experiment_path, metric, mode, statuses = _from_analysis(results)
+            last_values = experiment_analysis._last_values
         # Each trial's value of a metric in its last result, without making its Result
         # (a grid over 100,000 trials finds the best from the journal's columns).
         self._last_values = last_values

@@ -23,12 +23,12 @@ from tunesmith.execution import _pickling
 from tunesmith.execution._capture import log_files
 from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
-from tunesmith.experiment._trial import Trial
+from tunesmith.experiment._trial import FinishedTrial, Trial
 from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback, TBXLoggerCallback
 from tunesmith.logger._writer import LogWriter
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
-from tunesmith.storage import ExperimentStorage, unique_name
+from tunesmith.storage import ExperimentStorage, last_values, unique_name
 from tunesmith.storage._storage import EXPERIMENT_FILE, date_str
 from tunesmith.trainable._trainable import Trainable
 from tunesmith.trainable._wrap import check_trainable, resources_for, trainable_name
@@ -548,9 +548,15 @@ def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, me
         return Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
                       best_checkpoints=book.best_checkpoints(), _local_path=trial.path, _config=trial.config)
 
+    def values_of(key: str) -> list[Any]:
+        # finished trials from the journal's last results; the others (a handful) as they are
+        recorded = last_values(storage, key) if any(isinstance(t, FinishedTrial) for t in trials) else {}
+        return [recorded[t.trial_id] if isinstance(t, FinishedTrial) and t.trial_id in recorded
+                else flatten_dict(t.last_result).get(key) for t in trials]
+
     statuses = [t.status.value for t in trials]
     return ResultGrid(LazyResults(trials, result_of), [t.trial_id for t in trials], storage.experiment_path,
-                      metric, mode, statuses)
+                      metric, mode, statuses, last_values=values_of)
 
 
 def _saved_results(tuner: Tuner) -> ResultGrid:

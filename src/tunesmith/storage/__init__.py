@@ -1,6 +1,6 @@
 """What is remembered: experiment and trial folders, the journal, checkpoints."""
 
-from tunesmith.storage._experiment import OpenedExperiment, RebuiltTrial, open_experiment, rebuild_trial
+from tunesmith.storage._experiment import OpenedExperiment, RebuiltTrial, last_values, open_experiment, rebuild_trial
 from tunesmith.storage._journal import (
     JOURNAL_VERSION,
     Event,
@@ -32,6 +32,7 @@ __all__ = [
     "TrialFiles",
     "TrialRecord",
     "checkpoint_exists",
+    "last_values",
     "open_experiment",
     "read_journal",
     "rebuild_trial",

@@ -20,7 +20,7 @@ from tunesmith.storage._checkpoints import CheckpointBook
 from tunesmith.storage._journal import ExperimentRecord, TrialRecord, iter_journal, replay
 from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
 
-__all__ = ["OpenedExperiment", "RebuiltTrial", "open_experiment", "rebuild_trial"]
+__all__ = ["OpenedExperiment", "RebuiltTrial", "last_values", "open_experiment", "rebuild_trial"]
 
 
 @dataclasses.dataclass
@@ -91,6 +91,18 @@ def _replayed(storage: ExperimentStorage, on_result: Any = None) -> ExperimentRe
     if not os.path.exists(storage.journal_path):
         return ExperimentRecord({}, {}, False, False)
     return replay(iter_journal(storage.journal_path), on_result)
+
+
+def last_values(storage: ExperimentStorage, metric: str) -> dict[str, Any]:
+    """``{trial id: its value of metric}`` (``a/b`` for nested) in the last result of each
+    finished trial whose ``trial_finished`` record carries one: one pass of the journal."""
+    values: dict[str, Any] = {}
+
+    def keep(trial_id: str, result: dict[str, Any]) -> None:
+        values[trial_id] = flatten_dict(result).get(metric)
+
+    _replayed(storage, keep)
+    return values
 
 
 def rebuild_trial(storage: ExperimentStorage, record: TrialRecord, trainable: str, status: TrialStatus,
