@@ -67,3 +67,33 @@ def test_done_is_kept_as_the_trial_ended(run, reported):
     results = run(silent, {"i": tune.grid_search([0, 1])})
     assert [r.metrics["done"] for r in results] == [True, True]
     assert ("training_iteration" in results[0].metrics) is reported
+
+
+def test_progress_reads_the_metric_of_finished_trials_from_their_stand_ins(run, capsys):
+    seen = Seen()
+    run(reports, {"i": tune.grid_search([0, 1, 2])}, metric="loss", mode="max",
+        run_config={"callbacks": [seen], "verbose": 1})
+    # a finished trial keeps the experiment's metric: reports scan every trial without reading folders
+    summaries = {}
+
+    class Summaries(tune.Callback):
+        def on_experiment_end(self, trials, **info):
+            summaries.update({t.config["i"]: t.summary for t in trials})
+
+    run(reports, {"i": tune.grid_search([0, 1])}, metric="nested/v", mode="max",
+        run_config={"callbacks": [Summaries()], "name": "nested"})
+    assert summaries == {0: {"nested": {"v": 2}}, 1: {"nested": {"v": 2}}}
+    assert "Best trial: reports_" in capsys.readouterr().out
+
+
+def test_evaluated_params_are_read_back_with_the_config(run):
+    seen = {}
+
+    class Params(tune.Callback):
+        def on_experiment_end(self, trials, **info):
+            seen.update({t.trial_id: (t.param_names, t.evaluated_params) for t in trials})
+
+    run(reports, {"i": tune.grid_search([0, 1]), "nested": {"lr": tune.grid_search([0.5])}},
+        run_config={"callbacks": [Params()]})
+    assert sorted((p for _, p in seen.values()), key=lambda p: p["i"]) == [{"i": 0, "nested/lr": 0.5}, {"i": 1, "nested/lr": 0.5}]
+    assert {names for names, _ in seen.values()} == {("i", "nested/lr")}

@@ -116,7 +116,8 @@ class Controller:
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
         # Finished trials leave memory (see _retired) when their files hold what they were.
-        self._retired = RetiredTrials(storage, settings.trainable_name, self._books_get) if _writes_results(callbacks) else None
+        self._retired = (RetiredTrials(storage, settings.trainable_name, self._books_get, settings.metric)
+                         if _writes_results(callbacks) else None)
         self._position: dict[str, int] = {}  # unfinished trial id -> its place in self.trials
         self._to_retire: list[Trial] = []
         self.core = SchedulingCore(scheduler, self._end_dropped)  # the waiting trials; every scheduler call

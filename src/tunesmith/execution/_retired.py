@@ -15,7 +15,7 @@ import datetime
 import time
 from typing import Any, Callable
 
-from tunesmith._flatten import flatten_dict
+from tunesmith._flatten import flatten_dict, unflatten_dict
 from tunesmith.experiment._trial import FinishedTrial, Trial, TrialStatus
 from tunesmith.storage import ExperimentStorage
 from tunesmith.trainable import _session
@@ -32,22 +32,42 @@ class RetiredTrials:
         storage: The experiment's storage (trial folders).
         trainable_name: The trainable's name (part of each trial's default name).
         book_of: Returns a trial's checkpoint book, or None when it kept none.
+        metric: The experiment's metric (``a/b`` for nested), kept in each stand-in so that
+            progress reports find the best trial without reading folders.
     """
 
-    def __init__(self, storage: ExperimentStorage, trainable_name: str, book_of: Callable[[str], Any]) -> None:
+    def __init__(self, storage: ExperimentStorage, trainable_name: str, book_of: Callable[[str], Any],
+                 metric: Any = None) -> None:
         self.trainable_name = trainable_name
         self._storage = storage
         self._book_of = book_of
-        self._resources: dict[tuple, dict[str, float]] = {}
+        self._metric = metric if isinstance(metric, str) else None
+        self._shared: dict[tuple, Any] = {}
         self._cache: collections.OrderedDict[str, Trial] = collections.OrderedDict()
+        self._unsettled = False  # trials retired since the log writer was last waited for
 
     def retire(self, trial: Trial) -> FinishedTrial:
         """The small stand-in for the finished ``trial``."""
+        self._unsettled = True
         return FinishedTrial(trial, self)
 
-    def shared(self, resources: dict[str, float]) -> dict[str, float]:
-        """One dict for each distinct resource request (most experiments have one)."""
-        return self._resources.setdefault(tuple(sorted(resources.items())), resources)
+    def score(self, last_result: dict[str, Any]) -> Any:
+        """The experiment's metric in ``last_result``, if it is a number (else None)."""
+        if self._metric is None or not last_result:
+            return None
+        value = last_result.get(self._metric)
+        if value is None and "/" in self._metric:
+            value = flatten_dict(last_result).get(self._metric)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def summary(self, score: Any) -> dict[str, Any]:
+        return {} if score is None else unflatten_dict({self._metric: score})
+
+    def shared(self, value: Any) -> Any:
+        """One object for each distinct resource request or tuple of parameter names (most
+        experiments have one of each)."""
+        key = tuple(sorted(value.items())) if isinstance(value, dict) else value
+        return self._shared.setdefault(key, value)
 
     def trial_path(self, dirname: str) -> str:
         return self._storage.trial_local_path(dirname)
@@ -69,7 +89,9 @@ class RetiredTrials:
         config: dict[str, Any] | None = None
         error = None
         if stub.dirname is not None:
-            self._storage.settle_logs()  # the log writer has written the trial's files
+            if self._unsettled:  # the log writer has written every retired trial's files
+                self._storage.settle_logs()
+                self._unsettled = False
             files = self._storage.trial_files(stub.dirname)
             rows, config = files.rows(), files.read_config()
             if stub.status is TrialStatus.ERROR:
@@ -77,8 +99,9 @@ class RetiredTrials:
         last = dict(rows[-1]) if rows else {}
         if config is None:
             config = last.get("config", {})
+        params = {name: _lookup(config, name) for name in stub.param_names}
         trial = Trial(self.trainable_name, trial_id=stub.trial_id, config=config, experiment_tag=stub.experiment_tag,
-                      resources=stub.resources)
+                      evaluated_params=params, resources=stub.resources)
         for row in rows:
             trial.update_metric_analysis(flatten_dict(row))
         trial.status, trial.dirname, trial.path = stub.status, stub.dirname, stub.path
@@ -88,6 +111,18 @@ class RetiredTrials:
         book = self._book_of(stub.trial_id)
         trial.checkpoint = book.latest if book is not None else None
         return trial
+
+
+def _lookup(config: dict[str, Any], name: str) -> Any:
+    """``config``'s value at the parameter name ``a/b`` (``evaluated_params`` spells nested keys so)."""
+    if name in config:
+        return config[name]
+    node: Any = config
+    for part in name.split("/"):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def _final(last: dict[str, Any], stub: FinishedTrial, config: dict[str, Any]) -> dict[str, Any]:

@@ -172,7 +172,7 @@ class FinishedTrial(Trial):
     """
 
     __slots__ = ("trial_id", "dirname", "status", "experiment_tag", "num_failures", "attempt", "resources",
-                 "_name", "_done", "_source")
+                 "_name", "_done", "_score", "param_names", "_source")
 
     def __init__(self, trial: Trial, source: Any) -> None:  # noqa: D107 - Trial's __init__ is not wanted
         self.trial_id = trial.trial_id
@@ -185,6 +185,8 @@ class FinishedTrial(Trial):
         name = str(trial)
         self._name = None if name == f"{trial.trainable_name}_{trial.trial_id}" else name
         self._done = bool(trial.last_result.get("done")) if trial.last_result else None  # None: it reported nothing
+        self._score = source.score(trial.last_result)
+        self.param_names = source.shared(tuple(trial.evaluated_params))  # read back with the config
         self._source = source
 
     @property
@@ -194,6 +196,12 @@ class FinishedTrial(Trial):
     @property
     def trainable_name(self) -> str:
         return self._source.trainable_name
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """What a progress report scanning every trial reads instead of ``last_result``
+        (which would read the trial's folder): the experiment's metric, if it reported one."""
+        return self._source.summary(self._score)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in FinishedTrial.__slots__:
