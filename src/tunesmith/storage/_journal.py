@@ -329,10 +329,14 @@ def _hand_over(experiment: ExperimentRecord, record: dict[str, Any],
 
 def _trial_added(experiment: ExperimentRecord, event: Event, record: dict[str, Any]) -> None:
     resources = record.get("resources") or {"cpu": 1.0}
-    try:  # one dict per distinct resource request
-        resources = experiment.resources.setdefault(tuple(sorted(resources.items())), resources)
-    except TypeError:  # a value that does not hash: kept as it is
-        pass
+    shared = experiment.resources
+    if resources == shared.get(()):  # as the trial before (nearly always)
+        resources = shared[()]
+    else:
+        try:  # one dict per distinct resource request
+            resources = shared[()] = shared.setdefault(tuple(sorted(resources.items())), resources)
+        except TypeError:  # a value that does not hash: kept as it is
+            pass
     experiment.trials[record["trial_id"]] = TrialRecord(
         record["trial_id"], record.get("tag", ""), _encoded_config(record),
         record.get("params", {}), resources, restarted_from=record.get("restarted_from"),

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from tunesmith._flatten import flatten_dict
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["LastResults"]
+
+
+def _flat(result: dict[str, Any]) -> dict[str, Any]:
+    """``flatten_dict`` for a result whose keys are strings (every JSON object's are)."""
+    flat: dict[str, Any] = {}
+    for key, value in result.items():
+        if type(value) is dict and value:
+            for inner, item in _flat(value).items():
+                flat[f"{key}/{inner}"] = item
+        else:
+            flat[key] = value
+    return flat
 
 
 class LastResults:
@@ -42,7 +53,7 @@ class LastResults:
 
     def add(self, trial_id: str, result: dict[str, Any]) -> None:
         """Record ``result`` as ``trial_id``'s last result (replacing one recorded before)."""
-        flat = flatten_dict(result)
+        flat = _flat(result) if any(type(v) is dict for v in result.values()) else result
         keys = tuple(flat)
         keys = self._keys.setdefault(keys, keys)
         strings = self._strings
