@@ -18,6 +18,7 @@ from tunesmith._flatten import flatten_dict
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.storage._checkpoints import CheckpointBook
 from tunesmith.storage._journal import ExperimentRecord, TrialRecord, iter_journal, replay
+from tunesmith.storage._lock import driver_alive
 from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
 
 __all__ = ["OpenedExperiment", "RebuiltTrial", "last_values", "open_experiment", "rebuild_trial"]
@@ -90,7 +91,11 @@ def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tu
 def _replayed(storage: ExperimentStorage, on_result: Any = None) -> ExperimentRecord:
     if not os.path.exists(storage.journal_path):
         return ExperimentRecord({}, {}, False, False)
-    return replay(iter_journal(storage.journal_path), on_result)
+    record = replay(iter_journal(storage.journal_path), on_result)
+    if not record.finished and not storage.lock.held:  # our own lock (a restore) is a live driver
+        folder = storage.remote_path if storage.remote_fs is not None else storage.local_path
+        record.driver_gone = not driver_alive(folder, storage.remote_fs)
+    return record
 
 
 def last_values(storage: ExperimentStorage, metric: str) -> dict[str, Any]:
@@ -101,7 +106,8 @@ def last_values(storage: ExperimentStorage, metric: str) -> dict[str, Any]:
     def keep(trial_id: str, result: dict[str, Any]) -> None:
         values[trial_id] = flatten_dict(result).get(metric)
 
-    _replayed(storage, keep)
+    if os.path.exists(storage.journal_path):
+        replay(iter_journal(storage.journal_path), keep)
     return values
 
 
