@@ -91,12 +91,9 @@ class ExperimentAnalysis:
                 last = self._storage.trial_files(record.dirname).last_row()
                 if last:
                     self._last.add(record.trial_id, last)
-        self._given: list[Trial] | None = None
+        self._given: list[Trial] | None = None  # trials the caller gave, used instead of the journal's
         if trials is not None:
-            self._given = list(trials)
-            self._last = LastResults()
-            for trial in self._given:
-                self._last.add(trial.trial_id, trial.last_result)
+            self.trials = trials
 
     # -- loading -----------------------------------------------------------------------------
     @property
@@ -113,6 +110,9 @@ class ExperimentAnalysis:
     @trials.setter
     def trials(self, trials: list[Trial]) -> None:
         self._given = list(trials)
+        self._last = LastResults()
+        for trial in self._given:
+            self._last.add(trial.trial_id, trial.last_result)
 
     @property
     def _position(self) -> dict[str, int]:
