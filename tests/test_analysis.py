@@ -325,3 +325,13 @@ def test_trials_are_read_when_indexed(journal_only):
     assert len(analysis.trials) == 3 and [t.config["i"] for t in analysis.trials] == [3, 1, 2]
     assert analysis.trials[1] is analysis.trials[1]  # kept once read
     assert analysis.trials[0].last_result == {}  # its result.json is gone; the journal knows only the last result
+
+
+def test_given_trials_replace_the_journals(journal_only):
+    every = ExperimentAnalysis(journal_only)
+    two = [t for t in every.trials if t.config["i"] != 3]
+    for trial in two:
+        trial.last_result = {"score": trial.config["i"]}
+    analysis = ExperimentAnalysis(journal_only, trials=two)
+    assert list(analysis.results_df["score"]) == [1, 2]
+    assert analysis.get_best_trial("score", "max") is two[1]
