@@ -9,17 +9,19 @@ A trial process reads and writes with the blocking :func:`recv_frame` / :func:`s
 
 from __future__ import annotations
 
+import mmap
 import os
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from typing import IO, Any
 
 from tunesmith import _protocol
 
 __all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "frame_bytes", "frame_parts",
-           "recv_frame", "send_frame"]
+           "recv_frame", "seconds_since_send", "send_frame"]
 
 _HEADER = struct.Struct("!I")
 
@@ -71,6 +73,14 @@ class _ProcessLock:
 # Set by share_sends_with_children.
 _process_lock: _ProcessLock | None = None
 
+# When this process last finished sending a frame (time.monotonic(), which is one clock for
+# every process on the machine), so that a heartbeat need not follow a frame that just went
+# out. Once sends are shared with children, the time lives in a shared page, where the
+# children's frames show too.
+_STAMP = struct.Struct("d")
+_sent_at: list[float] = [0.0]
+_shared_sent_at: mmap.mmap | None = None
+
 
 def _new_send_lock() -> None:
     global _send_lock
@@ -84,9 +94,27 @@ if hasattr(os, "register_at_fork"):
 def share_sends_with_children() -> None:
     """Keep frames whole between this process and the children it forks from now on, which
     inherit its connection (a worker's heartbeat thread beats on while its child sends)."""
-    global _process_lock
+    global _process_lock, _shared_sent_at
     if _process_lock is None:
         _process_lock = _ProcessLock()
+    if _shared_sent_at is None:
+        shared = mmap.mmap(-1, _STAMP.size)  # anonymous and MAP_SHARED: one page for this process and its children
+        _STAMP.pack_into(shared, 0, _sent_at[0])
+        _shared_sent_at = shared
+
+
+def seconds_since_send() -> float:
+    """Seconds since a frame was last sent on this process's connection (by this process or,
+    after :func:`share_sends_with_children`, by a child it forked)."""
+    sent_at = _sent_at[0] if _shared_sent_at is None else _STAMP.unpack_from(_shared_sent_at)[0]
+    return time.monotonic() - sent_at
+
+
+def _mark_sent() -> None:
+    if _shared_sent_at is None:
+        _sent_at[0] = time.monotonic()
+    else:
+        _STAMP.pack_into(_shared_sent_at, 0, time.monotonic())
 
 
 def send_frame(sock: socket.socket, frame: Any) -> None:
@@ -95,9 +123,10 @@ def send_frame(sock: socket.socket, frame: Any) -> None:
     with _send_lock:
         if _process_lock is None:
             sock.sendall(data)
-            return
-        with _process_lock:
-            sock.sendall(data)
+        else:
+            with _process_lock:
+                sock.sendall(data)
+        _mark_sent()
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
