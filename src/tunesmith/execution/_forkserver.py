@@ -59,6 +59,11 @@ class ForkedProcess:
         self.pid: int | None = None  # known once the server replies
         self.returncode: int | None = None
 
+    @property
+    def server(self) -> ForkServer:
+        """The server that forked this process (and tells its exit code)."""
+        return self._server
+
     def poll(self) -> int | None:
         if self.returncode is None:
             self._server.pump(0)
