@@ -227,3 +227,28 @@ def test_a_busy_trial_keeps_beating_and_is_not_lost(run):
 
     results = run(train, executor=LocalExecutor(num_cpus=1, heartbeat_timeout_s=2))
     assert results.num_errors == 0 and results[0].metrics["ok"] == 1
+
+
+def test_a_worker_sends_no_heartbeats_for_a_trial_that_reports_more_often(run, monkeypatch):
+    from tunesmith.execution import _controller
+
+    beats = []  # (trial id, the iteration it had reported when the beat came)
+    real = _controller.Controller._on_heartbeat
+
+    def on_heartbeat(self, trial, running, event):
+        beats.append((trial.trial_id, (trial.last_result or {}).get("training_iteration", 0)))
+        real(self, trial, running, event)
+
+    monkeypatch.setattr(_controller.Controller, "_on_heartbeat", on_heartbeat)
+
+    def train(config):
+        for i in range(60):  # 1.2 s of reports, 0.02 s apart; the heartbeat interval is 0.2 s
+            time.sleep(0.02)
+            tune.report({"i": i})
+        time.sleep(1.0)  # then silence: the worker beats for its child
+
+    results = run(train, {"t": tune.grid_search([0, 1])}, executor=LocalExecutor(num_cpus=2, heartbeat_timeout_s=0.8))
+    assert results.num_errors == 0
+    while_reporting = [b for b in beats if 1 <= b[1] < 60]  # without the check: about 6 per trial
+    assert len(while_reporting) <= 2
+    assert len(beats) - len(while_reporting) >= 2  # the silence after: beats
