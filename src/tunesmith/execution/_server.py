@@ -153,7 +153,10 @@ class TrialServer:
         conn = self._by_trial.get(trial_id)
         if conn is not None:
             self.stats.decisions += 1
-            self._send(conn, _protocol.Decision(seq, decision, save))
+            data = _wire.decision_frame(seq, decision, save)
+            self.stats.bytes_sent += len(data)
+            conn.out.push(data)
+            self._flush(conn, None)
 
     def drain(self, trial_id: str) -> list[TrialEvent]:
         """The events of every frame ``trial_id``'s connection holds now, up to its end.

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 from tunesmith import _protocol
 
-__all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "frame_bytes", "frame_parts",
-           "recv_frame", "seconds_since_send", "send_frame"]
+__all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "decision_frame", "frame_bytes",
+           "frame_parts", "recv_frame", "seconds_since_send", "send_frame"]
 
 _HEADER = struct.Struct("!I")
 
@@ -43,6 +43,27 @@ def frame_parts(frame: Any) -> list[bytes]:
     """``frame`` encoded, with its length header, in pieces (a large attachment is not copied)."""
     parts = _protocol.encode_parts(frame)
     return [_HEADER.pack(sum(len(p) for p in parts)), *parts]
+
+
+_SEQ_MARK = 987654321  # a seq that appears nowhere else in a DECISION's JSON
+_decision_templates: dict[tuple[str, bool], tuple[bytes, bytes]] = {}
+
+
+def decision_frame(seq: int, decision: str, save: bool = False) -> bytes:
+    """``frame_bytes(Decision(seq, decision, save))``, from a template per decision.
+
+    The driver sends one DECISION per result it is asked about: the dataclass and the JSON
+    encoder were a fifth of its cost per result. The template is made (and ``decision``
+    checked) by the general encoder, once per kind of decision.
+    """
+    template = _decision_templates.get((decision, save))
+    if template is None:
+        text = _protocol.encode(_protocol.Decision(_SEQ_MARK, decision, save))[4:]
+        before, after = text.split(str(_SEQ_MARK).encode())
+        template = _decision_templates[(decision, save)] = (before, after)
+    before, after = template
+    text = b"%s%d%s" % (before, seq, after)
+    return _HEADER.pack(len(text) + 4) + _HEADER.pack(len(text)) + text
 
 
 # One lock per process: a trial process has one connection, written by its main thread and
