@@ -11,20 +11,7 @@ import pytest
 
 import tunesmith as tune
 from tunesmith import _protocol
-from tunesmith.execution import _server, _wire
-
-
-@pytest.fixture
-def servers(monkeypatch):
-    made = []
-    original = _server.TrialServer.__init__
-
-    def recording(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(_server.TrialServer, "__init__", recording)
-    return made
+from tunesmith.execution import _wire
 
 
 def test_a_lambda_inside_grid_search_reaches_the_trial(run):
