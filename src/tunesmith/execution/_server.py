@@ -455,7 +455,7 @@ class TrialServer:
         parts = _wire.frame_parts(frame)
         size = sum(len(part) for part in parts)
         self.stats.bytes_sent += size
-        if size <= _JOIN_BELOW:  # a decision: one send() instead of one per part
+        if size <= _JOIN_BELOW:  # a small frame: one send() instead of one per part
             parts = [b"".join(parts)]
         for part in parts:
             conn.out.push(part)
