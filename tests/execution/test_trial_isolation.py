@@ -132,3 +132,37 @@ def test_a_trials_collections_skip_what_its_worker_holds_and_the_worker_stays_un
     (reused,) = run(_gc_state, run_config={"name": "again"}, reuse_actors=True)
     assert fresh.metrics["frozen"] > 0  # a full collection in the child copies none of the worker's pages
     assert reused.metrics["pid"] == fresh.metrics["ppid"] and reused.metrics["frozen"] == 0
+
+
+class Counting:
+    """A trainable that leaves a file named after each process that unpickles it, and
+    counts its calls on itself (state a trial could leave for the next)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.calls = 0
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        with open(os.path.join(self.folder, f"unpickled-{os.getpid()}"), "w"):
+            pass
+
+    def __call__(self, config):
+        self.calls += 1
+        return {"calls": self.calls, "pid": os.getpid(), "ppid": os.getppid()}
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_worker_unpickles_a_trainable_once_for_all_its_trials(run, tmp_path, reuse):
+    tune.init(num_cpus=1)
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    rows = _rows(run(Counting(str(folder)), {"i": tune.grid_search([0, 1, 2, 3])}, reuse_actors=reuse))
+    unpickled = sorted(os.listdir(folder))
+    worker = rows[0]["pid"] if reuse else rows[0]["ppid"]
+    assert unpickled == [f"unpickled-{worker}"]  # in the worker, before it forked the trials
+    if reuse:
+        assert [r["calls"] for r in rows] == [1, 2, 3, 4]
+    else:  # what a trial did to the trainable stayed in its child
+        assert [r["calls"] for r in rows] == [1, 1, 1, 1]
+        assert {r["ppid"] for r in rows} == {worker} and len({r["pid"] for r in rows}) == 4
