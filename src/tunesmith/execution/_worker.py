@@ -20,9 +20,6 @@ descriptor as each attempt ends, so its parent knows it is free again. A heartbe
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
-import gc
 import json
 import os
 import signal
@@ -35,31 +32,11 @@ import cloudpickle
 
 from tunesmith import _protocol, _settings
 from tunesmith.execution import _wire
+from tunesmith.execution._forkserver import die_with_parent, fork
 from tunesmith.execution._heartbeat import Heartbeat
 from tunesmith.execution._runner import run_attempt
 
 __all__ = ["main"]
-
-_PR_SET_PDEATHSIG = 1
-
-
-@functools.cache
-def _prctl() -> Any:
-    """libc's ``prctl`` (looked up once: a child forked per attempt calls it too), or None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (no orphans)."""
-    prctl = _prctl()
-    if prctl is not None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
 
 def connect(address: str, token: str | None) -> socket.socket:
     host, port = address.rsplit(":", 1)
@@ -150,10 +127,8 @@ class _Connection:
         if assigned is None:
             return
         _wire.share_sends_with_children()
-        gc.freeze()  # the child's collections then skip, and do not copy, what this process holds
-        pid = os.fork()
+        pid = fork()
         if pid == 0:
-            _die_with_parent()
             code = 0
             try:
                 self.attempts.run_assigned(*assigned)
@@ -163,7 +138,6 @@ class _Connection:
                 traceback.print_exc()
                 code = 1
             _exit(code)
-        gc.unfreeze()
         code = self._wait_for_child(pid)
         if code < 0:  # killed by a signal: so is this process
             with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep their default
@@ -238,7 +212,7 @@ def main() -> NoReturn:
 
 
 def _serve() -> None:
-    _die_with_parent()
+    die_with_parent()
     control = _take_control_pipe()
     ack_fd = _settings.worker_ack_fd()
     connection: _Connection | None = None
