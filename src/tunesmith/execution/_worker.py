@@ -64,15 +64,6 @@ class _Attempts:
         self.after_hello: Any = None  # called once, after the first HELLO is sent
 
     def run(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
-        """Run the attempt in this process (``reuse_actors``: it may leave state for the next)."""
-        assigned = self.assign(trial_id, attempt, ticket)
-        if assigned is not None:
-            self.run_assigned(*assigned)
-
-    def assign(self, trial_id: str, attempt: int, ticket: str | None = None) -> tuple[Any, Any] | None:
-        """Say HELLO and take the ASSIGN: ``(assignment, trainable)``, or None if the driver
-        does not want the attempt. A trainable this process has unpickled before is reused
-        (the driver sends it only to a process that does not list it as cached)."""
         info = {"pid": os.getpid(), "ppid": os.getppid(), "host": socket.gethostname(),
                 "cached": list(self.trainables), "cuda": _settings.cuda_visible_devices_raw()}
         self.channel.send(_protocol.Hello(trial_id, attempt, info, ticket))
@@ -81,14 +72,11 @@ class _Attempts:
             start()
         reply = self.channel.recv()
         if not isinstance(reply, _protocol.Assign):
-            return None
+            return
         key = reply.assignment.trainable_key
         if key not in self.trainables:
             self.trainables[key] = cloudpickle.loads(reply.trainable)
-        return reply.assignment, self.trainables[key]
-
-    def run_assigned(self, assignment: Any, trainable: Any) -> None:
-        run_attempt(self.channel, assignment, trainable, self.kept_instances)
+        run_attempt(self.channel, reply.assignment, self.trainables[key], self.kept_instances)
 
     def close(self) -> None:
         for instance in self.kept_instances.values():
@@ -113,25 +101,26 @@ class _Connection:
         """Run the attempt in a forked child, so that nothing it leaves (module globals,
         ``os.environ``, threads) reaches a later attempt; this process stays as it was.
 
-        This process says HELLO, takes the ASSIGN and unpickles the trainable (once: later
-        attempts of the same trainable reuse it) before it forks, so the child only runs
-        the trial: what a child writes after the fork costs a copy-on-write page fault per
-        page, what this process wrote before it costs nothing. The child inherits the
-        connection; this process's heartbeat thread beats on for it, paused while the child
-        is stopped (a child starts no thread); frames stay whole through
-        :func:`_wire.share_sends_with_children`. A child that dies without ending as trials
-        end takes this process with it, by the same exit code or signal, as if the attempt
-        had run here; a driver that has gone away ends this process, and so the child.
+        The child inherits the connection. Once the connection carries heartbeats, this
+        process's heartbeat thread beats on for the child, paused while the child is stopped
+        (no thread to stop, start and end per attempt: a child starts none); frames stay whole
+        through :func:`_wire.share_sends_with_children`. Before that (the first frame must be
+        the child's HELLO with its ticket) the child beats itself. A child that dies without
+        ending as trials end takes this process with it, by the same exit code or signal, as
+        if the attempt had run here; a driver that has gone away ends this process, and so
+        the child.
         """
-        assigned = self.attempts.assign(trial_id, attempt, ticket)
-        if assigned is None:
-            return
-        _wire.share_sends_with_children()
-        pid = fork()
+        child_beats = self.attempts.after_hello is not None
+        if not child_beats:
+            _wire.share_sends_with_children()
+        pid = fork()  # the child's collections skip, and do not copy, what this process holds
         if pid == 0:
+            if child_beats:
+                self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
+                self.attempts.after_hello = self.heartbeat.start  # the HELLO (with its ticket) goes first
             code = 0
             try:
-                self.attempts.run_assigned(*assigned)
+                self.attempts.run(trial_id, attempt, ticket)
             except _wire.ConnectionClosed:
                 pass
             except BaseException:
@@ -146,6 +135,9 @@ class _Connection:
             _exit(128 - code)  # a signal that does not end a process
         if code != 0:
             _exit(code)
+        if child_beats:  # the child sent the HELLO on this connection: this process beats from now on
+            self.attempts.after_hello = None
+            self.heartbeat.start()
 
     def _wait_for_child(self, pid: int) -> int:
         """The child's exit code (negative: the signal that ended it); no heartbeats while it
