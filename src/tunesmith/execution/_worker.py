@@ -24,6 +24,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import sys
 import traceback
 from typing import IO, Any, NoReturn
@@ -54,18 +55,87 @@ def connect(address: str, token: str | None) -> socket.socket:
     return sock
 
 
+class _Pickles:
+    """Pickled trainables a worker keeps for the children it forks, in memory files (Linux).
+
+    A child that receives a trainable from the driver leaves its bytes in a file the worker
+    made before the fork (:meth:`lend`); the worker keeps the file once the child has ended
+    (:meth:`take_back`) and lists the trainable as cached in later HELLOs, so the driver
+    sends it once per worker, not once per trial. Each child still unpickles it itself: the
+    trainable's modules are imported anew for each trial, as in a fresh process.
+    """
+
+    _HEADER = struct.Struct("!I")  # the key's length; the key; the pickle
+
+    def __init__(self) -> None:
+        self.kept: dict[str, int] = {}  # trainable key -> its file
+        self.spare: int | None = None  # the file the next child leaves a new trainable in
+        self.out: int | None = None  # in a child: that file
+
+    def lend(self) -> None:
+        """Before a fork: a file for the child (none where there are no memory files)."""
+        if self.spare is None and hasattr(os, "memfd_create"):
+            self.spare = os.memfd_create("tunesmith-trainable", os.MFD_CLOEXEC)
+
+    def leave(self, key: str, pickled: bytes) -> None:
+        """In a child: leave a trainable the driver sent for the worker's later children."""
+        if self.out is not None:
+            head = key.encode()
+            _pwrite_all(self.out, self._HEADER.pack(len(head)) + head + pickled)
+
+    def take_back(self) -> None:
+        """After a child ended as attempts end: keep the trainable it left, if any."""
+        if self.spare is None or os.fstat(self.spare).st_size == 0:
+            return
+        (size,) = self._HEADER.unpack(os.pread(self.spare, self._HEADER.size, 0))
+        self.kept[os.pread(self.spare, size, self._HEADER.size).decode()] = self.spare
+        self.spare = None
+
+    def read(self, key: str) -> bytes:
+        fd = self.kept[key]
+        (size,) = self._HEADER.unpack(os.pread(fd, self._HEADER.size, 0))
+        start = self._HEADER.size + size
+        return _pread_all(fd, os.fstat(fd).st_size - start, start)
+
+    def close(self) -> None:
+        for fd in [*self.kept.values(), self.spare]:
+            if fd is not None:
+                os.close(fd)
+        self.kept.clear()
+        self.spare = None
+
+
+def _pwrite_all(fd: int, data: bytes) -> None:
+    view, offset = memoryview(data), 0
+    while offset < len(view):
+        offset += os.pwrite(fd, view[offset:], offset)
+
+
+def _pread_all(fd: int, size: int, offset: int) -> bytes:
+    chunks = []
+    while size > 0:
+        chunk = os.pread(fd, min(size, 1 << 30), offset)
+        if not chunk:
+            raise EOFError(f"a kept trainable's file ended {size} bytes early")
+        chunks.append(chunk)
+        size -= len(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
 class _Attempts:
     """Runs attempts on one connection, keeping unpickled trainables for reuse."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.channel = _wire.Channel(sock)
         self.trainables: dict[str, Any] = {}
+        self.pickles = _Pickles()
         self.kept_instances: dict[str, Any] = {}
         self.after_hello: Any = None  # called once, after the first HELLO is sent
 
     def run(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
         info = {"pid": os.getpid(), "ppid": os.getppid(), "host": socket.gethostname(),
-                "cached": list(self.trainables), "cuda": _settings.cuda_visible_devices_raw()}
+                "cached": [*self.trainables, *self.pickles.kept], "cuda": _settings.cuda_visible_devices_raw()}
         self.channel.send(_protocol.Hello(trial_id, attempt, info, ticket))
         if self.after_hello is not None:
             self.after_hello, start = None, self.after_hello
@@ -75,13 +145,22 @@ class _Attempts:
             return
         key = reply.assignment.trainable_key
         if key not in self.trainables:
-            self.trainables[key] = cloudpickle.loads(reply.trainable)
+            self.trainables[key] = cloudpickle.loads(self._pickled(key, reply.trainable))
         run_attempt(self.channel, reply.assignment, self.trainables[key], self.kept_instances)
 
+    def _pickled(self, key: str, sent: bytes | None) -> bytes:
+        if sent is None:  # the worker keeps it
+            return self.pickles.read(key)
+        self.pickles.leave(key, sent)
+        return sent
+
     def close(self) -> None:
-        for instance in self.kept_instances.values():
-            instance.stop()
-        self.kept_instances.clear()
+        try:
+            for instance in self.kept_instances.values():
+                instance.stop()
+            self.kept_instances.clear()
+        finally:
+            self.pickles.close()
 
 
 class _Connection:
@@ -113,8 +192,10 @@ class _Connection:
         child_beats = self.attempts.after_hello is not None
         if not child_beats:
             _wire.share_sends_with_children()
+        self.attempts.pickles.lend()
         pid = fork()  # the child's collections skip, and do not copy, what this process holds
         if pid == 0:
+            self.attempts.pickles.out = self.attempts.pickles.spare
             if child_beats:
                 self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
                 self.attempts.after_hello = self.heartbeat.start  # the HELLO (with its ticket) goes first
@@ -135,6 +216,7 @@ class _Connection:
             _exit(128 - code)  # a signal that does not end a process
         if code != 0:
             _exit(code)
+        self.attempts.pickles.take_back()
         if child_beats:  # the child sent the HELLO on this connection: this process beats from now on
             self.attempts.after_hello = None
             self.heartbeat.start()
