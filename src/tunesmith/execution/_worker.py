@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import mmap
 import os
 import signal
 import socket
@@ -81,7 +82,9 @@ class _Pickles:
         """In a child: leave a trainable the driver sent for the worker's later children."""
         if self.out is not None:
             head = key.encode()
-            _pwrite_all(self.out, self._HEADER.pack(len(head)) + head + pickled)
+            head = self._HEADER.pack(len(head)) + head
+            _pwrite_all(self.out, head, 0)
+            _pwrite_all(self.out, pickled, len(head))  # not joined to the head: that would copy it
 
     def take_back(self) -> None:
         """After a child ended as attempts end: keep the trainable it left, if any."""
@@ -91,11 +94,11 @@ class _Pickles:
         self.kept[os.pread(self.spare, size, self._HEADER.size).decode()] = self.spare
         self.spare = None
 
-    def read(self, key: str) -> bytes:
+    def read(self, key: str) -> memoryview:
+        """A kept trainable's pickle, mapped (not copied: the pages stay the worker's file's)."""
         fd = self.kept[key]
         (size,) = self._HEADER.unpack(os.pread(fd, self._HEADER.size, 0))
-        start = self._HEADER.size + size
-        return _pread_all(fd, os.fstat(fd).st_size - start, start)
+        return memoryview(mmap.mmap(fd, 0, prot=mmap.PROT_READ))[self._HEADER.size + size:]
 
     def close(self) -> None:
         for fd in [*self.kept.values(), self.spare]:
@@ -105,22 +108,10 @@ class _Pickles:
         self.spare = None
 
 
-def _pwrite_all(fd: int, data: bytes) -> None:
-    view, offset = memoryview(data), 0
-    while offset < len(view):
-        offset += os.pwrite(fd, view[offset:], offset)
-
-
-def _pread_all(fd: int, size: int, offset: int) -> bytes:
-    chunks = []
-    while size > 0:
-        chunk = os.pread(fd, min(size, 1 << 30), offset)
-        if not chunk:
-            raise EOFError(f"a kept trainable's file ended {size} bytes early")
-        chunks.append(chunk)
-        size -= len(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
+def _pwrite_all(fd: int, data: bytes, at: int) -> None:
+    view, done = memoryview(data), 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], at + done)
 
 
 class _Attempts:
@@ -148,7 +139,7 @@ class _Attempts:
             self.trainables[key] = cloudpickle.loads(self._pickled(key, reply.trainable))
         run_attempt(self.channel, reply.assignment, self.trainables[key], self.kept_instances)
 
-    def _pickled(self, key: str, sent: bytes | None) -> bytes:
+    def _pickled(self, key: str, sent: bytes | None) -> bytes | memoryview:
         if sent is None:  # the worker keeps it
             return self.pickles.read(key)
         self.pickles.leave(key, sent)
