@@ -2,9 +2,11 @@
 
 The experiment is written synthetically (journal, params.json and result.json for every
 trial, as the driver writes them), then served by the real dashboard server and asked what
-a browser asks when it opens the page. Run:
+a browser asks when it opens the page. The trial index starts cold (a fresh cache folder)
+unless ``--cache-dir`` names one a previous run filled. Run:
 
     python benchmarks/bench_dashboard.py [--trials 100000] [--rows 10] [--folder /tmp/bench_dashboard]
+    python benchmarks/bench_dashboard.py --trials 20000 --folder /tmp/bench_dashboard_20k   # memory is flat in trials
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import tempfile
 import time
 
 import httpx
@@ -64,13 +67,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100_000)
     parser.add_argument("--rows", type=int, default=10)
     parser.add_argument("--folder", default="/tmp/bench_dashboard")
+    parser.add_argument("--cache-dir", default=None, help="the index folder (default: a fresh one, a cold index)")
     args = parser.parse_args()
+    cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="bench_dashboard_cache_")
     began = time.perf_counter()
     write_experiment(args.folder, args.trials, args.rows)
     print(f"experiment of {args.trials} trials x {args.rows} results ready in {time.perf_counter() - began:.1f} s")
     process = psutil.Process()
     rss0 = process.memory_info().rss
-    with DashboardServer(args.folder) as server, httpx.Client(base_url=server.url, timeout=600) as client:
+    with DashboardServer(args.folder, cache_dir=cache_dir) as server, httpx.Client(base_url=server.url, timeout=600) as client:
         began, cpu = time.perf_counter(), time.process_time()
         timed(client, "/")
         timed(client, "/api/experiments")
@@ -97,6 +102,10 @@ def main() -> None:
             seconds, _ = timed(client, path)
             print(f"  {label}: {seconds * 1000:.0f} ms wall, {(time.process_time() - cpu) * 1000:.0f} ms CPU")
         print(f"  RSS with every trial summarised: +{(process.memory_info().rss - rss0) / 2**20:.0f} MB")
+        time.sleep(6)  # the refresh loop hands freed memory back at most every 5 s
+        print(f"  RSS a few seconds later (steady): +{(process.memory_info().rss - rss0) / 2**20:.0f} MB")
+    index_bytes = sum(os.path.getsize(os.path.join(cache_dir, f)) for f in os.listdir(cache_dir))
+    print(f"  index on disk ({cache_dir}): {index_bytes / 2**20:.0f} MB")
 
 
 if __name__ == "__main__":

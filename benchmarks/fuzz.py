@@ -1,7 +1,7 @@
 """Fuzz run: malformed frames thrown at the TrialServer of a running experiment.
 
 Usage:
-    python benchmarks/fuzz.py [--frames 400] [--trials 4] [--steps 20] [--seed 0] [--storage DIR]
+    python benchmarks/fuzz.py [--frames 400] [--trials 4] [--steps 20] [--seed 0] [--storage DIR] [--tls]
 
 An experiment of ``--trials`` trials, each reporting ``--steps`` results, runs in this
 process while a thread connects to its TrialServer again and again, each time sending one
@@ -12,11 +12,16 @@ went wrong would) garbage, pickles, and frames for attempts that do not exist. T
 checks: the driver did not crash, did not hang (every attack connection was closed or
 answered within the time limit), and every trial's ``result.json`` holds each step once.
 The report is JSON; the target is errors 0, hangs 0, lost rows 0.
+
+With ``--tls`` the experiment runs on a Dask ``LocalCluster`` at ``tls://127.0.0.1``, so
+its TrialServer speaks TLS: random bytes go to it raw (at the TLS handshake), every other
+frame over a TLS connection that trusts the server's (public) certificate.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import pickle
@@ -125,10 +130,19 @@ GENERATORS = [_random_bytes, _truncated_header, _oversized_header, _bad_json, _w
               _before_auth, _forged_ticket, _garbage_after_auth]
 
 
-def _attack(server: _server.TrialServer, data: bytes, authenticate: bool) -> bool:
-    """Send ``data`` on a new connection; True when the server closed it or answered in time."""
+def _connect(server: _server.TrialServer, raw: bool) -> socket.socket:
     host, port = server.address.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=_CLOSE_WAIT_S) as sock:
+    sock = socket.create_connection((host, int(port)), timeout=_CLOSE_WAIT_S)
+    if server.certificate is None or raw:
+        return sock
+    from tunesmith.execution._tls import wrap_client
+
+    return wrap_client(sock, server.certificate)
+
+
+def _attack(server: _server.TrialServer, data: bytes, authenticate: bool, raw: bool = False) -> bool:
+    """Send ``data`` on a new connection; True when the server closed it or answered in time."""
+    with _connect(server, raw) as sock:
         if authenticate:
             sock.sendall(_valid(_protocol.Auth(server.token)))
         try:
@@ -137,11 +151,15 @@ def _attack(server: _server.TrialServer, data: bytes, authenticate: bool) -> boo
             return sock.recv(65536) is not None  # EOF or an answer (a REJECT)
         except (ConnectionResetError, BrokenPipeError):
             return True
+        except OSError as exc:  # closed by the server: ssl.SSLError on TLS, ENOTCONN after a reset
+            if type(exc).__module__ == "ssl" or exc.errno == errno.ENOTCONN:
+                return True
+            raise
         except (socket.timeout, TimeoutError):
             return False
 
 
-def fuzz(frames: int, trials: int, steps: int, seed: int, storage: str) -> dict:
+def fuzz(frames: int, trials: int, steps: int, seed: int, storage: str, tls: bool = False) -> dict:
     """Run the experiment under fire; the figures of the report."""
     rng = random.Random(seed)
     made: list[_server.TrialServer] = []
@@ -171,7 +189,7 @@ def fuzz(frames: int, trials: int, steps: int, seed: int, storage: str) -> dict:
                 break
             category, data, authenticate = rng.choice(GENERATORS)(rng, server)
             try:
-                ok = _attack(server, data, authenticate)
+                ok = _attack(server, data, authenticate, raw=category == "random bytes")
             except OSError as exc:  # the experiment ended under us, or a real failure to connect
                 if not done.is_set():
                     report["attack_errors"].append(f"{category}: {type(exc).__name__}: {exc}")
@@ -184,24 +202,49 @@ def fuzz(frames: int, trials: int, steps: int, seed: int, storage: str) -> dict:
     thread = threading.Thread(target=attacker, daemon=True)
     started = time.monotonic()
     error = None
+    cluster = _TlsCluster() if tls else None
     try:
         thread.start()
         grid = tune.Tuner(
             _counting, param_space={"t": tune.grid_search(list(range(trials))), "steps": steps, "sleep": 0.05,
                                   "release": release},
+            tune_config=tune.TuneConfig(executor=cluster.executor if cluster else None),
             run_config=tune.RunConfig(storage_path=storage, name="fuzz", verbose=0),
         ).fit()
     except BaseException as exc:  # noqa: BLE001 - the report says what went wrong
         grid, error = None, f"{type(exc).__name__}: {exc}"
     finally:
         _server.TrialServer.__init__ = original  # type: ignore[method-assign]
+        if cluster is not None:
+            cluster.close()
     wall = time.monotonic() - started
     done.set()
     thread.join(_CLOSE_WAIT_S + 5)
-    report.update(seed=seed, trials=trials, steps=steps, wall_s=round(wall, 1), by_category=dict(sent),
+    report.update(seed=seed, trials=trials, steps=steps, tls=tls, wall_s=round(wall, 1), by_category=dict(sent),
                   driver_error=error, trial_errors=0 if grid is None else len(grid.errors),
                   lost_rows=_lost_rows(grid, steps, trials))
     return report
+
+
+class _TlsCluster:
+    """A Dask ``LocalCluster`` at ``tls://127.0.0.1`` (``Security.temporary()``) and an executor on it."""
+
+    def __init__(self) -> None:
+        import distributed
+
+        from tunesmith.execution import DaskExecutor
+
+        security = distributed.Security.temporary()
+        self.cluster = distributed.LocalCluster(n_workers=2, processes=False, threads_per_worker=1, protocol="tls://",
+                                                host="127.0.0.1", dashboard_address=None, security=security,
+                                                resources={"CPU": 1})
+        self.client = distributed.Client(self.cluster, security=security, set_as_default=False)
+        self.executor = DaskExecutor(self.client, min_workers=2)
+
+    def close(self) -> None:
+        self.executor.close()
+        self.client.close()
+        self.cluster.close()
 
 
 def _lost_rows(grid: object, steps: int, trials: int) -> int:
@@ -222,9 +265,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--storage", default=None)
+    parser.add_argument("--tls", action="store_true", help="run on a Dask cluster at tls://, the server speaking TLS")
     args = parser.parse_args()
     storage = args.storage or tempfile.mkdtemp(prefix="tunesmith_fuzz_")
-    report = fuzz(args.frames, args.trials, args.steps, args.seed, storage)
+    report = fuzz(args.frames, args.trials, args.steps, args.seed, storage, args.tls)
     print(json.dumps(report, indent=1))
     ok = not report["driver_error"] and not report["trial_errors"] and not report["hangs"] and not report["lost_rows"]
     sys.exit(0 if ok and not report["attack_errors"] else 1)

@@ -38,6 +38,17 @@ def test_driver_frames_round_trip(frame):
     assert P.decode(P.encode(frame), P.DRIVER_FRAMES) == frame
 
 
+@pytest.mark.parametrize(("frame", "schema"), [
+    (P.Hello, {"trial_id": str, "attempt": int, "info": dict, "ticket": (str, type(None))}),
+    (P.Result, {"seq": int, "result": dict, "checkpoint": (str, type(None)), "final": bool}),
+    (P.Done, {"reason": str}),  # a string enum travels as its value
+    (P.Decision, {"seq": int, "decision": str, "save": bool}),
+    (P.Heartbeat, {}),
+], ids=lambda f: getattr(f, "TYPE", ""))
+def test_a_frames_json_schema_is_its_annotated_fields(frame, schema):
+    assert frame.SCHEMA == schema
+
+
 def test_an_assignment_carries_objects_by_cloudpickle_to_the_trial_only():
     assignment = P.Assignment(trial_id="t", trial_name="t", trial_dir="/d", experiment_name="e", resources={"cpu": 1},
                               attempt=1, trainable_key="k", config={"f": lambda x: x + 1}, log_to_file=("o", None))

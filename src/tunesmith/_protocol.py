@@ -3,7 +3,8 @@
 A frame on the connection is a 4-byte big-endian length, then a payload of that length.
 The payload is a 4-byte length, a JSON object of that length, and an optional binary
 attachment (the rest of the payload). The JSON object is ``{"v": 1, "type": ..., ...}``:
-the protocol version, the frame type and the frame's fields, one dataclass per type below.
+the protocol version, the frame type and the frame's fields, one dataclass per type below
+(its annotated fields are the JSON fields, checked by type on decoding).
 
 Trust: the driver decodes frames from trials as data only (:func:`decode` with
 :data:`TRIAL_FRAMES`); nothing from the network is unpickled in the driver, and a frame
@@ -30,6 +31,8 @@ import hashlib
 import hmac
 import json
 import struct
+import types
+import typing
 import warnings
 from typing import Any, ClassVar
 
@@ -64,7 +67,7 @@ class DoneReason(str, enum.Enum):
     PAUSE = "pause"
 
 
-_DECISIONS = ("CONTINUE", "STOP", "PAUSE")
+_DECISIONS = ["CONTINUE", "STOP", "PAUSE"]
 
 
 def _check(value: Any, kind: Any, field: str) -> Any:
@@ -80,20 +83,42 @@ def _kind_name(kind: Any) -> str:
     return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
 
 
-_OPT_STR = (str, type(None))
+def _frame(cls: type) -> Any:
+    """``cls`` as a frozen dataclass and a frame: its fields are the frame's JSON fields.
+
+    ``SCHEMA`` (field name -> the JSON type :func:`decode` checks) comes from the fields'
+    annotations, so a frame states its fields once: ``str | None`` accepts null, and a
+    string enum travels as its value (a ``str``).
+    """
+    frame = dataclasses.dataclass(frozen=True)(cls)
+    hints = typing.get_type_hints(frame)
+    frame.SCHEMA = {field.name: _json_kind(hints[field.name]) for field in dataclasses.fields(frame)}
+    return frame
+
+
+def _json_kind(hint: Any) -> Any:
+    if isinstance(hint, types.UnionType):
+        return typing.get_args(hint)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return str
+    return hint
+
+
+def _one_of(value: Any, allowed: list[str], field: str) -> None:
+    if value not in allowed:
+        raise ProtocolError(f"{field} must be one of {allowed}, got {value!r}")
 
 
 # -- frames from a trial to the driver ---------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Auth:
     """The first frame of a connection that holds the experiment's token (local trial processes)."""
 
     TYPE: ClassVar[str] = "auth"
-    SCHEMA: ClassVar[dict[str, Any]] = {"token": str}
     token: str
 
 
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Hello:
     """Asks for the assignment of ``(trial_id, attempt)``.
 
@@ -102,14 +127,13 @@ class Hello:
     """
 
     TYPE: ClassVar[str] = "hello"
-    SCHEMA: ClassVar[dict[str, Any]] = {"trial_id": str, "attempt": int, "info": dict, "ticket": _OPT_STR}
     trial_id: str
     attempt: int
     info: dict
     ticket: str | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Result:
     """One reported result; ``result`` holds encoded values (:func:`encode_result`).
 
@@ -118,44 +142,37 @@ class Result:
     """
 
     TYPE: ClassVar[str] = "result"
-    SCHEMA: ClassVar[dict[str, Any]] = {"seq": int, "result": dict, "checkpoint": _OPT_STR, "final": bool}
     seq: int
     result: dict
     checkpoint: str | None = None
     final: bool = False
 
 
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Checkpoint:
     """A checkpoint saved outside a result (while stopping or pausing), by its folder name."""
 
     TYPE: ClassVar[str] = "checkpoint"
-    SCHEMA: ClassVar[dict[str, Any]] = {"name": str}
     name: str
 
 
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Done:
     """The attempt ended."""
 
     TYPE: ClassVar[str] = "done"
-    SCHEMA: ClassVar[dict[str, Any]] = {"reason": str}
     reason: DoneReason
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "reason", DoneReason(self.reason))
-        except ValueError:
-            raise ProtocolError(f"reason must be one of {[r.value for r in DoneReason]}, got {self.reason!r}") from None
+        _one_of(self.reason, [r.value for r in DoneReason], "reason")
+        object.__setattr__(self, "reason", DoneReason(self.reason))
 
 
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Error:
     """The attempt raised: the exception as data (its type's name, its args), never a pickle."""
 
     TYPE: ClassVar[str] = "error"
-    SCHEMA: ClassVar[dict[str, Any]] = {"module": str, "qualname": str, "args": list, "traceback": str,
-                                        "summary": str}
     module: str
     qualname: str
     args: list
@@ -163,12 +180,11 @@ class Error:
     summary: str
 
 
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Heartbeat:
     """Still alive; sent every second or so from a thread."""
 
     TYPE: ClassVar[str] = "heartbeat"
-    SCHEMA: ClassVar[dict[str, Any]] = {}
 
 
 # -- frames from the driver to a trial -----------------------------------------------------------------
@@ -218,28 +234,25 @@ class Assign:
     trainable: bytes | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Reject:
     """The answer to a HELLO the driver does not expect (a stale or duplicate attempt)."""
 
     TYPE: ClassVar[str] = "reject"
-    SCHEMA: ClassVar[dict[str, Any]] = {"reason": str}
     reason: str
 
 
-@dataclasses.dataclass(frozen=True)
+@_frame
 class Decision:
     """The answer to result ``seq``; ``save`` asks a class trainable to save a checkpoint now."""
 
     TYPE: ClassVar[str] = "decision"
-    SCHEMA: ClassVar[dict[str, Any]] = {"seq": int, "decision": str, "save": bool}
     seq: int
     decision: str
     save: bool = False
 
     def __post_init__(self) -> None:
-        if self.decision not in _DECISIONS:
-            raise ProtocolError(f"decision must be one of {list(_DECISIONS)}, got {self.decision!r}")
+        _one_of(self.decision, _DECISIONS, "decision")
 
 
 TRIAL_FRAMES: frozenset[type] = frozenset({Auth, Hello, Result, Checkpoint, Done, Error, Heartbeat})

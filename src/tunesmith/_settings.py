@@ -23,6 +23,10 @@ Ray Tune's names are honoured where they exist, so a Ray user's environment keep
 ``TUNESMITH_STORAGE_PATH``
     Default storage root when ``RunConfig.storage_path`` is not given
     (default ``~/tunesmith_results``).
+``TUNESMITH_DASHBOARD_CACHE``
+    Folder for the dashboard's on-disk trial indexes, one sqlite file per experiment
+    (default ``$XDG_CACHE_HOME/tunesmith/dashboard``, else ``~/.cache/tunesmith/dashboard``).
+    Never inside an experiment folder; deleting it only costs a re-index.
 ``TUNESMITH_DRIVER_HOST``
     Address trial processes use to reach the driver (default ``127.0.0.1``; on a Dask
     cluster, the local address that reaches the scheduler; on Ray, this node's address).
@@ -59,6 +63,7 @@ __all__ = [
     "chdir_to_trial_dir",
     "cuda_visible_devices",
     "cuda_visible_devices_raw",
+    "dashboard_cache_dir",
     "dated_subdir",
     "default_storage_path",
     "driver_host",
@@ -143,6 +148,15 @@ def sigint_handler_enabled() -> bool:
 
 def default_storage_path() -> str:
     return os.environ.get("TUNESMITH_STORAGE_PATH") or os.path.join("~", "tunesmith_results")
+
+
+def dashboard_cache_dir() -> str:
+    """Where the dashboard keeps its trial indexes (an absolute path)."""
+    explicit = os.environ.get("TUNESMITH_DASHBOARD_CACHE")
+    if explicit:
+        return os.path.abspath(os.path.expanduser(explicit))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tunesmith", "dashboard")
 
 
 def driver_host() -> str:

@@ -245,8 +245,9 @@ class _Experiment:
         self.storage.prepare()  # from here on this driver holds the folder
         if tuner._restore is not None:
             tuner._restore.experiment.reread()  # what the journal says now that no other driver can change it
-        self.server = TrialServer(self.executor.driver_host())
-        self.executor.start(self.server.address, self.server.token, reuse_processes=tuner.tune_config.reuse_actors)
+        self.server = TrialServer(self.executor.driver_host(), tls=self.executor.trial_tls())
+        self.executor.start(self.server.address, self.server.token, reuse_processes=tuner.tune_config.reuse_actors,
+                            certificate=self.server.certificate)
         self._start_log_writer()
         for callback in self.callbacks.callbacks:
             if isinstance(callback, LoggerCallback):

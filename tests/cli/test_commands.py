@@ -108,3 +108,11 @@ def test_import_tunesmith_loads_none_of_the_view_libraries():
     code = "import sys, json, tunesmith; print(json.dumps(sorted(sys.modules)))"
     loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout))
     assert not {"click", "starlette", "uvicorn", "plotly", "orjson", "tunesmith.dashboard", "tunesmith.cli"} & loaded
+
+
+def test_dashboard_with_a_cache_folder_it_cannot_write_says_so(finished, tmp_path):
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    result = CliRunner().invoke(cli, ["dashboard", finished, "--port", "0", "--cache-dir", str(not_a_folder)])
+    assert result.exit_code == 1
+    assert re.search(r"cannot write '.*a-file'.*pass --cache-dir \(or set TUNESMITH_DASHBOARD_CACHE\)", result.output)

@@ -26,6 +26,12 @@ def finished(run, storage):
 
 
 @pytest.fixture
+def cache_dir(tmp_path):
+    """The dashboard's index folder for this test (never the user's ~/.cache)."""
+    return str(tmp_path / "dashboard-cache")
+
+
+@pytest.fixture
 def running(storage):
     """An experiment ``live`` whose single trial reports a result every 0.3 s until the
     file ``stop`` appears in the storage folder; yields the storage folder."""
@@ -79,35 +85,3 @@ def page(browser):
     page.js_errors = errors
     yield page
     context.close()
-
-
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint():
-    """moto's S3 server on 127.0.0.1, as its own process; stopped by pid."""
-    import signal
-    import socket
-    import time
-
-    pytest.importorskip("moto.server")
-    pytest.importorskip("s3fs")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    os.kill(proc.pid, signal.SIGTERM)
-    proc.wait(10)

@@ -13,8 +13,8 @@ from tunesmith.dashboard._server import DashboardServer
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_the_table_shows_the_trials_and_a_click_draws_a_curve(finished, page, tmp_path):
-    with DashboardServer(finished) as server:
+def test_the_table_shows_the_trials_and_a_click_draws_a_curve(finished, page, tmp_path, cache_dir):
+    with DashboardServer(finished, cache_dir=cache_dir) as server:
         page.goto(server.url)
         page.wait_for_selector("tr[data-trial]")
         rows = page.locator("tbody tr")
@@ -35,8 +35,8 @@ def test_the_table_shows_the_trials_and_a_click_draws_a_curve(finished, page, tm
         assert page.js_errors == []
 
 
-def test_an_errored_trial_shows_its_error_one_click_from_the_table(finished, page, tmp_path):
-    with DashboardServer(finished) as server:
+def test_an_errored_trial_shows_its_error_one_click_from_the_table(finished, page, tmp_path, cache_dir):
+    with DashboardServer(finished, cache_dir=cache_dir) as server:
         page.goto(server.url)
         page.wait_for_selector("td.status >> text=ERROR")
         page.locator("tr", has=page.locator("td.status >> text=ERROR")).click()
@@ -47,8 +47,8 @@ def test_an_errored_trial_shows_its_error_one_click_from_the_table(finished, pag
         page.screenshot(path=str(tmp_path / "error.png"), full_page=True)
 
 
-def test_filter_columns_and_search_views(finished, page, tmp_path):
-    with DashboardServer(finished) as server:
+def test_filter_columns_and_search_views(finished, page, tmp_path, cache_dir):
+    with DashboardServer(finished, cache_dir=cache_dir) as server:
         page.goto(server.url)
         page.wait_for_selector("tr[data-trial]")
         page.fill("#filter", "config/lr<0.15")
@@ -69,9 +69,9 @@ def test_filter_columns_and_search_views(finished, page, tmp_path):
         assert page.js_errors == []
 
 
-def test_a_result_of_a_running_experiment_appears_live(running, page, tmp_path):
+def test_a_result_of_a_running_experiment_appears_live(running, page, tmp_path, cache_dir):
     journal = os.path.join(running, "live", "journal.jsonl")
-    with DashboardServer(running) as server:
+    with DashboardServer(running, cache_dir=cache_dir) as server:
         for _ in range(200):  # the driver starts in its own process: wait for its first trial
             if os.path.exists(journal) and b"trial_started" in open(journal, "rb").read():
                 break

@@ -12,8 +12,8 @@ from tunesmith.dashboard._server import MAX_POINTS, DashboardServer
 
 
 @pytest.fixture
-def client(finished):
-    with DashboardServer(finished) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+def client(finished, cache_dir):
+    with DashboardServer(finished, cache_dir=cache_dir) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         yield client
 
 
@@ -21,8 +21,8 @@ def _trial_ids(client):
     return [row["trial_id"] for row in client.get("/api/experiments/exp/trials?sort=config/lr").json()["rows"]]
 
 
-def test_server_binds_localhost_by_default(finished):
-    with DashboardServer(finished) as server:
+def test_server_binds_localhost_by_default(finished, cache_dir):
+    with DashboardServer(finished, cache_dir=cache_dir) as server:
         assert server.url.startswith("http://127.0.0.1:")
 
 
@@ -73,10 +73,10 @@ def test_search_views_best_so_far_is_monotone(client):
     assert {p["params"]["lr"] for p in body["points"]} == {0.1, 0.2, 0.3}
 
 
-def test_a_long_curve_is_cut_to_max_points(finished):
+def test_a_long_curve_is_cut_to_max_points(finished, cache_dir):
     """A trial with 50,000 results is served as at most MAX_POINTS points, the extremes kept."""
     folder = os.path.join(finished, "exp")
-    with DashboardServer(finished) as server, httpx.Client(base_url=server.url, timeout=30) as client:
+    with DashboardServer(finished, cache_dir=cache_dir) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         trial = _trial_ids(client)[0]
         dirname = next(d for d in os.listdir(folder) if trial in d)
         with open(os.path.join(folder, dirname, "result.json"), "w") as f:

@@ -11,7 +11,7 @@ from tunesmith.dashboard import ExperimentSource, ExperimentState, TrialState
 from tunesmith.dashboard._server import DashboardServer
 
 
-def test_an_experiment_on_s3_is_served_and_its_new_rows_are_read_by_offset(finished, s3_endpoint):
+def test_an_experiment_on_s3_is_served_and_its_new_rows_are_read_by_offset(finished, s3_endpoint, cache_dir):
     import s3fs
 
     fs = s3fs.S3FileSystem(key="testing", secret="testing", endpoint_url=s3_endpoint, skip_instance_cache=True)
@@ -27,7 +27,7 @@ def test_an_experiment_on_s3_is_served_and_its_new_rows_are_read_by_offset(finis
     first.settled = False  # as if still running: an unfinished trial is polled
     source.refresh()
     assert first.iterations == 5 and first.last == 0.01
-    with DashboardServer("s3://dash-bucket/results", filesystem=fs) as server, httpx.Client(base_url=server.url) as client:
+    with DashboardServer("s3://dash-bucket/results", filesystem=fs, cache_dir=cache_dir) as server, httpx.Client(base_url=server.url) as client:
         assert client.get("/api/experiments").json()["experiments"] == ["exp"]
         assert client.get("/api/experiments/exp/trials").json()["total"] == 3
 
@@ -109,3 +109,26 @@ def test_an_unfinished_experiment_on_s3_is_running_while_its_driver_lease_is_liv
     lease = {"host": "another-machine", "pid": 1, "expires": time.time() + 60}
     fs.pipe_file("lease-bucket/exp/.driver-lease.json", json.dumps(lease).encode())
     assert source.state() is ExperimentState.RUNNING
+
+
+def test_an_early_stop_by_the_scheduler_is_journaled_and_shown_in_the_table_and_the_curve(run, storage, cache_dir):
+    from tunesmith.schedulers import ASHAScheduler
+
+    def train(config):
+        for step in range(1, 9):
+            tune.report({"loss": config["lr"] * 10 / step})
+
+    asha = ASHAScheduler(time_attr="training_iteration", max_t=8, grace_period=1, reduction_factor=2)
+    run(train, {"lr": tune.grid_search([0.1, 0.2, 0.4, 0.8])}, metric="loss", mode="min", scheduler=asha,
+        max_concurrent_trials=1)
+    with open(os.path.join(storage, "exp", "journal.jsonl")) as f:
+        finished = [json.loads(line) for line in f if '"trial_finished"' in line]
+    stopped = [r["trial_id"] for r in finished if r.get("stopped_by") == "scheduler"]
+    assert stopped and all(r["status"] == "TERMINATED" for r in finished), finished
+    with DashboardServer(storage, cache_dir=cache_dir) as server, httpx.Client(base_url=server.url) as client:
+        page = client.get("/api/experiments/exp/trials", params={"filter": "stopped_by==scheduler"}).json()
+        assert sorted(row["trial_id"] for row in page["rows"]) == sorted(stopped)
+        assert page["columns"][:3] == ["trial_name", "status", "stopped_by"]
+        curve = client.get(f"/api/experiments/exp/trials/{stopped[0]}/curve").json()
+        assert curve["events"][-1]["kind"] == "stopped"
+        assert curve["events"][-1]["text"] == "stopped by the scheduler: TERMINATED"

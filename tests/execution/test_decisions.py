@@ -7,7 +7,7 @@ import pytest
 
 import tunesmith as tune
 from tunesmith.callback import Callback, CallbackList
-from tunesmith.execution import _controller, _server
+from tunesmith.execution import _controller
 from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback
 from tunesmith.schedulers import ASHAScheduler, FIFOScheduler
 from tunesmith.stopper import (
@@ -24,20 +24,6 @@ REPORTS = 200
 def reports(config):
     for i in range(REPORTS):
         tune.report({"i": i, "loss": 1.0 / (i + 1)})
-
-
-@pytest.fixture
-def servers(monkeypatch):
-    """Every TrialServer the Tuner makes, to read its traffic counters afterwards."""
-    made = []
-    original = _server.TrialServer.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(_server.TrialServer, "__init__", init)
-    return made
 
 
 def _rows(result):

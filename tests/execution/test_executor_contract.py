@@ -26,3 +26,11 @@ def test_dask_local_cluster_contract(tmp_path):
     from tunesmith.execution import DaskExecutor
 
     check_executor(lambda: DaskExecutor.local(n_workers=2, gpus_per_worker=1), tmp_path)
+
+
+@pytest.mark.slow
+def test_dask_executor_over_tls_contract(tmp_path, tls_dask_client):
+    """A scheduler at tls://: every trial connection is TLS, and the contract holds the same."""
+    from tunesmith.execution import DaskExecutor
+
+    check_executor(lambda: DaskExecutor(tls_dask_client), tmp_path)

@@ -75,3 +75,19 @@ def test_ray_failures_are_retried_in_a_new_process(run, local_ray, tmp_path):
         assert results.num_errors == 0 and results[0].metrics["ok"] == 1
     finally:
         executor.close()
+
+
+def test_with_trial_tls_trials_report_over_tls(run, local_ray, servers):
+    from tunesmith.execution import RayExecutor
+
+    executor = RayExecutor(heartbeat_timeout_s=300, trial_tls=True)
+    try:
+        def train(config):
+            for step in range(3):
+                tune.report({"score": config["x"] * 10 + step})
+
+        results = run(train, {"x": tune.grid_search([0, 1])}, executor=executor, metric="score", mode="max")
+    finally:
+        executor.close()
+    assert servers[0].certificate is not None
+    assert results.num_errors == 0 and sorted(r.metrics["score"] for r in results) == [2, 12]

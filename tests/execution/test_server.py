@@ -1,9 +1,11 @@
 """The TrialServer against strangers: each attack runs against a live experiment, which
-finishes with every trial's results intact; and a TrialServer out of file descriptors."""
+finishes with every trial's results intact, over plain TCP (the local executor) and over
+TLS (a Dask cluster at ``tls://``); and a TrialServer out of file descriptors."""
 
 import os
 import select
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -27,38 +29,34 @@ def _steady(config):
         tune.report({"score": config["x"] * 10 + step})
 
 
-@pytest.fixture
-def servers(monkeypatch):
-    """Every TrialServer made while the test runs (the Tuner's own, for the attacker)."""
-    made = []
-    original = _server.TrialServer.__init__
-
-    def recording(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(_server.TrialServer, "__init__", recording)
-    return made
-
-
 def _connect(server, timeout=5.0):
+    """A client of ``server``: over TLS when it speaks TLS (its certificate is public)."""
+    sock = _connect_plain(server, timeout)
+    if server.certificate is None:
+        return sock
+    from tunesmith.execution import _tls
+
+    return _tls.wrap_client(sock, server.certificate)
+
+
+def _connect_plain(server, timeout=5.0):
     host, port = server.address.rsplit(":", 1)
     return socket.create_connection((host, int(port)), timeout=timeout)
 
 
 def _nested_brackets(server):
     with _connect(server) as sock:
-        sock.sendall(struct.pack("!I", 200_000) + b"[" * 200_000)
+        _send(sock, struct.pack("!I", 200_000) + b"[" * 200_000)
         _expect_closed(sock)
     with _connect(server) as sock:  # a valid header, then JSON nested too deep for the decoder
         body = b"[" * 900
-        sock.sendall(struct.pack("!I", len(body) + 4) + struct.pack("!I", len(body)) + body)
+        _send(sock, struct.pack("!I", len(body) + 4) + struct.pack("!I", len(body)) + body)
         _expect_closed(sock)
 
 
 def _huge_header(server):
     with _connect(server) as sock:
-        sock.sendall(struct.pack("!I", 0xFFFFFFF0) + b"x" * 65536)
+        _send(sock, struct.pack("!I", 0xFFFFFFF0) + b"x" * 65536)
         _expect_closed(sock)
 
 
@@ -66,7 +64,7 @@ def _idle_flood(server):
     socks = []
     try:
         for _ in range(300):
-            socks.append(_connect(server))
+            socks.append(_connect_plain(server))  # over TLS too: a handshake never begun
         closed = 0
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline and closed < 300 - _server.MAX_UNAUTHENTICATED:
@@ -99,6 +97,19 @@ def _forged_ticket(server):
         _expect_closed(sock)
 
 
+def _plain_auth(server):
+    """The right token in clear text to a TLS server: not TLS, so closed."""
+    with _connect_plain(server) as sock:
+        _wire.send_frame(sock, _protocol.Auth(server.token))
+        _expect_closed(sock)
+
+
+def _stalled_handshake(server):
+    with _connect_plain(server) as sock:
+        sock.sendall(b"\x16\x03\x01\x02\x00")  # the start of a ClientHello, then nothing
+        _expect_closed(sock)
+
+
 def _pickle_after_auth(server):
     """The token holder's worst: a pickle that would run a command. It is never unpickled."""
     import pickle
@@ -114,23 +125,35 @@ def _pickle_after_auth(server):
         _expect_closed(sock)
 
 
+def _send(sock, data):
+    """Send what the server takes: it may close the connection before all of ``data`` is sent."""
+    try:
+        sock.sendall(data)
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+        pass
+
+
 def _expect_closed(sock):
     """The server drops the connection while the experiment still runs."""
     sock.settimeout(_server.AUTH_DEADLINE_S + 1)
     try:
         while sock.recv(65536):
             pass
-    except (ConnectionResetError, BrokenPipeError):
+    except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
         pass
     assert not _fit_ended.is_set(), "the connection stayed open until the experiment ended"
 
 
 ATTACKS = [_nested_brackets, _huge_header, _idle_flood, _slow_loris, _wrong_token, _forged_ticket,
            _pickle_after_auth]
+TLS_ATTACKS = [*ATTACKS, _plain_auth, _stalled_handshake]
+CASES = [pytest.param(attack, False, id=attack.__name__.strip("_")) for attack in ATTACKS] + [
+    pytest.param(attack, True, id=f"tls-{attack.__name__.strip('_')}") for attack in TLS_ATTACKS]
 
 
-@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.__name__.strip("_"))
-def test_an_attack_on_the_trial_server_leaves_the_experiment_intact(run, servers, attack, monkeypatch):
+@pytest.mark.parametrize(("attack", "tls"), CASES)
+def test_an_attack_on_the_trial_server_leaves_the_experiment_intact(run, servers, attack, tls, monkeypatch, request):
+    executor = _tls_executor(request) if tls else None
     monkeypatch.setattr(_server, "AUTH_DEADLINE_S", 1.0)
     _fit_ended.clear()
     if os.path.exists("/tmp/tunesmith-pwned"):
@@ -138,7 +161,9 @@ def test_an_attack_on_the_trial_server_leaves_the_experiment_intact(run, servers
     errors = []
 
     def attacker():
-        while not servers:
+        # Once a trial runs: on Dask the workers first probe the port (a flood before that
+        # would fail the probe, which is a start-up check, not the running experiment).
+        while not servers or not servers[0]._by_trial:
             time.sleep(0.01)
         try:
             attack(servers[0])
@@ -147,14 +172,26 @@ def test_an_attack_on_the_trial_server_leaves_the_experiment_intact(run, servers
 
     thread = threading.Thread(target=attacker, daemon=True)
     thread.start()
-    grid = run(_steady, {"x": tune.grid_search([0, 1, 2])}, metric="score", mode="max", max_concurrent_trials=2)
+    try:
+        grid = run(_steady, {"x": tune.grid_search([0, 1, 2])}, metric="score", mode="max", max_concurrent_trials=2,
+                   executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
     _fit_ended.set()
+    assert (servers[0].certificate is not None) is tls
     thread.join(30)
     assert not errors, errors
     assert not grid.errors
     assert sorted(r.metrics["score"] for r in grid) == [4, 14, 24]
     assert all(len(r.metrics_dataframe) == STEPS for r in grid) if _has_pandas() else True
     assert not os.path.exists("/tmp/tunesmith-pwned")
+
+
+def _tls_executor(request):
+    from tunesmith.execution import DaskExecutor
+
+    return DaskExecutor(request.getfixturevalue("tls_dask_client"), min_workers=2)
 
 
 def _has_pandas():
@@ -304,10 +341,104 @@ def _poll_until_readable(server, sock, timeout=5.0):
 
 
 def _closed_while_polling(server, sock):
-    """Whatever the server had sent is followed by EOF."""
+    """Whatever the server had sent is followed by EOF (or a reset: it closed with our bytes unread)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         _poll_until_readable(server, sock)
-        if not sock.recv(65536):
+        try:
+            if not sock.recv(65536):
+                return
+        except ConnectionResetError:
             return
     raise AssertionError("the connection stayed open")
+
+
+def test_over_tls_a_large_assignment_and_a_burst_of_results_arrive_whole():
+    """Queued writes that meet SSLWantWriteError, and reads that must drain what OpenSSL holds."""
+    server = _server.TrialServer(tls=True)
+    blob = os.urandom(32 << 20)
+    results = 400
+    try:
+        server.add_trainable("k", blob)
+        server.expect("t1", 0, _assignment("t1", 0))
+        with _while_polling(server, lambda: _connect(server)) as sock:  # the handshake needs the loop
+            assert isinstance(sock, ssl.SSLSocket)
+            _wire.send_frame(sock, _protocol.Hello("t1", 0, {}, server.ticket("t1", 0)))
+            _events(server, "started")
+            assert isinstance(server._by_trial["t1"].sock, ssl.SSLSocket)
+            assert _while_polling(server, lambda: _wire.recv_frame(sock)).trainable == blob
+            for seq in range(results):  # a frame per TLS record, many records per read
+                _wire.send_frame(sock, _protocol.Result(seq, {"n": seq, "pad": "x" * 3000}, None, False))
+            seen = []
+            deadline = time.monotonic() + 10
+            while len(seen) < results and time.monotonic() < deadline:
+                seen += [e.payload[1]["n"] for e in server.poll(0.05) if e.kind == "result"]
+            assert seen == list(range(results))
+    finally:
+        server.close()
+
+
+def test_a_tls_server_refuses_a_plain_client_even_with_the_right_token():
+    server = _server.TrialServer(tls=True)
+    try:
+        server.add_trainable("k", b"blob")
+        server.expect("t1", 0, _assignment("t1", 0))
+        with _connect_plain(server) as sock:
+            _wire.send_frame(sock, _protocol.Auth(server.token))
+            _wire.send_frame(sock, _protocol.Hello("t1", 0, {}, server.ticket("t1", 0)))
+            _closed_while_polling(server, sock)
+        assert server.poll(0.05) == [] and "t1" in server._expected  # nothing started; the ticket is unspent
+    finally:
+        server.close()
+
+
+def _while_polling(server, work):
+    """``work()``'s answer, run in a thread while this one polls ``server``."""
+    answer = []
+    thread = threading.Thread(target=lambda: answer.append(_outcome(work)), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while thread.is_alive() and time.monotonic() < deadline:
+        server.poll(0.01)
+    assert answer, "no answer within 10 s"
+    if isinstance(answer[0], BaseException):
+        raise answer[0]
+    return answer[0]
+
+
+def _outcome(work):
+    try:
+        return work()
+    except BaseException as exc:  # re-raised in the test's thread
+        return exc
+
+
+def test_tls_code_is_loaded_only_by_a_tls_server():
+    code = ("import sys; from tunesmith.execution import _server, _worker; _server.TrialServer().close(); "
+            "print(sorted(m for m in ('ssl', 'cryptography') if m in sys.modules)); "
+            "_server.TrialServer(tls=True).close(); print(sorted(m for m in ('ssl', 'cryptography') if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "['cryptography', 'ssl']"]
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["tcp", "tls"])
+def test_a_flood_of_idle_connections_sheds_them_before_one_that_spoke(tls):
+    """An attempt's connection that has begun (a ClientHello, half a frame) outlives idle ones opened after it."""
+    server = _server.TrialServer(tls=tls)
+    socks = []
+    try:
+        speaker = _connect_plain(server)
+        speaker.sendall(b"\x16\x03\x01\x02\x00" if tls else struct.pack("!I", 100))  # a start, then nothing
+        socks.append(speaker)
+        for _ in range(5):
+            server.poll(0.01)
+        for _ in range(_server.MAX_UNAUTHENTICATED + 20):
+            socks.append(_connect_plain(server))
+            server.poll(0)
+        assert any(conn.sock.getpeername() == speaker.getsockname() for conn in server._unauthenticated)
+        assert len(server._unauthenticated) <= _server.MAX_UNAUTHENTICATED
+    finally:
+        for sock in socks:
+            sock.close()
+        server.close()

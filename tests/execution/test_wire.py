@@ -9,20 +9,6 @@ import numpy as np
 import pytest
 
 import tunesmith as tune
-from tunesmith.execution import _server
-
-
-@pytest.fixture
-def servers(monkeypatch):
-    made = []
-    original = _server.TrialServer.__init__
-
-    def recording(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        made.append(self)
-
-    monkeypatch.setattr(_server.TrialServer, "__init__", recording)
-    return made
 
 
 def test_a_lambda_inside_grid_search_reaches_the_trial(run):

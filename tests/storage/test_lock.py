@@ -94,3 +94,32 @@ def test_a_live_lease_on_an_object_store_is_respected_and_an_expired_one_is_not(
     _lease(fs, bucket, expires=time.time() - 1)
     assert tune.Tuner(counting, param_space={"steps": 1}, run_config=config).fit().num_terminated == 1
     assert not fs.exists(f"{bucket}/runs/exp/.driver-lease.json")  # let go at the end
+
+
+@pytest.mark.slow
+def test_after_a_kill_9_of_the_driver_the_experiment_reads_interrupted_and_its_running_trial_pending(tmp_path):
+    import json as json_module
+
+    import psutil
+    from click.testing import CliRunner
+
+    from tunesmith.cli._commands import cli
+    from tunesmith.storage._lock import driver_alive
+
+    proc = _start_driver(tmp_path)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    try:
+        assert driver_alive(str(tmp_path / "exp"))
+        assert [t.status for t in tune.ExperimentAnalysis(str(tmp_path / "exp")).trials] == ["RUNNING"]
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    try:
+        assert not driver_alive(str(tmp_path / "exp"))
+        assert [t.status for t in tune.ExperimentAnalysis(str(tmp_path / "exp")).trials] == ["PENDING"]  # as Ray reads it
+        listed = json_module.loads(CliRunner().invoke(cli, ["ls", str(tmp_path), "--json"]).output)
+        assert (listed["status"], listed["trials"]) == ("interrupted", {"pending": 1})
+    finally:
+        for child in children:  # the trial's process, if it outlived its driver
+            if child.is_running():
+                child.kill()

@@ -170,7 +170,9 @@ def show_command(experiment: str, storage: str | None, sort: str | None, descend
 @click.argument("target", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep 127.0.0.1 unless you mean to share it).")
 @click.option("--port", default=8265, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
-def dashboard_command(target: str | None, host: str, port: int) -> None:
+@click.option("--cache-dir", default=None, help="Folder for the trial indexes "
+              "(default ~/.cache/tunesmith/dashboard, or $TUNESMITH_DASHBOARD_CACHE).")
+def dashboard_command(target: str | None, host: str, port: int, cache_dir: str | None) -> None:
     """Serve the read-only web dashboard for STORAGE (a folder of experiments) or one EXPERIMENT, and print its URL."""
     from tunesmith.dashboard._server import serve
 
@@ -179,7 +181,10 @@ def dashboard_command(target: str | None, host: str, port: int) -> None:
         raise NotFound(f"no folder {path!r}: pass a storage folder or an experiment folder")
     try:
         serve(os.path.expanduser(path) if "://" not in path else path, host=host, port=port,
-              announce=lambda url: click.echo(f"tunesmith dashboard: {url}  (Ctrl-C to stop)"))
+              announce=lambda url: click.echo(f"tunesmith dashboard: {url}  (Ctrl-C to stop)"),
+              cache_dir=os.path.expanduser(cache_dir) if cache_dir else None)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.") from None
 

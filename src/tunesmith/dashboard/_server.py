@@ -1,7 +1,7 @@
 """The dashboard's web server: a small read-only Starlette app on uvicorn.
 
-Every endpoint is a GET over :mod:`tunesmith.dashboard._source`; there is nothing to write
-with. A background thread re-reads (by offset) the experiments that a page has opened,
+Every endpoint is a GET over :mod:`tunesmith.dashboard._index` (an experiment's trials in
+a sqlite index in the dashboard's cache folder); there is nothing to write with. A background thread re-reads (by offset) the experiments that a page has opened,
 every half second, and a server-sent event stream tells each open page when its
 experiment has news, so a new result shows within a second or two.
 """
@@ -12,7 +12,6 @@ import asyncio
 import json
 import math
 import os
-import random
 import socket
 import threading
 import time
@@ -20,10 +19,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from tunesmith import _settings
 from tunesmith._imports import try_import
+from tunesmith.dashboard._index import ExperimentIndex
 from tunesmith.dashboard._lttb import lttb
-from tunesmith.dashboard._source import ExperimentSource, TrialEntry, list_experiments, open_experiment
-from tunesmith.dashboard._table import columns, parse_filter, select, trial_row
+from tunesmith.dashboard._source import ExperimentSource, TrialEntry, _Files, _url, list_experiments
+from tunesmith.dashboard._table import columns, parse_filter, trial_row
 
 __all__ = ["Dashboard", "DashboardServer", "serve"]
 
@@ -32,58 +33,122 @@ MAX_POINTS = 2000  # per curve, after LTTB
 MAX_SEARCH_POINTS = 2000  # trials drawn in the search views (the best always among them)
 REFRESH_S = 0.5
 OPEN_READS = 500
-JOURNAL_STEP = 4 << 20  # bytes of journal read at a time: about 8,000 trials
+JOURNAL_STEP = 1 << 20  # bytes of journal read at a time: about 2,000 trials (small steps: a low peak of parsed records)
+FIRST_STEP = 1 << 20  # bytes of journal read before the first answer: the page shows, then fills in
 
 
 class Dashboard:
-    """The experiments under one storage folder or URL (or a single experiment folder)."""
+    """The experiments under one storage folder or URL (or a single experiment folder).
 
-    def __init__(self, path: str, filesystem: Any = None) -> None:
+    Args:
+        path: A storage folder or URL holding experiments, or one experiment folder.
+        filesystem: An fsspec filesystem for a URL.
+        cache_dir: Folder for the trial indexes (default: ``TUNESMITH_DASHBOARD_CACHE``).
+    """
+
+    def __init__(self, path: str, filesystem: Any = None, cache_dir: str | None = None) -> None:
         self.path, self.filesystem = path, filesystem
+        self.cache_dir = _writable(cache_dir or _settings.dashboard_cache_dir())
         self.single = _has_journal(path, filesystem)
-        self._sources: dict[str, ExperimentSource] = {}
+        self._sources: dict[str, ExperimentIndex] = {}
         self._lock = threading.Lock()
+        self._trim_pending = False
 
     def names(self) -> list[str]:
         if self.single:
             return [os.path.basename(self.path.rstrip("/"))]
         return list_experiments(self.path, self.filesystem)
 
-    def source(self, name: str) -> ExperimentSource:
+    def source(self, name: str) -> ExperimentIndex:
         """The experiment ``name``, opened and read on first use (KeyError if there is none)."""
         with self._lock:
             source = self._sources.get(name)
             if source is None:
                 if name not in self.names():
                     raise KeyError(name)
-                source = (ExperimentSource(self.path, self.filesystem) if self.single
-                          else open_experiment(self.path, name, self.filesystem))
-                # The first 4 MB of the journal and the first 500 trials' result files now; the
+                source = ExperimentIndex(self.path if self.single else self._experiment_path(name), self.cache_dir,
+                                         self.filesystem)
+                # The first MB of the journal and the first 500 trials' result files now; the
                 # rest of a large experiment is read by the background refresh (and a page's
                 # result files when it is shown first), so it opens quickly and fills in live.
-                source.refresh(results=False, max_bytes=JOURNAL_STEP)
-                source.refresh_results(source.trials[:OPEN_READS])
+                # A warm index (a dashboard opened this experiment before) goes on from its offsets.
+                source.refresh(results=False, max_bytes=FIRST_STEP)
+                source.refresh_results_step(-1, OPEN_READS)
                 self._sources[name] = source
             return source
+
+    def _experiment_path(self, name: str) -> str:
+        files = _Files(self.path, self.filesystem)
+        return files.join(name) if files.local else _url(self.path, name)
 
     def refresh(self) -> None:
         """Read what the opened experiments appended since the last call."""
         with self._lock:
             sources = list(self._sources.values())
+        versions = [source.version for source in sources]
         for source in sources:
             while True:  # the journal in steps, the lock let go between them
                 with self._lock:
                     source.refresh(results=False, max_bytes=JOURNAL_STEP)
                     if source.caught_up:
-                        trials = list(source.trials)
                         break
-            for start in range(0, len(trials), 2000):  # the lock is let go between chunks: pages stay quick
+            after: int | None = -1
+            while after is not None:  # the lock is let go between chunks: pages stay quick
                 with self._lock:
-                    source.refresh_results(trials[start:start + 2000])
+                    _, after = source.refresh_results_step(after)
+        if any(source.version != seen for source, seen in zip(sources, versions)):
+            self._trim_pending = True
+        if self._trim_pending and _trim_heap():
+            self._trim_pending = False
+
+    def close(self) -> None:
+        """Close the opened indexes."""
+        with self._lock:
+            for source in self._sources.values():
+                source.close()
+            self._sources.clear()
 
     @property
     def lock(self) -> threading.Lock:
         return self._lock
+
+
+_TRIM_S = 5.0
+_trimmed = [-math.inf]
+
+
+def _trim_heap() -> bool:
+    """Hand the C allocator's freed memory back to the system (glibc's ``malloc_trim``; a
+    no-op elsewhere), at most every :data:`_TRIM_S` seconds.
+
+    Reading a journal step parses thousands of records at once in the refresh thread; the
+    objects are freed once they are in the index, but glibc keeps each thread's freed pages,
+    so without this the server's RSS would creep with the experiment's size although what it
+    holds does not. False when it is too soon to trim again."""
+    if time.monotonic() - _trimmed[0] < _TRIM_S:
+        return False
+    _trimmed[0] = time.monotonic()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return True
+
+
+def _writable(cache_dir: str) -> str:
+    """``cache_dir``, created if needed; ValueError if the dashboard cannot write its indexes there."""
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        if not os.access(cache_dir, os.W_OK | os.X_OK):
+            raise PermissionError("not writable")
+    except OSError as exc:
+        raise ValueError(
+            f"the dashboard keeps its trial indexes in a cache folder it can write, and cannot write {cache_dir!r} "
+            f"({exc.strerror or exc}); pass --cache-dir (or set TUNESMITH_DASHBOARD_CACHE) to a writable folder"
+        ) from None
+    return cache_dir
 
 
 def _has_journal(path: str, filesystem: Any) -> bool:
@@ -94,35 +159,26 @@ def _has_journal(path: str, filesystem: Any) -> bool:
         return False
 
 
-# -- what the endpoints answer (plain functions over a source) -------------------------------
-def experiment_summary(source: ExperimentSource) -> dict[str, Any]:
+# -- what the endpoints answer (plain functions over an index) ------------------------------
+def experiment_summary(source: ExperimentIndex) -> dict[str, Any]:
     best = source.best_trial()
     return {
-        "name": source.name, "status": source.state().value if source.caught_up else "loading", "trials": len(source.trials), "counts": source.counts(),
-        "metric": source.metric, "mode": source.mode, "best": best.best if best else None,
-        "best_trial": best.trial_id if best else None, "started": source.started, "duration_s": source.duration(),
-        "metrics": source.metric_names(), "params": _param_names(source), "version": source.version,
-        "summarised": sum(1 for t in source.trials if t.result_offset or t.dirname is None),
+        "name": source.name, "status": source.state().value if source.caught_up else "loading",
+        "trials": source.count(), "counts": source.counts(), "metric": source.metric, "mode": source.mode,
+        "best": best.best if best else None, "best_trial": best.trial_id if best else None,
+        "started": source.started, "duration_s": source.duration(), "metrics": source.metric_names(),
+        "params": source.param_names(), "version": source.version, "summarised": source.summarised(),
     }
 
 
-def _param_names(source: ExperimentSource, sample: int = 200) -> list[str]:
-    names: dict[str, None] = {}
-    for trial in source.trials[:sample]:
-        names.update(dict.fromkeys(trial.params()))
-    return list(names)
-
-
-def trial_page(source: ExperimentSource, query: dict[str, str]) -> dict[str, Any]:
+def trial_page(source: ExperimentIndex, query: dict[str, str]) -> dict[str, Any]:
     filters = [parse_filter(text) for text in query.get("filter", "").split(";") if text.strip()]
     desc = query.get("desc")
-    total, rows = select(source, filters=filters, sort=query.get("sort") or None,
-                         descending=None if desc in (None, "") else desc == "1",
-                         offset=int(query.get("offset", 0)), limit=min(int(query.get("limit", 50)), 500))
-    unread = [t for t in (source.trial(row["trial_id"]) for row in rows) if t is not None and not t.result_offset]
-    if unread and source.refresh_results(unread):  # a page shown before the background read reached it
-        rows = [trial_row(source, source.trial(row["trial_id"])) for row in rows]  # type: ignore[arg-type]
-    return {"total": total, "all": len(source.trials), "columns": columns(source, rows), "rows": _clean(rows)}
+    total, trials = source.select(filters, query.get("sort") or None, None if desc in (None, "") else desc == "1",
+                                  int(query.get("offset", 0)), min(int(query.get("limit", 50)), 500))
+    source.refresh_results([t for t in trials if not t.result_offset])  # shown before the background read reached it
+    rows = [trial_row(source, t) for t in trials]
+    return {"total": total, "all": source.count(), "columns": columns(source, rows), "rows": _clean(rows)}
 
 
 def trial_detail(source: ExperimentSource, trial: TrialEntry) -> dict[str, Any]:
@@ -155,44 +211,31 @@ def trial_curve(source: ExperimentSource, trial: TrialEntry, metric: str, x: str
             "y": ya[keep].tolist(), "points": len(xa), "events": events}
 
 
-def search_views(source: ExperimentSource, metric: str | None) -> dict[str, Any]:
+def search_views(source: ExperimentIndex, metric: str | None) -> dict[str, Any]:
     """Best-so-far over trial completion, and per-trial (params, value) for parallel
-    coordinates and scatter plots: at most :data:`MAX_SEARCH_POINTS` trials, the best kept."""
+    coordinates and scatter plots: at most :data:`MAX_SEARCH_POINTS` trials, the best kept.
+    Both are streamed from the index: only the improvements and the sample are held."""
     metric = metric or source.metric
-    maximize = source.mode == "max"
-    done = [t for t in source.trials if _value(t, metric, source) is not None]
-    done.sort(key=lambda t: t.ended or t.started or 0.0)
-    best_so_far, best = [], None
-    for number, trial in enumerate(done, start=1):
-        value = _value(trial, metric, source)
-        if best is None or (value > best if maximize else value < best):
-            best = value
-            best_so_far.append([number, value, trial.ended or trial.started])
-    if done:
-        best_so_far.append([len(done), best, done[-1].ended or done[-1].started])
-    sample = _sample(done, metric, source, maximize)
-    params = _param_names(source)
-    points = [{"trial_id": t.trial_id, "value": _value(t, metric, source),
-               "params": {k: _jsonable(v) for k, v in t.params().items() if k in params}} for t in sample]
-    return {"metric": metric, "mode": source.mode, "trials": len(done), "best_so_far": best_so_far,
+    best_so_far: list[list[Any]] = []
+    points: list[dict[str, Any]] = []
+    params = source.param_names()
+    done = 0
+    if metric:
+        maximize, best, when = source.mode == "max", None, None
+        for _, value, when in source.completed_values(metric):
+            done += 1
+            if best is None or (value > best if maximize else value < best):
+                best = value
+                best_so_far.append([done, value, when])
+        if done:
+            best_so_far.append([done, best, when])
+        sample = source.sample(metric, MAX_SEARCH_POINTS, MAX_SEARCH_POINTS // 10)
+        trials = source.trials_at([index for index, _ in sample])
+        points = [{"trial_id": t.trial_id, "value": value,
+                   "params": {k: _jsonable(v) for k, v in t.params().items() if k in params}}
+                  for t, (_, value) in zip(trials, sample)]
+    return {"metric": metric, "mode": source.mode, "trials": done, "best_so_far": best_so_far,
             "params": params, "points": points}
-
-
-def _value(trial: TrialEntry, metric: str | None, source: ExperimentSource) -> float | None:
-    if metric is None:
-        return None
-    if metric == source.metric:
-        return trial.best
-    return trial.last_metrics.get(metric)
-
-
-def _sample(trials: list[TrialEntry], metric: str | None, source: ExperimentSource, maximize: bool) -> list[TrialEntry]:
-    if len(trials) <= MAX_SEARCH_POINTS:
-        return trials
-    ranked = sorted(trials, key=lambda t: _value(t, metric, source), reverse=maximize)
-    top = ranked[: MAX_SEARCH_POINTS // 10]
-    rest = random.Random(0).sample(ranked[len(top):], MAX_SEARCH_POINTS - len(top))
-    return top + rest
 
 
 def _num(value: Any) -> float | None:
@@ -292,11 +335,14 @@ class DashboardServer:
         host: Address to bind; 127.0.0.1 unless you mean others to reach it.
         port: Port; 0 picks a free one (see :attr:`url`).
         filesystem: An fsspec filesystem for a URL.
+        cache_dir: Folder for the trial indexes (default: ``TUNESMITH_DASHBOARD_CACHE``, see
+            :mod:`tunesmith._settings`).
     """
 
-    def __init__(self, path: str, *, host: str = "127.0.0.1", port: int = 0, filesystem: Any = None) -> None:
+    def __init__(self, path: str, *, host: str = "127.0.0.1", port: int = 0, filesystem: Any = None,
+                 cache_dir: str | None = None) -> None:
         uvicorn = try_import("uvicorn", extra="dashboard", needed_by="the dashboard")
-        self.dashboard = Dashboard(path, filesystem)
+        self.dashboard = Dashboard(path, filesystem, cache_dir)
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
@@ -330,6 +376,7 @@ class DashboardServer:
         for thread in self._threads:
             thread.join(timeout=5)
         self._socket.close()
+        self.dashboard.close()
 
     def __enter__(self) -> "DashboardServer":
         return self.start()
@@ -339,9 +386,9 @@ class DashboardServer:
 
 
 def serve(path: str, *, host: str = "127.0.0.1", port: int = 8265, announce: Callable[[str], None] = print,
-          filesystem: Any = None) -> None:
+          filesystem: Any = None, cache_dir: str | None = None) -> None:
     """Serve the dashboard until Ctrl-C (``tunesmith dashboard``)."""
-    server = DashboardServer(path, host=host, port=port, filesystem=filesystem).start()
+    server = DashboardServer(path, host=host, port=port, filesystem=filesystem, cache_dir=cache_dir).start()
     announce(server.url)
     try:
         while server._threads[0].is_alive():

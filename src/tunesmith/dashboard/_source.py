@@ -20,7 +20,7 @@ import time
 from typing import Any, Iterator
 
 from tunesmith._flatten import flatten_dict
-from tunesmith.storage._lock import DRIVER_LOCK_FILE, LEASE_FILE, LOCK_FILE, _driver_alive, _lease_live, _parse_holder
+from tunesmith.storage._lock import driver_alive
 from tunesmith.storage._storage import JOURNAL_FILE, split_url
 
 __all__ = ["ExperimentSource", "ExperimentState", "TrialEntry", "TrialEvent", "TrialState", "list_experiments"]
@@ -102,6 +102,7 @@ class TrialEntry:
     result_offset: int = 0
     result_partial: bytes = b""
     settled: bool = False  # finished, and its result file read to the end since
+    stopped_by: str | None = None  # "scheduler" or "stopper": who ended it early (the journal's stopped_by)
 
     def params(self) -> dict[str, Any]:
         """The flattened config: ``{"model/lr": 0.1}`` (the config itself when it is flat already)."""
@@ -117,7 +118,11 @@ class TrialEntry:
     def timeline(self) -> list[TrialEvent]:
         """Started, the decisions, finished: in order."""
         first = [TrialEvent(self.started, "started", "started")] if self.started is not None else []
-        last = [TrialEvent(self.ended, "finished", f"finished: {self.status}")] if self.ended is not None else []
+        last = []
+        if self.ended is not None and self.stopped_by:
+            last = [TrialEvent(self.ended, "stopped", f"stopped by the {self.stopped_by}: {self.status}")]
+        elif self.ended is not None:
+            last = [TrialEvent(self.ended, "finished", f"finished: {self.status}")]
         return first + list(self.events or ()) + last
 
 
@@ -181,7 +186,7 @@ def _lines(data: bytes) -> tuple[list[dict[str, Any]], bytes]:
     try:  # one parse for the whole chunk: several times faster than a call per line
         records = _loads("[" + ",".join(lines) + "]")
         if all(isinstance(record, dict) for record in records):
-            return records, data[cut:]
+            return [record for record in records if _readable(record)], data[cut:]
     except ValueError:
         pass  # a torn or corrupt line somewhere: line by line, skipping it
     records = []
@@ -190,9 +195,18 @@ def _lines(data: bytes) -> tuple[list[dict[str, Any]], bytes]:
             value = json.loads(line)
         except ValueError:
             continue  # a torn line (a crash mid-write): skipped, as the journal reader does
-        if isinstance(value, dict):
+        if isinstance(value, dict) and _readable(value):
             records.append(value)
     return records, data[cut:]
+
+
+def _readable(record: dict[str, Any]) -> bool:
+    """Whether a journal record can be applied: a trial's record names its trial by a string
+    (a corrupt one is skipped, as a torn line is, instead of failing every refresh)."""
+    trial_id = record.get("trial_id")
+    if record.get("event") == "trial_added":
+        return isinstance(trial_id, str)
+    return trial_id is None or isinstance(trial_id, str)
 
 
 def _loads(text: str) -> Any:
@@ -209,6 +223,9 @@ def _loads(text: str) -> Any:
             return json.loads(text)
         except ValueError:
             raise ValueError(str(exc)) from None
+
+
+DRIVER_CHECK_S = 2.0  # how often an unfinished experiment's driver lock is probed
 
 
 def _number(value: Any) -> float | None:
@@ -252,6 +269,8 @@ class ExperimentSource:
         self.caught_up = False
         self._journal_partial = b""
         self.version = 0  # grows whenever something new was read
+        self.driver_gone = False  # unfinished, and no driver holds it: its RUNNING trials read PENDING
+        self._driver_checked = -math.inf
 
     # -- journal --------------------------------------------------------------------------
     def refresh(self, results: bool = True, max_bytes: int | None = None) -> "ExperimentSource":
@@ -270,9 +289,30 @@ class ExperimentSource:
             self._apply(record)
         if records:
             self.version += 1
+        self._check_driver()
         if results:
             self.refresh_results()
         return self
+
+    def _check_driver(self) -> None:
+        """Once the journal is read to its end without ``experiment_finished``: has the driver
+        died? (At most every :data:`DRIVER_CHECK_S`.) If so, the trials it was running read
+        PENDING, as Ray Tune reads them after a crash; a restore's journal records move them on."""
+        if self.finished or not self.caught_up:
+            self.driver_gone = False
+            return
+        if time.monotonic() - self._driver_checked < DRIVER_CHECK_S:
+            return
+        self._driver_checked = time.monotonic()
+        self.driver_gone = not driver_alive(self.files.root, self.files.fs)
+        if self.driver_gone:
+            self._running_to_pending()
+
+    def _running_to_pending(self) -> None:
+        for trial in self.trials:
+            if trial.status is _RUNNING:
+                trial.status = _PENDING
+                self.version += 1
 
     def _apply(self, record: dict[str, Any]) -> None:
         event, now = record.get("event"), record.get("time") or 0.0
@@ -370,11 +410,7 @@ class ExperimentSource:
         unexpired lease), else interrupted (the driver died without a word)."""
         if self.finished:
             return ExperimentState.INTERRUPTED if self.interrupted else ExperimentState.FINISHED
-        if self.files.local:
-            alive = _driver_running(self.files.root, self.files.join(JOURNAL_FILE))
-        else:
-            alive = _lease_live(_parse_holder(self.files.read_from(self.files.join(LEASE_FILE), 0)))
-        return ExperimentState.RUNNING if alive else ExperimentState.INTERRUPTED
+        return ExperimentState.RUNNING if driver_alive(self.files.root, self.files.fs) else ExperimentState.INTERRUPTED
 
     def counts(self) -> dict[str, int]:
         counts = {state.value: 0 for state in TrialState}
@@ -413,6 +449,8 @@ def _apply_trial(trial: TrialEntry, event: str, record: dict[str, Any], now: flo
     elif event == "trial_finished":
         trial.status = _STATES.get(record.get("status") or "TERMINATED", _TERMINATED)
         trial.ended = now
+        stopped_by = record.get("stopped_by")  # absent in journals written before it was recorded
+        trial.stopped_by = stopped_by if isinstance(stopped_by, str) else None
     elif event == "trial_reset":
         trial.status = _PENDING
 
@@ -426,52 +464,6 @@ def _exploited(trial: TrialEntry, record: dict[str, Any], now: float) -> None:
     trial.config = record.get("config") or trial.config
     trial.tag = record.get("tag", trial.tag)
     trial.add_event(TrialEvent(now, "exploited", f"exploited {donor}; {changes or 'same config'}"))
-
-
-_RECENT_S = 60.0
-
-
-def _driver_running(folder: str, journal: str) -> bool:
-    """A local experiment without ``experiment_finished``: is its driver alive?
-
-    Yes while a driver holds ``.driver.lock``. An experiment written before that lock
-    existed: while its log writer holds its lock, or the driver that lock file names is
-    alive on this host; with neither file, while the journal was written in the last minute.
-    """
-    if os.path.exists(os.path.join(folder, DRIVER_LOCK_FILE)):
-        return _lock_held(os.path.join(folder, DRIVER_LOCK_FILE))
-    lock = os.path.join(folder, LOCK_FILE)
-    if _lock_held(lock):
-        return True
-    try:
-        with open(lock, "rb") as f:
-            owner = f.read(256)
-    except OSError:
-        try:
-            return time.time() - os.stat(journal).st_mtime < _RECENT_S
-        except OSError:
-            return False
-    return bool(owner.strip()) and _driver_alive(owner)
-
-
-def _lock_held(path: str) -> bool:
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def list_experiments(storage: str | os.PathLike, filesystem: Any = None) -> list[str]:

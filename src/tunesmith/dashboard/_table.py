@@ -68,6 +68,8 @@ def trial_row(source: ExperimentSource, trial: TrialEntry) -> dict[str, Any]:
         "trial_id": trial.trial_id, "trial_name": source.trial_name(trial), "status": trial.status.value,
         "iter": trial.iterations, "total time (s)": round(trial.time_total_s, 3),
     }
+    if trial.stopped_by:
+        row["stopped_by"] = trial.stopped_by  # TERMINATED early, by the scheduler or a stopper
     row.update({f"config/{k}": v for k, v in trial.params().items()})
     row.update(trial.last_metrics)
     if source.metric:
@@ -81,7 +83,7 @@ def columns(source: ExperimentSource, rows: list[dict[str, Any]]) -> list[str]:
     seen: dict[str, None] = {}
     for row in rows:
         seen.update(dict.fromkeys(row))
-    fixed = ["trial_name", "status"]
+    fixed = ["trial_name", "status"] + (["stopped_by"] if "stopped_by" in seen else [])
     config = [c for c in seen if c.startswith("config/")]
     metrics = [m for m in source.metric_names() if m in seen]
     tail = ["iter", "total time (s)"] + metrics + ([f"best {source.metric}"] if source.metric else [])
@@ -104,7 +106,7 @@ def cell(source: ExperimentSource, trial: TrialEntry, column: str) -> Any:
 _CELLS: dict[str, Callable[[ExperimentSource, TrialEntry], Any]] = {
     "trial_id": lambda s, t: t.trial_id, "trial_name": lambda s, t: s.trial_name(t), "status": lambda s, t: t.status.value,
     "iter": lambda s, t: t.iterations, "total time (s)": lambda s, t: round(t.time_total_s, 3),
-    "num_failures": lambda s, t: t.num_failures,
+    "num_failures": lambda s, t: t.num_failures, "stopped_by": lambda s, t: t.stopped_by,
 }
 
 

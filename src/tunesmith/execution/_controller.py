@@ -33,6 +33,7 @@ from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage, checkpoint_exists
 from tunesmith.storage._checkpoints import CheckpointBook, delete_checkpoint
+from tunesmith.storage._journal import StoppedBy
 from tunesmith.trainable import _session
 
 __all__ = ["Controller", "ExperimentSettings"]
@@ -403,7 +404,7 @@ class Controller:
         trial.last_result = result
         trial.update_metric_analysis(flat)
         lent_before = self._lending(trial.checkpoint) if checkpoint_dir_name else set()
-        decision = self._decide(trial, flat)
+        decision, stopped_by = self._decide(trial, flat)
         if decision is not Decision.STOP:
             self.search_alg.on_trial_result(trial.trial_id, flat)
         self.callbacks.call("on_trial_result", iteration=self._iteration, trials=self.trials, trial=trial, result=result)
@@ -418,7 +419,7 @@ class Controller:
         self._answer(trial, running, seq, decision.value, save)
         if decision is Decision.STOP:
             self._end_attempt(trial, running, "stop")
-            self._complete(trial)
+            self._complete(trial, stopped_by)
         elif decision is Decision.PAUSE:
             self._end_attempt(trial, running, "pause")
 
@@ -447,15 +448,18 @@ class Controller:
                                   f"({type(value).__name__}); report a single number for it, e.g. float(value)")
         return None
 
-    def _decide(self, trial: Trial, flat: dict[str, Any]) -> Decision:
-        if self.stopper(trial.trial_id, flat) or self._reported_done(flat):
-            return Decision.STOP
+    def _decide(self, trial: Trial, flat: dict[str, Any]) -> tuple[Decision, StoppedBy | None]:
+        """The decision on a result, and who stopped the trial if it is STOP (None: it said done)."""
+        stop, done = self.stopper(trial.trial_id, flat), self._reported_done(flat)  # the stopper sees every result
+        if stop or done:
+            return Decision.STOP, None if done else StoppedBy.STOPPER
         if not self._warned_missing_stop_keys:
             missing = self.stopper.missing_keys(flat)
             if missing:
                 self._warned_missing_stop_keys = True
                 self.progress.warn(f"stop criteria {missing} are not among the reported metrics; they will never stop a trial")
-        return self.core.decide(trial, flat)
+        decision = self.core.decide(trial, flat)
+        return decision, StoppedBy.SCHEDULER if decision is Decision.STOP else None
 
     def _reported_done(self, flat: dict[str, Any]) -> bool:
         """A function trainable's ``done=True`` ends the trial, as in Ray Tune (a class trainable
@@ -471,7 +475,7 @@ class Controller:
                 running.deadline = time.monotonic()
             elif running.ending == "pause":  # told to pause, stopped before its process ended
                 running.ending = "stop"  # so its DONE(pause) does not put it back among the waiting
-        self._complete(trial)
+        self._complete(trial, StoppedBy.SCHEDULER)
 
     def _on_checkpoint(self, trial: Trial, running: _Running, event: TrialEvent) -> None:
         self._register_checkpoint(trial, event.payload, flatten_dict(trial.last_result))
@@ -595,14 +599,14 @@ class Controller:
         if how == "stop":
             trial.status = TrialStatus.TERMINATED
 
-    def _complete(self, trial: Trial) -> None:
+    def _complete(self, trial: Trial, stopped_by: StoppedBy | None = None) -> None:
         if self._kept_for_borrowers:
             self._delete_unborrowed()
         flat = flatten_dict(trial.last_result) if trial.last_result else {}
         trial.status = TrialStatus.TERMINATED
         self.search_alg.on_trial_complete(trial.trial_id, flat, error=False)
         self.core.complete(trial, flat)
-        self.storage.journal.trial_finished(trial)
+        self.storage.journal.trial_finished(trial, stopped_by)
         self._save_search_state()
         self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_complete(trial)
@@ -665,7 +669,7 @@ class Controller:
             for trial_id, running in list(self._running.items()):
                 if running.ending is None:
                     self._end_attempt(self._by_id[trial_id], running, "stop")
-                    self._complete(self._by_id[trial_id])
+                    self._complete(self._by_id[trial_id], StoppedBy.STOPPER)
                     running.deadline = time.monotonic()
             while self.core.waiting:  # never started or paused: TERMINATED too, as in Ray
                 self._complete(self.core.waiting.pop(0))

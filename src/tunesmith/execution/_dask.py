@@ -88,10 +88,14 @@ class DaskExecutor(Executor):
             worker gone, or none with the resources they ask for): a warning after the
             heartbeat timeout, then a ``TuneError`` ends the experiment; default
             ``TUNESMITH_PENDING_TIMEOUT_S`` (600).
+        trial_tls: Whether trials talk to the driver over TLS (a certificate made per
+            experiment, which trials pin). None, the default: when the scheduler is at
+            ``tls://``.
 
     Raises:
         ImportError: Dask is not installed (``pip install "tunesmith[dask]"``).
         TuneError: The scheduler does not answer within ``timeout_s``.
+        TypeError: ``trial_tls`` is not True, False or None.
 
     Example:
         >>> import tunesmith as tune
@@ -111,8 +115,13 @@ class DaskExecutor(Executor):
                            '--resources "CPU=4,GPU=1"`')
 
     def __init__(self, address: Any = None, *, timeout_s: float = 10.0, min_workers: int = 1,
-                 heartbeat_timeout_s: float | None = None, pending_timeout_s: float | None = None) -> None:
+                 heartbeat_timeout_s: float | None = None, pending_timeout_s: float | None = None,
+                 trial_tls: bool | None = None) -> None:
         super().__init__(heartbeat_timeout_s=heartbeat_timeout_s)
+        if trial_tls is not None and not isinstance(trial_tls, bool):
+            raise TypeError(f"trial_tls must be True, False or None (TLS when the scheduler is at tls://), "
+                            f"got {trial_tls!r}")
+        self._trial_tls = trial_tls
         distributed = try_import("distributed", extra="dask", needed_by="DaskExecutor")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
@@ -140,13 +149,15 @@ class DaskExecutor(Executor):
     @classmethod
     def local(cls, n_workers: int = 2, *, cpus_per_worker: float = 1, gpus_per_worker: int = 0,
               resources_per_worker: dict[str, float] | None = None,
-              heartbeat_timeout_s: float | None = None, pending_timeout_s: float | None = None) -> DaskExecutor:
+              heartbeat_timeout_s: float | None = None, pending_timeout_s: float | None = None,
+              trial_tls: bool = False) -> DaskExecutor:
         """Start a Dask ``LocalCluster`` on 127.0.0.1 and an executor on it.
 
         The workers are threads of this process (no ``if __name__ == "__main__"`` guard is
         needed); trials still run in their own processes. GPUs are split between workers:
         with ``gpus_per_worker=2``, worker 0 owns devices 0 and 1, worker 1 owns 2 and 3.
-        :meth:`close` stops the cluster.
+        :meth:`close` stops the cluster. ``trial_tls=True`` runs the trial connections over
+        TLS, as on a ``tls://`` cluster (the cluster itself stays ``tcp://`` on 127.0.0.1).
         """
         if n_workers < 1:
             raise ValueError(f"n_workers must be >= 1, got {n_workers}")
@@ -171,7 +182,7 @@ class DaskExecutor(Executor):
         client.register_plugin(GpuSlots(devices), name=GpuSlots.name)
         client.register_plugin(TrialRunner(), name=TrialRunner.name)
         executor = cls(client, min_workers=n_workers, heartbeat_timeout_s=heartbeat_timeout_s,
-                       pending_timeout_s=pending_timeout_s)
+                       pending_timeout_s=pending_timeout_s, trial_tls=trial_tls)
         executor._cluster, executor._owns_client = cluster, True
         return executor
 
@@ -191,6 +202,12 @@ class DaskExecutor(Executor):
                 return probe.getsockname()[0]
         except OSError:
             return "127.0.0.1"
+
+    def trial_tls(self) -> bool:
+        """``trial_tls`` as given, else whether the scheduler is at ``tls://``."""
+        if self._trial_tls is not None:
+            return self._trial_tls
+        return self.client.scheduler.address.startswith("tls://")
 
     def spans_hosts(self) -> bool:
         driver = self.driver_host()
@@ -323,7 +340,7 @@ class DaskExecutor(Executor):
     # -- helpers -----------------------------------------------------------------------------------
     def _process_spec(self) -> dict[str, Any]:
         """What every trial process of this experiment is started with."""
-        return {"driver": self.driver_address, "cwd": os.getcwd(),
+        return {"driver": self.driver_address, "certificate": self.certificate, "cwd": os.getcwd(),
                 "heartbeat_s": min(1.0, self.heartbeat_timeout() / 4), "python_path": driver_source_folders(),
                 "reuse": self.reuse_processes}
 

@@ -77,7 +77,8 @@ def run_attempt(spec: dict[str, Any]) -> int | None:
     slots: GpuSlots = worker.plugins[GpuSlots.name]
     runner: TrialRunner = worker.plugins[TrialRunner.name]
     env = _environment(spec, slots.cuda_visible_devices(spec["gpu_slots"]))
-    attempt = {"trial_id": spec["trial_id"], "attempt": spec["attempt"], "ticket": spec["ticket"]}
+    attempt = {"trial_id": spec["trial_id"], "attempt": spec["attempt"], "ticket": spec["ticket"],
+               "certificate": spec.get("certificate")}
     return runner.processes.run(spec["key"], attempt, env, spec["cwd"], tuple(spec["python_path"]),
                                 reuse=spec.get("reuse", False))
 

@@ -28,7 +28,8 @@ class Executor(abc.ABC):
     The public methods keep the resource ledger; engines implement the private hooks
     :meth:`_start`, :meth:`_launch`, :meth:`_kill`, :meth:`_finished`, :meth:`_exited`
     and :meth:`_shutdown`. Results never pass through the executor: the attempt connects
-    to the driver's ``TrialServer`` itself, at ``driver_address`` with ``token``.
+    to the driver's ``TrialServer`` itself, at ``driver_address`` with ``token``, over TLS
+    with the server's ``certificate`` where the executor asks for it (:meth:`trial_tls`).
 
     Args:
         heartbeat_timeout_s: Seconds a running attempt may stay silent (no message, no
@@ -49,10 +50,12 @@ class Executor(abc.ABC):
         self._heartbeat_s: float | None = None  # fixed when an experiment starts
         self.driver_address = ""
         self.token = ""
+        self.certificate: str | None = None
         self.reuse_processes = False
 
     # -- public bookkeeping ------------------------------------------------------------
-    def start(self, driver_address: str, token: str, *, reuse_processes: bool = False) -> None:
+    def start(self, driver_address: str, token: str, *, reuse_processes: bool = False,
+              certificate: str | None = None) -> None:
         """Begin an experiment whose trials connect to ``driver_address`` with ``token``.
 
         Args:
@@ -62,8 +65,10 @@ class Executor(abc.ABC):
                 after another (``TuneConfig(reuse_actors=True)``). False, the default, runs
                 each in a child the worker forks for it, so one trial's module globals,
                 environment changes and threads never reach the next.
+            certificate: The ``TrialServer``'s TLS certificate (PEM), which trials pin;
+                None when the server speaks plain TCP.
         """
-        self.driver_address, self.token = driver_address, token
+        self.driver_address, self.token, self.certificate = driver_address, token, certificate
         self._heartbeat_s = self._heartbeat_timeout_s or _settings.heartbeat_timeout_s()
         self.reuse_processes = reuse_processes
         self._ledger = self._start()
@@ -132,6 +137,10 @@ class Executor(abc.ABC):
     def driver_host(self) -> str:
         """The address the driver's ``TrialServer`` binds to, reachable from trial processes."""
         return _settings.driver_host()
+
+    def trial_tls(self) -> bool:
+        """Whether the trial connection must be TLS (it crosses a network the cluster encrypts)."""
+        return False
 
     def heartbeat_timeout(self) -> float:
         """Seconds a running attempt may stay silent before it is declared lost."""

@@ -65,8 +65,11 @@ class RayExecutor(Executor):
         resources: Custom resources of a new local Ray.
         heartbeat_timeout_s: Seconds a running trial may stay silent before it is
             declared lost; default ``TUNESMITH_HEARTBEAT_TIMEOUT_S`` (30).
+        trial_tls: Trials talk to the driver over TLS (a certificate made per experiment,
+            which trials pin) instead of plain TCP.
 
     Raises:
+        TypeError: ``trial_tls`` is not True or False.
         ImportError: Ray is not installed (``pip install "tunesmith[ray]"``).
         TuneError: The cluster at ``address`` cannot be reached.
 
@@ -80,8 +83,12 @@ class RayExecutor(Executor):
     more_resources_hint = "add Ray nodes that have it (ray start --num-cpus=... --num-gpus=...)"
 
     def __init__(self, address: str | None = None, *, num_cpus: float | None = None, num_gpus: int | None = None,
-                 resources: dict[str, float] | None = None, heartbeat_timeout_s: float | None = None) -> None:
+                 resources: dict[str, float] | None = None, heartbeat_timeout_s: float | None = None,
+                 trial_tls: bool = False) -> None:
         super().__init__(heartbeat_timeout_s=heartbeat_timeout_s)
+        if not isinstance(trial_tls, bool):
+            raise TypeError(f"trial_tls must be True or False, got {trial_tls!r}")
+        self._trial_tls = trial_tls
         self._ray = try_import("ray", extra="ray", needed_by="RayExecutor")
         self._owns_ray = not self._ray.is_initialized()
         if self._owns_ray:
@@ -101,6 +108,9 @@ class RayExecutor(Executor):
     # -- where the driver listens, and what the workers see ---------------------------------------
     def driver_host(self) -> str:
         return _settings.driver_host_override() or self._ray.util.get_node_ip_address()
+
+    def trial_tls(self) -> bool:
+        return self._trial_tls
 
     def spans_hosts(self) -> bool:
         driver = self.driver_host()
@@ -138,7 +148,8 @@ class RayExecutor(Executor):
         env = attempt_environment(self.driver_address, "", min(1.0, self.heartbeat_timeout() / 4))
         key = f"{self.driver_address}-{handle.trial_id}-{handle.attempt}"
         ticket = _protocol.attempt_ticket(self.token, handle.trial_id, handle.attempt)
-        attempt = {"trial_id": handle.trial_id, "attempt": handle.attempt, "ticket": ticket}
+        attempt = {"trial_id": handle.trial_id, "attempt": handle.attempt, "ticket": ticket,
+                   "certificate": self.certificate}
         runner.ref = runner.actor.run.remote(key, attempt, env, os.getcwd(), driver_source_folders(),
                                              self.reuse_processes)
         handle.engine_ref = runner

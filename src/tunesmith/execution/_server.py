@@ -7,8 +7,8 @@ with a HELLO that carries its attempt's one-time ticket (cluster executors, see
 of at most ``MAX_AUTH_FRAME`` bytes and must do so within ``AUTH_DEADLINE_S``; whatever
 goes wrong on it (bad bytes, a bad token, a crash in decoding) closes that connection
 and nothing else. At most ``MAX_UNAUTHENTICATED`` such connections are kept (the oldest
-goes first), and an ``accept`` that fails (out of file descriptors) pauses accepting
-briefly instead of ending the experiment.
+goes first, preferring one that has sent nothing), and an ``accept`` that fails (out of
+file descriptors) pauses accepting briefly instead of ending the experiment.
 
 After authentication a frame may be up to ``MAX_TRIAL_FRAME`` bytes. A frame that breaks
 the schema, or a result value the driver cannot decode, fails that attempt only (an
@@ -20,6 +20,12 @@ an attempt that is fenced while connected is closed, so it sees EOF and ends.
 
 Writes are queued per connection and flushed by the same selector loop, so a large
 assignment (``with_parameters`` data) streams out without blocking the driver.
+
+With ``tls=True`` (a Dask cluster at ``tls://``) the server speaks TLS with a certificate
+made for this experiment (:mod:`tunesmith.execution._tls`), which trials pin. The handshake
+runs in the same non-blocking loop and counts against the same ``AUTH_DEADLINE_S``; a
+client that does not speak TLS, or does not trust the certificate, is closed like any
+stranger.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ _log = logging.getLogger("tunesmith")
 AUTH_DEADLINE_S = 5.0
 MAX_UNAUTHENTICATED = 64
 _ACCEPT_PAUSE_S = 0.1
+_TLS_READ_MAX = 1 << 18  # read a TLS socket on to this many bytes per wake-up (one record is 16 KiB)
 _JOIN_BELOW = 1 << 16  # frames up to this size go out in one piece; larger ones are not copied
 _OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
@@ -95,6 +102,8 @@ class _Connection:
     trial_id: str | None = None
     attempt: int = -1
     writing: bool = False
+    handshaking: bool = False  # a TLS connection whose handshake has not finished
+    heard: bool = False  # it has sent something
 
 
 def protocol_error(message: str) -> _protocol.Error:
@@ -104,10 +113,25 @@ def protocol_error(message: str) -> _protocol.Error:
 
 
 class TrialServer:
-    """Listens for trial attempts on ``host`` and turns their frames into :class:`TrialEvent` s."""
+    """Listens for trial attempts on ``host`` and turns their frames into :class:`TrialEvent` s.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    Args:
+        host: The address to listen on.
+        tls: Speak TLS with a fresh self-signed certificate (``certificate``, which trials
+            pin); the key stays in this process.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", *, tls: bool = False) -> None:
         self.token = secrets.token_hex(16)
+        self.certificate: str | None = None  # PEM, with tls
+        self._tls_context: Any = None
+        self._would_block: tuple[type[BaseException], ...] = (BlockingIOError, InterruptedError)
+        if tls:
+            from tunesmith.execution import _tls
+
+            identity = _tls.new_identity()
+            self.certificate, self._tls_context = identity.certificate, _tls.server_context(identity)
+            self._would_block = _tls.WOULD_BLOCK
         self.stats = TrafficStats()
         self._listener = socket.create_server((host, 0))
         self._listener.setblocking(False)
@@ -164,7 +188,7 @@ class TrialServer:
         events: list[TrialEvent] = []
         conn = self._by_trial.get(trial_id)
         while conn is not None and conn.trial_id == trial_id and conn.sock.fileno() >= 0:
-            if not select.select([conn.sock], [], [], 0)[0]:
+            if not _pending(conn.sock) and not select.select([conn.sock], [], [], 0)[0]:
                 break
             self._read(conn, events)
         return events
@@ -178,6 +202,12 @@ class TrialServer:
                 self._accept()
                 continue
             conn: _Connection = key.data
+            if conn.handshaking:
+                conn.heard = conn.heard or bool(mask & selectors.EVENT_READ)
+                self._handshake(conn)
+                if not conn.handshaking and conn.sock.fileno() >= 0:
+                    self._read(conn, events)  # the first frame may have come with the handshake
+                continue
             if mask & selectors.EVENT_WRITE:
                 self._flush(conn, events)
             if mask & selectors.EVENT_READ and conn.sock.fileno() >= 0:
@@ -206,22 +236,56 @@ class TrialServer:
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 sock.setblocking(False)
+                if self._tls_context is not None:
+                    sock = self._tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
             except OSError:
                 sock.close()
                 continue
-            conn = _Connection(sock, time.monotonic())
+            conn = _Connection(sock, time.monotonic(), handshaking=self._tls_context is not None)
             self._unauthenticated[conn] = None
             self._selector.register(sock, selectors.EVENT_READ, conn)
             if len(self._unauthenticated) > MAX_UNAUTHENTICATED:
-                self._close(next(iter(self._unauthenticated)))
+                self._close(self._shed())
+
+    def _handshake(self, conn: _Connection) -> None:
+        """One non-blocking step of a TLS handshake; a failed one closes the connection."""
+        import ssl  # noqa: PLC0415 - loaded already: this connection is a TLS one
+
+        try:
+            conn.sock.do_handshake()  # type: ignore[attr-defined]
+        except ssl.SSLWantReadError:
+            self._watch(conn, selectors.EVENT_READ)
+            return
+        except ssl.SSLWantWriteError:
+            self._watch(conn, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            return
+        except (OSError, ValueError) as exc:  # not TLS, an untrusted certificate, a reset
+            _log.debug("closing a trial connection whose TLS handshake failed: %s", exc)
+            self._close(conn)
+            return
+        conn.handshaking = False
+        self._watch(conn, selectors.EVENT_READ)
+
+    def _watch(self, conn: _Connection, events: int) -> None:
+        if self._selector.get_key(conn.sock).events != events:
+            self._selector.modify(conn.sock, events, conn)
 
     def _pause_accepting(self, exc: OSError) -> None:
         _log.warning("the trial server cannot accept a connection (%s); closing the oldest unauthenticated one",
                      errno.errorcode.get(exc.errno or 0, exc))
         if self._unauthenticated:
-            self._close(next(iter(self._unauthenticated)))
+            self._close(self._shed())
         self._selector.unregister(self._listener)
         self._accept_paused_until = time.monotonic() + _ACCEPT_PAUSE_S
+
+    def _shed(self) -> _Connection:
+        """The unauthenticated connection to close for room: the oldest that has sent nothing
+        (an idle flood), else the oldest. A trial's connection speaks at once, so a flood of
+        idle connections never pushes out one in the middle of its TLS handshake."""
+        for conn in self._unauthenticated:
+            if not conn.heard and not select.select([conn.sock], [], [], 0)[0]:  # nothing waits unread either
+                return conn
+        return next(iter(self._unauthenticated))
 
     def _resume_accepting(self) -> None:
         if self._accept_paused_until and time.monotonic() >= self._accept_paused_until:
@@ -239,8 +303,8 @@ class TrialServer:
     # -- reading -----------------------------------------------------------------------------------
     def _read(self, conn: _Connection, events: list[TrialEvent]) -> None:
         try:
-            data = conn.sock.recv(1 << 16)  # under malloc's mmap threshold: no mmap/munmap per call
-        except (BlockingIOError, InterruptedError):
+            data = self._receive(conn.sock, more=conn.authenticated)
+        except self._would_block:
             return
         except OSError:
             data = b""
@@ -248,6 +312,7 @@ class TrialServer:
             self._drop(conn, events, "connection closed")
             return
         if not conn.authenticated:
+            conn.heard = True
             self._read_unauthenticated(conn, data, events)
             return
         try:
@@ -257,6 +322,30 @@ class TrialServer:
                     return  # fenced or dropped while handling
         except (_protocol.ProtocolError, RecursionError) as exc:
             self._reject_attempt(conn, events, str(exc) or type(exc).__name__)
+
+    def _receive(self, sock: socket.socket, more: bool) -> bytes:
+        """What ``sock`` holds now (raises ``_would_block`` when nothing).
+
+        A TLS socket's ``recv`` returns one record (16 KiB at most), and bytes that OpenSSL
+        has decrypted but not handed out wake no selector: with ``more`` (an authenticated
+        connection) read on until the socket would block, and always take those bytes too.
+        """
+        data = sock.recv(1 << 16)  # under malloc's mmap threshold: no mmap/munmap per call
+        if self._tls_context is None or not data:
+            return data
+        chunks, size = [data], len(data)
+        try:
+            while more and size < _TLS_READ_MAX:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    break  # EOF: the next read sees it
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError:
+            pass  # would block; or a failure, which the next read reports
+        while _pending(sock):
+            chunks.append(sock.recv(_pending(sock)))
+        return b"".join(chunks)
 
     def _read_unauthenticated(self, conn: _Connection, data: bytes, events: list[TrialEvent]) -> None:
         """Anything that goes wrong here closes this connection only."""
@@ -373,7 +462,7 @@ class TrialServer:
         if conn.sock.fileno() < 0:
             return
         try:
-            done = conn.out.flush(conn.sock)
+            done = conn.out.flush(conn.sock, self._would_block)
         except OSError:
             return  # the loss shows up as EOF on the next read
         want = selectors.EVENT_READ if done else selectors.EVENT_READ | selectors.EVENT_WRITE
@@ -403,3 +492,9 @@ class TrialServer:
         if self._accept_paused_until:
             self._listener.close()
         self._selector.close()
+
+
+def _pending(sock: socket.socket) -> int:
+    """Bytes a TLS socket has decrypted and not yet handed out (0 for a plain socket)."""
+    pending = getattr(sock, "pending", None)
+    return pending() if pending is not None else 0

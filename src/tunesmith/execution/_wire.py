@@ -165,17 +165,24 @@ class OutBuffer:
     def push(self, data: bytes) -> None:
         self._chunks.append(memoryview(data))
 
-    def flush(self, sock: socket.socket) -> bool:
+    def flush(self, sock: socket.socket,
+              would_block: tuple[type[BaseException], ...] = (BlockingIOError, InterruptedError)) -> bool:
         """Write what the socket takes now; True when everything is written.
 
+        Args:
+            sock: A non-blocking socket.
+            would_block: What ``send`` raises when the socket takes nothing now (a TLS
+                socket adds ``ssl.SSLWantWriteError``; its retry sends the same bytes
+                again, as OpenSSL requires).
+
         Raises:
-            OSError: The connection failed (not ``BlockingIOError``).
+            OSError: The connection failed.
         """
         while self._chunks:
             chunk = self._chunks[0]
             try:
                 n = sock.send(chunk[: self._CHUNK])
-            except (BlockingIOError, InterruptedError):
+            except would_block:
                 return False
             self.sent += n
             if n == len(chunk):

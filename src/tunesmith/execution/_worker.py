@@ -40,11 +40,20 @@ from tunesmith.execution._runner import run_attempt
 
 __all__ = ["main"]
 
-def connect(address: str, token: str | None) -> socket.socket:
+def connect(address: str, token: str | None, certificate: str | None = None) -> socket.socket:
+    """A blocking connection to the driver; over TLS, trusting only ``certificate``, when given."""
     host, port = address.rsplit(":", 1)
     try:
-        sock = socket.create_connection((host, int(port)), timeout=30)
+        if certificate:
+            from tunesmith.execution import _tls
+
+            sock = _tls.connect((host, int(port)), certificate, timeout=30)
+        else:
+            sock = socket.create_connection((host, int(port)), timeout=30)
     except OSError as exc:
+        if certificate and _handshake_failed(exc):
+            raise SystemExit(f"tunesmith trial process on {socket.gethostname()}: the TLS handshake with the "
+                             f"driver at {address} failed ({exc})") from exc
         raise SystemExit(
             f"tunesmith trial process on {socket.gethostname()} cannot reach the driver at {address} ({exc}); "
             "set TUNESMITH_DRIVER_HOST on the driver to an address of its machine that this host can reach"
@@ -54,6 +63,12 @@ def connect(address: str, token: str | None) -> socket.socket:
     if token:
         _wire.send_frame(sock, _protocol.Auth(token))
     return sock
+
+
+def _handshake_failed(exc: OSError) -> bool:
+    from tunesmith.execution._tls import HandshakeError
+
+    return isinstance(exc, HandshakeError)
 
 
 class _Pickles:
@@ -117,8 +132,8 @@ def _pwrite_all(fd: int, data: bytes, at: int) -> None:
 class _Attempts:
     """Runs attempts on one connection, keeping unpickled trainables for reuse."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.channel = _wire.Channel(sock)
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.channel = _wire.Channel(sock)  # type: ignore[arg-type] - set when the connection opens
         self.trainables: dict[str, Any] = {}
         self.pickles = _Pickles()
         self.kept_instances: dict[str, Any] = {}
@@ -155,17 +170,36 @@ class _Attempts:
 
 
 class _Connection:
-    """The connection to one driver, with its heartbeat and its attempts."""
+    """The connection to one driver, with its heartbeat and its attempts.
 
-    def __init__(self, address: str, token: str | None) -> None:
-        self.address = address
-        self.sock = connect(address, token)
+    Over TLS (``certificate``) a forked child cannot share this process's connection: the
+    TLS state (sequence numbers, keys) is memory that the fork copies, so the two would
+    send records the driver cannot decrypt. Each child then opens its own connection, and
+    this process opens one only for attempts it runs itself (``reuse_actors``).
+    """
+
+    def __init__(self, address: str, token: str | None, certificate: str | None = None) -> None:
+        self.address, self.token, self.certificate = address, token, certificate
+        self.sock: socket.socket | None = None
+        self.heartbeat: Heartbeat | None = None
+        self.attempts = _Attempts(None)
+        if not certificate:
+            self._open()
+
+    def _open(self) -> None:
+        self.sock = connect(self.address, self.token, self.certificate)
         self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
-        self.attempts = _Attempts(self.sock)
-        if token:
+        self.attempts.channel = _wire.Channel(self.sock)
+        if self.token:
             self.heartbeat.start()
         else:  # the first frame must be the HELLO with its ticket
             self.attempts.after_hello = self.heartbeat.start
+
+    def run_here(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
+        """Run the attempt in this process (``reuse_actors``), so that it may leave state for the next."""
+        if self.sock is None:
+            self._open()
+        self.attempts.run(trial_id, attempt, ticket)
 
     def run_in_child(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
         """Run the attempt in a forked child, so that nothing it leaves (module globals,
@@ -180,14 +214,16 @@ class _Connection:
         if the attempt had run here; a driver that has gone away ends this process, and so
         the child.
         """
-        child_beats = self.attempts.after_hello is not None
+        child_beats = self.attempts.after_hello is not None or bool(self.certificate)
         if not child_beats:
             _wire.share_sends_with_children()
         self.attempts.pickles.lend()
         pid = fork()  # the child's collections skip, and do not copy, what this process holds
         if pid == 0:
             self.attempts.pickles.out = self.attempts.pickles.spare
-            if child_beats:
+            if self.certificate:
+                self._open()
+            elif child_beats:
                 self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
                 self.attempts.after_hello = self.heartbeat.start  # the HELLO (with its ticket) goes first
             code = 0
@@ -208,7 +244,7 @@ class _Connection:
         if code != 0:
             _exit(code)
         self.attempts.pickles.take_back()
-        if child_beats:  # the child sent the HELLO on this connection: this process beats from now on
+        if child_beats and not self.certificate:  # the child sent the HELLO here: this process beats from now on
             self.attempts.after_hello = None
             self.heartbeat.start()
 
@@ -217,20 +253,20 @@ class _Connection:
         is stopped, as if it beat itself."""
         while True:
             _, status = os.waitpid(pid, os.WUNTRACED | os.WCONTINUED)
-            if os.WIFSTOPPED(status):
-                self.heartbeat.paused = True
-            elif os.WIFCONTINUED(status):
-                self.heartbeat.paused = False
-            else:
-                self.heartbeat.paused = False
+            stopped = os.WIFSTOPPED(status)
+            if self.heartbeat is not None:  # None over TLS: the child beats on its own connection
+                self.heartbeat.paused = stopped
+            if not stopped and not os.WIFCONTINUED(status):
                 return os.waitstatus_to_exitcode(status)
 
     def close(self) -> None:
         try:
             self.attempts.close()
         finally:
-            self.heartbeat.stop()
-            self.sock.close()
+            if self.heartbeat is not None:
+                self.heartbeat.stop()
+            if self.sock is not None:
+                self.sock.close()
 
 
 def _add_python_path(entries: list[str] | None) -> None:
@@ -293,15 +329,16 @@ def _serve() -> None:
                     connection = None
                 continue
             address = spec.get("driver") or _settings.worker_driver_address()
-            if connection is None or connection.address != address:
+            certificate = spec.get("certificate")
+            if connection is None or (connection.address, connection.certificate) != (address, certificate):
                 if connection is not None:
                     connection.close()
-                connection = _Connection(address, spec.get("token") or _settings.worker_token())
+                connection = _Connection(address, spec.get("token") or _settings.worker_token(), certificate)
             _add_python_path(spec.get("python_path"))
             if spec.get("fresh"):
                 connection.run_in_child(spec["trial_id"], spec["attempt"], spec.get("ticket"))
             else:  # reuse_actors: the attempt may leave state for the next
-                connection.attempts.run(spec["trial_id"], spec["attempt"], spec.get("ticket"))
+                connection.run_here(spec["trial_id"], spec["attempt"], spec.get("ticket"))
             if ack_fd >= 0:
                 os.write(ack_fd, b"\n")
     except _wire.ConnectionClosed:

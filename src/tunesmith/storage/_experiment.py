@@ -18,6 +18,7 @@ from tunesmith._flatten import flatten_dict
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.storage._checkpoints import CheckpointBook
 from tunesmith.storage._journal import ExperimentRecord, TrialRecord, read_journal, replay
+from tunesmith.storage._lock import driver_alive
 from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
 
 __all__ = ["OpenedExperiment", "RebuiltTrial", "open_experiment", "rebuild_trial"]
@@ -89,7 +90,11 @@ def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tu
 def _replayed(storage: ExperimentStorage) -> ExperimentRecord:
     if not os.path.exists(storage.journal_path):
         return ExperimentRecord({}, {}, False, False)
-    return replay(read_journal(storage.journal_path))
+    record = replay(read_journal(storage.journal_path))
+    if not record.finished and not storage.lock.held:  # our own lock (a restore) is a live driver
+        folder = storage.remote_path if storage.remote_fs is not None else storage.local_path
+        record.driver_gone = not driver_alive(folder, storage.remote_fs)
+    return record
 
 
 def rebuild_trial(storage: ExperimentStorage, record: TrialRecord, trainable: str, status: TrialStatus,

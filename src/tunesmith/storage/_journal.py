@@ -16,7 +16,9 @@ when the log ends. Restore, ``ExperimentAnalysis`` and ``ResultGrid`` all read t
 ``trial_paused``        trial_id
 ``trial_failed``        trial_id, attempt, retry, error, counted (False: a failed restore that
                         ``TUNE_RESTORE_RETRY_NUM`` does not count)
-``trial_finished``      trial_id, status ("TERMINATED" or "ERROR")
+``trial_finished``      trial_id, status ("TERMINATED" or "ERROR"), stopped_by (a
+                        :class:`StoppedBy` value, only when a scheduler or a stopper ended
+                        the trial early; absent in older journals)
 ``experiment_restored`` version, changes (``num_samples`` the new total, ...)
 ``experiment_finished`` interrupted
 
@@ -51,6 +53,7 @@ __all__ = [
     "ExperimentRecord",
     "Journal",
     "JournalVersionError",
+    "StoppedBy",
     "TrialRecord",
     "read_journal",
     "replay",
@@ -76,6 +79,13 @@ class Event(enum.Enum):
     TRIAL_FINISHED = "trial_finished"
     EXPERIMENT_RESTORED = "experiment_restored"
     EXPERIMENT_FINISHED = "experiment_finished"
+
+
+class StoppedBy(enum.Enum):
+    """Who ended a TERMINATED trial before it returned: the ``stopped_by`` field of ``trial_finished``."""
+
+    SCHEDULER = "scheduler"  # the scheduler's STOP decision (ASHA, HyperBand, the median rule, ...)
+    STOPPER = "stopper"  # RunConfig(stop=...) or a Stopper
 
 
 class JournalVersionError(StorageError):
@@ -139,11 +149,13 @@ class Journal:
         self._write(Event.TRIAL_FAILED, trial_id=trial.trial_id, attempt=trial.attempt, retry=retry,
                     error=f"{type(error).__name__}: {error}", counted=counted)
 
-    def trial_finished(self, trial: Trial) -> None:
-        """``trial`` ended for good, as its status says (TERMINATED or ERROR)."""
+    def trial_finished(self, trial: Trial, stopped_by: StoppedBy | None = None) -> None:
+        """``trial`` ended for good, as its status says (TERMINATED or ERROR); ``stopped_by``
+        says who stopped it early, if someone did."""
         if not trial.status.is_finished():
             raise ValueError(f"trial_finished needs a TERMINATED or ERROR trial, got {trial.status}")
-        self._write(Event.TRIAL_FINISHED, trial_id=trial.trial_id, status=trial.status.value)
+        extra = {"stopped_by": stopped_by.value} if stopped_by is not None else {}
+        self._write(Event.TRIAL_FINISHED, trial_id=trial.trial_id, status=trial.status.value, **extra)
 
 
 def _folder_name(checkpoint: Checkpoint) -> str:
@@ -189,13 +201,17 @@ class ExperimentRecord:
     interrupted: bool
     num_samples: int | None = None  # the current total (a restore may have raised it)
     version: int = 1
+    driver_gone: bool = False  # unfinished, and no driver holds the folder: it died without a word
 
     def status_of(self, trial: TrialRecord) -> TrialStatus:
         """The status to show for ``trial``: once the driver has ended, a trial it was
-        running shows TERMINATED (cut short, as Ray Tune shows it), everything else as
-        the journal says."""
-        if self.finished and trial.status is TrialStatus.RUNNING:
+        running shows TERMINATED (cut short, as Ray Tune shows it); if the driver died
+        without ending the experiment (:attr:`driver_gone`), PENDING (as Ray Tune reads a
+        trial that was running when its driver crashed); everything else as the journal says."""
+        if trial.status is TrialStatus.RUNNING and self.finished:
             return TrialStatus.TERMINATED
+        if trial.status is TrialStatus.RUNNING and self.driver_gone:
+            return TrialStatus.PENDING
         return trial.status
 
     def visible_trials(self) -> list[TrialRecord]:

@@ -26,8 +26,8 @@ from typing import Any
 
 from tunesmith.error import StorageError
 
-__all__ = ["DRIVER_LOCK_FILE", "LEASE_FILE", "LOCK_FILE", "DriverLock", "ExperimentLockedError", "hold_writer_lock",
-           "wait_for_writer"]
+__all__ = ["DRIVER_LOCK_FILE", "LEASE_FILE", "LOCK_FILE", "DriverLock", "ExperimentLockedError", "driver_alive",
+           "hold_writer_lock", "wait_for_writer"]
 
 logger = logging.getLogger("tunesmith")
 
@@ -296,3 +296,60 @@ def _parse_holder(data: bytes) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return holder if isinstance(holder, dict) else {}
+
+
+# -- is a driver at work on this experiment? --------------------------------------------------------
+
+_RECENT_S = 60.0
+
+
+def driver_alive(folder: str, remote_fs: Any = None) -> bool:
+    """Whether a live driver holds the experiment in ``folder`` now: the one check the
+    dashboard, the ``tunesmith`` command and ``ExperimentAnalysis`` use to tell a running
+    experiment from one whose driver died without a word (a ``kill -9``, a lost machine).
+
+    On an object store (``remote_fs`` given, ``folder`` its path): while the driver's lease
+    is unexpired (and, on this host, its process alive). Locally: while a driver holds
+    ``.driver.lock``. An experiment written before that lock existed: while its log writer
+    holds its lock, or the driver that lock file names is alive on this host; with neither
+    file, while the journal was written in the last minute.
+    """
+    if remote_fs is not None:
+        try:
+            remote_fs.invalidate_cache()
+            return _lease_live(_parse_holder(remote_fs.cat_file(f"{folder.rstrip('/')}/{LEASE_FILE}")))
+        except FileNotFoundError:
+            return False
+    if os.path.exists(os.path.join(folder, DRIVER_LOCK_FILE)):
+        return _flock_held(os.path.join(folder, DRIVER_LOCK_FILE))
+    lock = os.path.join(folder, LOCK_FILE)
+    if _flock_held(lock):
+        return True
+    try:
+        with open(lock, "rb") as f:
+            owner = f.read(256)
+    except OSError:
+        try:
+            return time.time() - os.stat(os.path.join(folder, "journal.jsonl")).st_mtime < _RECENT_S
+        except OSError:
+            return False
+    return bool(owner.strip()) and _driver_alive(owner)
+
+
+def _flock_held(path: str) -> bool:
+    """Whether another process holds a ``flock`` on ``path`` (probed with a shared, non-blocking one)."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

@@ -97,11 +97,11 @@ class ExecutorHarness:
     def __init__(self, executor: Executor, folder: str | os.PathLike) -> None:
         self.executor = executor
         self.folder = str(folder)
-        self.server = TrialServer(executor.driver_host())
+        self.server = TrialServer(executor.driver_host(), tls=executor.trial_tls())
         self.events: dict[tuple[str, int], list[TrialEvent]] = collections.defaultdict(list)
         self.exits: dict[tuple[str, int], int | None] = {}
         self._count = 0
-        executor.start(self.server.address, self.server.token)
+        executor.start(self.server.address, self.server.token, certificate=self.server.certificate)
 
     def launch(self, trainable: Callable, resources: dict[str, float], config: dict[str, Any] | None = None,
                trial_id: str | None = None, attempt: int = 0) -> AttemptHandle | None:

@@ -177,7 +177,7 @@ function drawMarks(u, marks) {
   ctx.font = `${11 * devicePixelRatio}px sans-serif`;
   for (const mark of marks) {
     const px = u.valToPos(mark.x, "x", true);
-    ctx.strokeStyle = ctx.fillStyle = { paused: "#e65100", exploited: "#6a1b9a", failed: "#b71c1c" }[mark.kind] || "#555";
+    ctx.strokeStyle = ctx.fillStyle = { paused: "#e65100", exploited: "#6a1b9a", failed: "#b71c1c", stopped: "#0d47a1" }[mark.kind] || "#555";
     ctx.setLineDash([4, 4]);
     ctx.beginPath(); ctx.moveTo(px, u.bbox.top); ctx.lineTo(px, u.bbox.top + u.bbox.height); ctx.stroke();
     ctx.fillText(mark.kind, px + 3, u.bbox.top + 12 * devicePixelRatio);
