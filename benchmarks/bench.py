@@ -12,9 +12,12 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
     flatout        8 trials at 0.25 CPU reporting as fast as they can: results/s the driver absorbs
     checkpoints    8 trials x 20 reports, a 10 MB checkpoint every 5 reports, num_to_keep=2
     concurrent     1,000 sleep-bound trials at 0.002 CPU at once, each reporting once a second for a
-                   minute (``--short``: 100 trials for 10 s), with a stopper, so every report waits
-                   for the driver: driver CPU per result and in cores, p50/p99 of the report round
-                   trip (measured in the trials), memory per running trial (PSS) at mid-run
+                   minute (``--short``: 100 trials for 10 s; ``--trials``/``--seconds`` set either),
+                   with a stopper, so every report waits for the driver: driver CPU per result and
+                   in cores, p50/p99 of the report round trip (measured in the trials), memory per
+                   running trial (PSS) at mid-run. ``--engine dask``: the same on a local Dask
+                   cluster of 8 worker processes on 127.0.0.1 (``LocalCluster(processes=True)``,
+                   started before the clock; its scheduler runs in the driver and is counted there)
     asha           ASHA over 64 trials of up to 27 steps of 0.05 s (bench_asha.py's problem); the
                    floor is the steps ASHA ran x 0.05 s / 2 CPUs
 
@@ -158,10 +161,24 @@ def sample_memory():  # at mid-run: every process under the driver but the drive
     memory.update(processes=len(procs), pss_mb=pss / 2**20, rss_mb=rss / 2**20,
                   driver_rss_mb=psutil.Process().memory_info().rss / 2**20)
 
+EXECUTOR = None  # the default local executor
+if {dask!r}:
+    import math
+    from distributed import Client, LocalCluster
+    from tunesmith.execution import DaskExecutor
+    # 8 worker processes; attempts leave the worker's thread pool (they wait on their trial
+    # process), so one thread each is enough. Each worker declares the CPU its share of the
+    # trials asks for; the driver's ledger places them.
+    cluster = LocalCluster(n_workers=8, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, memory_limit=0,
+                           resources={{"CPU": math.ceil(N / 8) * 0.002 * 1.001}})
+    EXECUTOR = DaskExecutor(Client(cluster), min_workers=8, timeout_s=60)
+
 threading.Thread(target=sample_memory, daemon=True).start()
 cpu_before = psutil.Process().cpu_times()
 start = time.perf_counter()
 results = tune.Tuner(tune.with_resources(train, {{"cpu": 0.002}}), param_space={{"t": tune.grid_search(list(range(N)))}},
+                     tune_config=tune.TuneConfig(executor=EXECUTOR),
                      run_config=tune.RunConfig(storage_path=STORAGE, name="cc", verbose=0,
                                                stop={{"training_iteration": SECONDS}})).fit()
 elapsed = time.perf_counter() - start
@@ -177,7 +194,11 @@ finish(start, results, results_reported=n_results, driver_cpu_s=driver_cpu, driv
        driver_cpu_per_result_ms=1000 * driver_cpu / n_results, p50_ms=1000 * trips[len(trips) // 2],
        p99_ms=1000 * trips[int(len(trips) * 0.99)], max_ms=1000 * trips[-1],
        trial_processes=memory.get("processes", 0), pss_per_trial_mb=memory.get("pss_mb", 0) / N,
-       rss_per_trial_mb=memory.get("rss_mb", 0) / N, driver_rss_mb=memory.get("driver_rss_mb", 0))
+       rss_per_trial_mb=memory.get("rss_mb", 0) / N, driver_rss_mb=memory.get("driver_rss_mb", 0),
+       load_average=os.getloadavg()[0])
+if EXECUTOR is not None:
+    EXECUTOR.close()
+    cluster.close()
 """,
     "asha": """
 import math
@@ -226,14 +247,16 @@ def _run_program(python: str, code: str, engine: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _workload(name: str, engine: str, python: str, short: bool = False) -> dict:
+def _workload(name: str, engine: str, python: str, args: argparse.Namespace) -> dict:
     if name == "quickstart":
         return _quickstart(engine, python)
     seconds = 0
     kind, n = ("trivial", name[len("trivial"):]) if name.startswith("trivial") else (name, "")
     if kind == "concurrent":
-        n, seconds = (100, 10) if short else (1000, 60)
-    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(n=n or 0, seconds=seconds)
+        n, seconds = (100, 10) if args.short else (1000, 60)
+        n, seconds = args.trials or n, args.seconds or seconds
+    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(
+        n=n or 0, seconds=seconds, dask=args.engine == "dask")
     return _run_program(python, code, engine)
 
 
@@ -267,6 +290,10 @@ def main() -> None:
                                                         "throughput", "flatout", "checkpoints", "asha"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--short", action="store_true", help="concurrent: 100 trials for 10 s (a quick check)")
+    parser.add_argument("--trials", type=int, default=None, help="concurrent: this many trials")
+    parser.add_argument("--seconds", type=int, default=None, help="concurrent: this many reports, one a second")
+    parser.add_argument("--engine", choices=["local", "dask"], default="local",
+                        help="concurrent: the local executor, or a local Dask cluster of 8 worker processes")
     parser.add_argument("--ray", default=None, help="a Python interpreter that can import ray.tune")
     parser.add_argument("--ray-repeat", type=int, default=None, help="repeats for Ray Tune (default: --repeat)")
     args = parser.parse_args()
@@ -282,7 +309,7 @@ def main() -> None:
             for engine, python in engines.items():
                 if engine == "ray" and args.ray_repeat is not None and i >= args.ray_repeat:
                     continue
-                runs[engine].append(_workload(name, engine, python, args.short))
+                runs[engine].append(_workload(name, engine, python, args))
         for engine, engine_runs in runs.items():
             print(f"{name:13s} {engine:9s} median of {len(engine_runs)}: {_fmt(_summary(engine_runs))}", flush=True)
         if name == "trivial10000":

@@ -9,7 +9,10 @@ tunesmith's searcher (``suggest`` then ``on_trial_complete``, one trial at a tim
 processes) and through the library's own ask/tell loop with the settings tunesmith's searcher
 uses. The table gives the seconds spent in suggesting and in telling (the fastest of
 ``--repeat`` runs, library import and searcher construction excluded) and tunesmith's
-overhead. The searchers' models differ from run to run only by their seeds, which are fixed.
+overhead, then the same for the process's CPU time (all threads: Nevergrad runs scipy's
+optimizers in one), which a loaded machine disturbs less than wall time. The searchers'
+models differ from run to run only by their seeds, which are fixed (ZOOpt, unseeded in both
+loops, draws from NumPy's global generator, which is seeded before each run).
 
     optuna     OptunaSearch(seed)        / study.ask + study.tell, TPESampler(seed, constant_liar=True)
     hyperopt   HyperOptSearch(seed)      / hyperopt.fmin, tpe.suggest(n_startup_jobs=20, gamma=0.25)
@@ -225,7 +228,7 @@ def main() -> None:
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     print(f"{'searcher':10s} {'budget':>6s} {'ts suggest':>10s} {'ts tell':>8s} {'lib ask':>8s} {'lib tell':>8s} "
-          f"{'overhead':>9s}")
+          f"{'overhead':>9s} {'ts cpu':>8s} {'lib cpu':>8s} {'cpu ovh':>8s} {'us/trial':>9s}")
     for name in args.searchers:
         budget = BUDGETS[name]
         warm = budget if name == "zoopt" else 2  # ZOOpt refuses a budget that small
@@ -233,19 +236,34 @@ def main() -> None:
         native = NATIVE[name]
         if native is not None:
             native(warm)
-        ours, theirs = [], []
+        ours, theirs, our_cpu, their_cpu = [], [], [], []
         for _ in range(args.repeat):  # A B A B: the machine's load hits both alike
-            ours.append(run_tunesmith(name, budget))
+            ours.append(_cpu_timed(name, lambda: run_tunesmith(name, budget), our_cpu))
             if native is not None:
-                theirs.append(native(budget))
+                theirs.append(_cpu_timed(name, lambda: native(budget), their_cpu))
         ask, tell = _best(ours)
         if native is None:
-            print(f"{name:10s} {budget:6d} {ask:10.3f} {tell:8.3f} {'-':>8s} {'-':>8s} {'-':>9s}", flush=True)
+            print(f"{name:10s} {budget:6d} {ask:10.3f} {tell:8.3f} {'-':>8s} {'-':>8s} {'-':>9s} {min(our_cpu):8.3f}",
+                  flush=True)
             continue
         lib_ask, lib_tell = _best(theirs)
         overhead = (ask + tell) / (lib_ask + lib_tell) - 1
-        print(f"{name:10s} {budget:6d} {ask:10.3f} {tell:8.3f} {lib_ask:8.3f} {lib_tell:8.3f} {overhead:+9.1%}",
-              flush=True)
+        cpu_overhead = min(our_cpu) / min(their_cpu) - 1
+        per_trial_us = (min(our_cpu) - min(their_cpu)) / budget * 1e6
+        print(f"{name:10s} {budget:6d} {ask:10.3f} {tell:8.3f} {lib_ask:8.3f} {lib_tell:8.3f} {overhead:+9.1%} "
+              f"{min(our_cpu):8.3f} {min(their_cpu):8.3f} {cpu_overhead:+8.1%} {per_trial_us:+9.0f}", flush=True)
+
+
+def _cpu_timed(name: str, run: Callable[[], tuple[float, float]], cpu: list[float]) -> tuple[float, float]:
+    """``run()``'s suggest and tell seconds; appends the process CPU seconds it took to ``cpu``."""
+    if name == "zoopt":  # both loops draw from NumPy's global generator
+        import numpy as np
+
+        np.random.seed(0)
+    began = time.process_time()
+    wall = run()
+    cpu.append(time.process_time() - began)
+    return wall
 
 
 if __name__ == "__main__":

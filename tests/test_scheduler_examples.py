@@ -1,6 +1,7 @@
 """Ray Tune's scheduler examples, after the import change, run as scripts with --smoke-test."""
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -39,4 +40,26 @@ def test_scheduler_example_runs_with_smoke_test(tmp_path, script, name):
     trials = [p for p in experiment.iterdir() if p.is_dir()]
     assert trials and all((p / "result.json").exists() for p in trials)
     if script in ("pbt_function.py", "pb2_example.py"):
-        assert (experiment / "pbt_global.txt").exists()  # the population exploited and explored
+        _assert_exploits_recorded(experiment)
+
+
+def _assert_exploits_recorded(experiment):
+    """Every exploit the journal records is in ``pbt_global.txt`` and the trial's policy file,
+    and the trial restarted from the donor's checkpoint with the explored config.
+
+    Whether these examples exploit at all is chance, in Ray Tune too: every trial starts
+    from the same config, so the scores at a perturbation point are noise, and in about
+    0.1-1% of runs no trial is in the bottom quantile when it reaches one (``pbt_function``,
+    2-4 trials at a time; 8% for Ray's own smoke test of 8 trials and 10 iterations). So
+    this does not require an exploit; ``tests/schedulers/test_end_to_end.py`` exploits
+    deterministically and checks the same files.
+    """
+    journal = [json.loads(line) for line in (experiment / "journal.jsonl").read_text().splitlines()]
+    exploits = [(i, r) for i, r in enumerate(journal) if r["event"] == "trial_exploited"]
+    logged = experiment / "pbt_global.txt"
+    lines = [json.loads(line) for line in logged.read_text().splitlines()] if logged.exists() else []
+    assert [(line[0], line[5]) for line in lines] == [(r["tag"].split("@")[0], r["config"]) for _, r in exploits]
+    for i, exploit in exploits:
+        assert (experiment / f"pbt_policy_{exploit['trial_id']}.txt").exists()
+        restart = next(r for r in journal[i:] if r["event"] == "trial_started" and r["trial_id"] == exploit["trial_id"])
+        assert restart["restore"] == str(experiment / exploit["trial_dir"] / exploit["path"])

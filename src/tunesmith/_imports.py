@@ -15,8 +15,44 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any, Callable, Mapping
 
-__all__ = ["install_hint", "try_import"]
+__all__ = ["install_hint", "lazy_exports", "try_import"]
+
+
+def lazy_exports(
+    package: str, namespace: dict[str, Any], exports: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's module ``__getattr__`` and ``__dir__`` (PEP 562) that import each exported
+    name from its module on first use, so importing the package loads none of them.
+
+    Args:
+        package: The package's name, for the error message (``"tunesmith.search"``).
+        namespace: The package's ``globals()``: a name, once imported, is kept there.
+        exports: ``{name: module it is defined in}``.
+
+    Returns:
+        ``(__getattr__, __dir__)``; an unknown name raises ``AttributeError``.
+
+    Example:
+        >>> namespace = {}
+        >>> getattr_, dir_ = lazy_exports("pkg", namespace, {"dumps": "json"})
+        >>> getattr_("dumps")([1]), "dumps" in namespace, dir_()
+        ('[1]', True, ['dumps'])
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(exports))
+
+    return __getattr__, __dir__
 
 
 def install_hint(extra: str | None, package: str) -> str:

@@ -128,3 +128,38 @@ def test_a_burst_of_spawns_waits_for_the_server_instead_of_counting_children_as_
         for child in children:
             child.stdin.close()
     assert {child.wait(60) for child in children} == {0}
+
+
+def test_the_executor_reads_the_fork_servers_exit_codes_once_per_poll_however_many_trials_run(run, monkeypatch):
+    pumps_in_poll, busy_in_poll, polling = [], [], []
+    real_poll, real_pump = LocalExecutor.poll, _forkserver.ForkServer.pump
+
+    def poll(self):
+        polling.append(True)
+        pumped_before = len(pumps_in_poll)
+        busy = len(self._busy)
+        try:
+            return real_poll(self)
+        finally:
+            polling.pop()
+            busy_in_poll.append((busy, len(pumps_in_poll) - pumped_before))
+
+    def pump(self, timeout):
+        if polling:
+            pumps_in_poll.append(timeout)
+        return real_pump(self, timeout)
+
+    monkeypatch.setattr(LocalExecutor, "poll", poll)
+    monkeypatch.setattr(_forkserver.ForkServer, "pump", pump)
+
+    def train(config):
+        time.sleep(1.0)
+        if config["i"] == 0:
+            os._exit(3)  # its exit code still comes back through the fork server
+        return {"ok": 1}
+
+    results = run(tune.with_resources(train, {"cpu": 0.1}), {"i": tune.grid_search(list(range(10)))},
+                  executor=LocalExecutor(num_cpus=1))
+    assert results.num_errors == 1 and "exited with code 3" in str(results.errors[0])
+    assert max(busy for busy, _ in busy_in_poll) >= 5  # it polled while many trials ran
+    assert all(pumps <= 1 for _, pumps in busy_in_poll)

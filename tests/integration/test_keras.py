@@ -19,6 +19,8 @@ from tunesmith.integration.keras import (  # noqa: E402
     TuneReportCheckpointCallback,
 )
 
+from _framework_runs import assert_stopped_after_two, checkpoints  # noqa: E402
+
 FINISHED = "training_finished"
 
 # Keras's torch backend trips numpy 2's __array__(copy=...) deprecation; not ours to fix.
@@ -67,17 +69,13 @@ def test_each_epoch_is_reported_with_the_chosen_names(stopped):
 
 @pytest.mark.slow
 def test_a_stopped_trial_ends_fit_after_two_epochs(stopped):
-    result = stopped[0]
-    assert result.error is None and stopped.num_terminated == 1
-    assert list(result.metrics_dataframe["training_iteration"]) == [1, 2]
-    assert not os.path.exists(os.path.join(result.path, FINISHED))  # model.fit did not return
+    assert_stopped_after_two(stopped, FINISHED)  # model.fit did not return
 
 
 @pytest.mark.slow
 def test_every_epoch_is_checkpointed_and_the_model_loads(stopped):
     result = stopped[0]
-    assert sorted(n for n in os.listdir(result.path) if n.startswith("checkpoint_")) == [
-        "checkpoint_000000", "checkpoint_000001"]
+    assert checkpoints(result) == ["checkpoint_000000", "checkpoint_000001"]
     with result.checkpoint.as_directory() as folder:
         assert os.listdir(folder) == [MODEL_FILENAME]
         model = keras.models.load_model(os.path.join(folder, MODEL_FILENAME))

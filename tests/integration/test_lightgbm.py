@@ -15,6 +15,8 @@ from tunesmith.integration.lightgbm import (  # noqa: E402
     flatten_evaluation,
 )
 
+from _framework_runs import assert_stopped_after_two, checkpoints, grid_and_stopped  # noqa: E402
+
 FINISHED = "training_finished"
 PARAMS = {"objective": "regression", "metric": ["l2", "l1"], "num_leaves": 4, "num_threads": 1, "verbose": -1}
 
@@ -47,16 +49,9 @@ def fit(storage, name, param_space, **run_config):
     return tuner.fit()
 
 
-def checkpoints(result):
-    return sorted(name for name in os.listdir(result.path) if name.startswith("checkpoint_"))
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    storage = str(tmp_path_factory.mktemp("lgb"))
-    grid = fit(storage, "grid", {"rounds": 3, "callback": tune.grid_search(["default", "renamed"])})
-    stopped = fit(storage, "stopped", {"rounds": 50, "callback": "every_round"}, stop={"training_iteration": 2})
-    return {**{r.config["callback"]: r for r in grid}, "stopped": stopped}
+    return grid_and_stopped(fit, str(tmp_path_factory.mktemp("lgb")))
 
 
 @pytest.mark.slow
@@ -93,11 +88,8 @@ def test_metrics_are_renamed_postprocessed_and_checkpointed_every_frequency_roun
 
 @pytest.mark.slow
 def test_a_stopped_trial_ends_training_after_two_rounds(results):
-    grid = results["stopped"]
-    result = grid[0]
-    assert result.error is None and grid.num_terminated == 1
-    assert list(result.metrics_dataframe["training_iteration"]) == [1, 2]
-    assert not os.path.exists(os.path.join(result.path, FINISHED))  # lgb.train did not return
+    assert_stopped_after_two(results["stopped"], FINISHED)  # lgb.train did not return
+    result = results["stopped"][0]
     assert checkpoints(result) == ["checkpoint_000000", "checkpoint_000001"]
     assert TuneReportCheckpointCallback.get_model(result.checkpoint).current_iteration() == 2
 

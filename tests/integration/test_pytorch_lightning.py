@@ -17,6 +17,8 @@ from tunesmith.integration.pytorch_lightning import (  # noqa: E402
     TuneReportCheckpointCallback,
 )
 
+from _framework_runs import assert_stopped_after_two, checkpoints  # noqa: E402
+
 FINISHED = "training_finished"
 
 # Lightning's advice on a 2-core machine (more dataloader workers, a logger) is noise here.
@@ -86,18 +88,14 @@ def test_each_validation_is_reported_with_the_chosen_names(stopped):
 
 @pytest.mark.slow
 def test_a_stopped_trial_ends_fit_after_two_epochs(stopped):
-    result = stopped[0]
-    assert result.error is None and stopped.num_terminated == 1
-    # the sanity-check validation before training is not reported
-    assert list(result.metrics_dataframe["training_iteration"]) == [1, 2]
-    assert not os.path.exists(os.path.join(result.path, FINISHED))  # trainer.fit did not return
+    # the sanity-check validation before training is not reported; trainer.fit did not return
+    assert_stopped_after_two(stopped, FINISHED)
 
 
 @pytest.mark.slow
 def test_every_validation_is_checkpointed_and_the_module_loads(stopped):
     result = stopped[0]
-    assert sorted(n for n in os.listdir(result.path) if n.startswith("checkpoint_")) == [
-        "checkpoint_000000", "checkpoint_000001"]
+    assert checkpoints(result) == ["checkpoint_000000", "checkpoint_000001"]
     with result.checkpoint.as_directory() as folder:
         assert os.listdir(folder) == ["checkpoint"]
         module = IrisModule.load_from_checkpoint(os.path.join(folder, "checkpoint"))

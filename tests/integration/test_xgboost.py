@@ -15,6 +15,8 @@ from tunesmith.integration.xgboost import (  # noqa: E402
     flatten_evals_log,
 )
 
+from _framework_runs import assert_stopped_after_two, checkpoints, grid_and_stopped  # noqa: E402
+
 FINISHED = "training_finished"
 
 
@@ -46,10 +48,6 @@ def fit(storage, name, param_space, **run_config):
     return tuner.fit()
 
 
-def checkpoints(result):
-    return sorted(name for name in os.listdir(result.path) if name.startswith("checkpoint_"))
-
-
 def accuracy(booster):
     x, y = datasets.load_breast_cancer(return_X_y=True)
     predictions = booster.predict(xgb.DMatrix(x[400:])) > 0.5
@@ -58,11 +56,7 @@ def accuracy(booster):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    """Both experiments run back to back, so the second reuses the warm worker processes."""
-    storage = str(tmp_path_factory.mktemp("xgb"))
-    grid = fit(storage, "grid", {"rounds": 3, "callback": tune.grid_search(["default", "renamed"])})
-    stopped = fit(storage, "stopped", {"rounds": 50, "callback": "every_round"}, stop={"training_iteration": 2})
-    return {**{r.config["callback"]: r for r in grid}, "stopped": stopped}
+    return grid_and_stopped(fit, str(tmp_path_factory.mktemp("xgb")))
 
 
 @pytest.mark.slow
@@ -102,18 +96,15 @@ def test_metrics_are_renamed_postprocessed_and_checkpointed_every_frequency_roun
 
 @pytest.mark.slow
 def test_a_stopped_trial_ends_training_after_two_rounds(results):
-    grid = results["stopped"]
-    result = grid[0]
-    assert result.error is None and grid.num_terminated == 1
-    assert list(result.metrics_dataframe["training_iteration"]) == [1, 2]
-    assert not os.path.exists(os.path.join(result.path, FINISHED))  # xgb.train did not return
+    assert_stopped_after_two(results["stopped"], FINISHED)  # xgb.train did not return
+    result = results["stopped"][0]
     assert checkpoints(result) == ["checkpoint_000000", "checkpoint_000001"]
     assert TuneReportCheckpointCallback.get_model(result.checkpoint).num_boosted_rounds() == 2
 
 
 def test_continued_training_is_not_checkpointed_twice_at_the_end(monkeypatch):
     saved = []
-    monkeypatch.setattr("tunesmith.integration.xgboost.report", lambda metrics, checkpoint=None: saved.append(
+    monkeypatch.setattr("tunesmith.integration._report.report", lambda metrics, checkpoint=None: saved.append(
         checkpoint is not None))
     x, y = datasets.load_breast_cancer(return_X_y=True)
     data, params = xgb.DMatrix(x, label=y), {"objective": "binary:logistic", "nthread": 1}
@@ -127,7 +118,7 @@ def test_a_restored_booster_with_no_rounds_left_reports_nothing(monkeypatch):
     # A trial restarted from its last checkpoint (a resource change, a retry) may have no
     # round left to train; an empty result there failed the experiment's metric check.
     saved = []
-    monkeypatch.setattr("tunesmith.integration.xgboost.report", lambda metrics, checkpoint=None: saved.append(
+    monkeypatch.setattr("tunesmith.integration._report.report", lambda metrics, checkpoint=None: saved.append(
         metrics))
     x, y = datasets.load_breast_cancer(return_X_y=True)
     data, params = xgb.DMatrix(x, label=y), {"objective": "binary:logistic", "nthread": 1}

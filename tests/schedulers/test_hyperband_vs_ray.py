@@ -16,6 +16,8 @@ import pytest
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.schedulers import HyperBandScheduler
 
+from ._lockstep import Lockstep
+
 ray_hyperband = pytest.importorskip("ray.tune.schedulers.hyperband")
 
 
@@ -59,7 +61,7 @@ def _score(quality: float, t: int) -> float:
     return quality * t + (t % 3) * 0.01
 
 
-class _Lockstep:
+class _Lockstep(Lockstep):
     def __init__(self, case: _Case) -> None:
         self.case = case
         kwargs = {"metric": "score", "mode": case.mode, "max_t": case.max_t, "reduction_factor": case.eta,
@@ -74,26 +76,13 @@ class _Lockstep:
         self.iteration = [0] * n
         self.running: list[int] = []
         self.log: list[tuple[Any, ...]] = []
-        for ray_trial, our_trial in zip(self.ray_trials, self.our_trials):
-            self.ray.on_trial_add(self.controller, ray_trial)
-            self.ours.on_trial_add(our_trial)
+        self._add_trials()
 
-    def _index(self, trial_id: str) -> int:
-        return int(trial_id[1:])
-
-    def fill_slots(self) -> None:
-        while len(self.running) < self.case.slots:
-            ray_choice = self.ray.choose_trial_to_run(self.controller)
-            waiting = [t for t in self.our_trials if t.status in (TrialStatus.PENDING, TrialStatus.PAUSED)]
-            our_choice = self.ours.choose_trial_to_run(waiting)
-            assert (our_choice and our_choice.trial_id) == (ray_choice and ray_choice.trial_id), self.log
-            if ray_choice is None:
-                return
-            i = self._index(ray_choice.trial_id)
-            self.log.append(("start", i))
-            self.ray_trials[i].status = "RUNNING"
-            self.our_trials[i].status = TrialStatus.RUNNING
-            self.running.append(i)
+    def _start(self, i: int) -> None:
+        self.log.append(("start", i))
+        self.ray_trials[i].status = "RUNNING"
+        self.our_trials[i].status = TrialStatus.RUNNING
+        self.running.append(i)
 
     def _end(self, i: int, status: str, *, error: bool = False) -> None:
         self.running.remove(i)
@@ -148,18 +137,6 @@ class _Lockstep:
             self.ours.on_trial_complete(our_trial, result)
             assert self._stop_ours() == self.controller.stopped, self.log
             self.controller.stopped.clear()
-
-    def run(self) -> _Lockstep:
-        self.fill_slots()
-        for _ in range(1000):
-            if not self.running:
-                break
-            for i in list(self.running):
-                if i in self.running:
-                    self.step(i)
-                    self.fill_slots()
-        assert not self.running
-        return self
 
 
 CASES = {

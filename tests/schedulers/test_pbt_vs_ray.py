@@ -19,6 +19,8 @@ import pytest
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.schedulers import PopulationBasedTraining
 
+from ._lockstep import Lockstep
+
 ray_pbt = pytest.importorskip("ray.tune.schedulers.pbt")
 
 
@@ -86,7 +88,9 @@ class _Case:
     quantile_fraction: float = 0.25
 
 
-class _Lockstep:
+class _Lockstep(Lockstep):
+    max_rounds = 2000
+
     def __init__(self, case: _Case) -> None:
         self.case = case
         kwargs = {"time_attr": "t", "metric": "value", "mode": "max", "perturbation_interval": case.interval,
@@ -104,24 +108,15 @@ class _Lockstep:
         self.log: list[tuple[Any, ...]] = []
         self.exploits: list[tuple[str, str, dict[str, Any]]] = []
         self.ray_stalled_on: str | None = None
-        for ray_trial, our_trial in zip(self.ray_trials, self.our_trials):
-            self.ray.on_trial_add(self.controller, ray_trial)
-            self.ours.on_trial_add(our_trial)
+        self._add_trials()
 
-    def fill_slots(self) -> None:
-        while len(self.running) < self.case.slots:
-            ray_choice = self.ray.choose_trial_to_run(self.controller)
-            waiting = [t for t in self.our_trials if t.status in (TrialStatus.PENDING, TrialStatus.PAUSED)]
-            our_choice = self.ours.choose_trial_to_run(waiting)
-            if ray_choice is None and our_choice is not None and not self.running:
-                # Ray Tune stalls: a trial waits at the meeting for trials that have ended (it
-                # re-checks only when a result comes). tunesmith meets without them (documented).
-                self.ray_stalled_on = our_choice.trial_id
-                return
-            assert (our_choice and our_choice.trial_id) == (ray_choice and ray_choice.trial_id), self.log
-            if ray_choice is None:
-                return
-            self._start(int(ray_choice.trial_id[1:]))
+    def _stalled(self, ray_choice: Any, our_choice: Any) -> bool:
+        if ray_choice is None and our_choice is not None and not self.running:
+            # Ray Tune stalls: a trial waits at the meeting for trials that have ended (it
+            # re-checks only when a result comes). tunesmith meets without them (documented).
+            self.ray_stalled_on = our_choice.trial_id
+            return True
+        return False
 
     def _start(self, i: int) -> None:
         self.log.append(("start", i))
@@ -180,18 +175,6 @@ class _Lockstep:
             our_trial.status = TrialStatus.PAUSED
         elif state.t >= self.case.end_t:
             self._complete(i)
-
-    def run(self) -> _Lockstep:
-        self.fill_slots()
-        for _ in range(2000):
-            if not self.running:
-                break
-            for i in list(self.running):
-                if i in self.running:
-                    self.step(i)
-                    self.fill_slots()
-        assert not self.running
-        return self
 
 
 CASES = {

@@ -1,3 +1,4 @@
+import functools
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ from tunesmith.search.bayesopt import BayesOptSearch  # noqa: E402
 from tunesmith.search.sample import choice, grid_search, loguniform, qloguniform, quniform, randint, randn, uniform  # noqa: E402
 from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
 
+from _searcher_runs import run_searcher  # noqa: E402
+
 SPACE = {"x": uniform(-5.0, 5.0), "nested": {"y": uniform(0.0, 1.0)}, "const": 3}
 
 
@@ -17,14 +20,7 @@ def _loss(config):
     return (config["x"] - 1.0) ** 2 + config["nested"]["y"]
 
 
-def _run(searcher, n, prefix="t"):
-    configs = []
-    for i in range(n):
-        config = searcher.suggest(f"{prefix}{i}")
-        if isinstance(config, dict):
-            searcher.on_trial_complete(f"{prefix}{i}", {"loss": _loss(config)})
-        configs.append(config)
-    return configs
+_run = functools.partial(run_searcher, loss=_loss)
 
 
 def test_contract(tmp_path):

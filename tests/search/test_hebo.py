@@ -1,3 +1,4 @@
+import functools
 import subprocess
 import sys
 
@@ -13,6 +14,8 @@ from tunesmith.search.hebo import HEBOSearch  # noqa: E402
 from tunesmith.search.sample import choice, grid_search, loguniform, qrandint, randint, randn, uniform  # noqa: E402
 from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
 
+from _searcher_runs import run_searcher  # noqa: E402
+
 SPACE = {"x": uniform(-5.0, 5.0), "lr": loguniform(1e-4, 1e-1), "units": randint(1, 10), "act": choice(["relu", None, 3]),
          "nested": {"p": uniform(0, 1)}, "const": 7}
 # rand_sample above the trials a test runs keeps HEBO in its quasi-random phase (milliseconds);
@@ -24,13 +27,7 @@ def _loss(config):
     return (config["x"] - 1.0) ** 2
 
 
-def _run(searcher, n, prefix="t"):
-    configs = []
-    for i in range(n):
-        config = searcher.suggest(f"{prefix}{i}")
-        searcher.on_trial_complete(f"{prefix}{i}", {"loss": _loss(config)})
-        configs.append(config)
-    return configs
+_run = functools.partial(run_searcher, loss=_loss)
 
 
 def test_contract(tmp_path):

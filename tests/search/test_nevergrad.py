@@ -1,4 +1,5 @@
 import importlib.util
+import functools
 import subprocess
 import sys
 
@@ -12,6 +13,8 @@ from tunesmith.search.nevergrad._nevergrad_search import _import_nevergrad  # no
 from tunesmith.search.sample import choice, grid_search, lograndint, loguniform, qrandint, randint, randn, uniform  # noqa: E402
 from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
 
+from _searcher_runs import run_searcher  # noqa: E402
+
 # A plain "import nevergrad" fails next to bayesian-optimization >= 2 (nevergrad 1.0 expects
 # bayes_opt 1.x); the searcher's own import works around that, so the tests use it too.
 ng = _import_nevergrad()
@@ -20,13 +23,7 @@ SPACE = {"x": uniform(-5.0, 5.0), "lr": loguniform(1e-4, 1e-1), "units": randint
          "act": choice(["relu", None, 3]), "nested": {"p": uniform(0, 1)}, "const": 7}
 
 
-def _run(searcher, n, prefix="t"):
-    configs = []
-    for i in range(n):
-        config = searcher.suggest(f"{prefix}{i}")
-        searcher.on_trial_complete(f"{prefix}{i}", {"loss": (config["x"] - 1.0) ** 2})
-        configs.append(config)
-    return configs
+_run = functools.partial(run_searcher, loss=lambda config: (config["x"] - 1.0) ** 2)
 
 
 @pytest.mark.parametrize(

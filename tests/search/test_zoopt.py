@@ -1,3 +1,4 @@
+import functools
 import subprocess
 import sys
 
@@ -11,6 +12,8 @@ from tunesmith.search.sample import choice, grid_search, loguniform, qrandint, q
 from tunesmith.search.zoopt import ZOOptSearch  # noqa: E402
 from tunesmith.testing import assert_in_space, check_searcher  # noqa: E402
 
+from _searcher_runs import run_searcher  # noqa: E402
+
 SPACE = {"x": uniform(-5.0, 5.0), "units": randint(1, 10), "step": qrandint(0, 20, 5), "act": choice(["relu", None, 3]),
          "nested": {"dropout": quniform(0.0, 0.5, 0.1)}, "const": 7}
 
@@ -19,14 +22,7 @@ def _loss(config):
     return (config["x"] - 1.0) ** 2 + abs(config["units"] - 4)
 
 
-def _run(searcher, n, prefix="t", loss=_loss):
-    configs = []
-    for i in range(n):
-        config = searcher.suggest(f"{prefix}{i}")
-        if isinstance(config, dict):
-            searcher.on_trial_complete(f"{prefix}{i}", {"loss": loss(config)})
-        configs.append(config)
-    return configs
+_run = functools.partial(run_searcher, loss=_loss)
 
 
 def test_contract(tmp_path):
@@ -68,6 +64,20 @@ def test_seeded_runs_repeat_and_leave_numpy_alone():
     runs = [_run(ZOOptSearch(budget=20, dim_dict=SPACE, metric="loss", mode="min", seed=3), 12) for _ in range(2)]
     assert runs[0] == runs[1]
     assert (np.random.get_state()[1] == outer).all()
+
+
+def test_unseeded_searcher_draws_from_numpys_global_generator():
+    # As Ray Tune's: np.random.seed makes it repeat, and its draws advance the generator (it
+    # does not rewind it after each call, which made every suggestion replay the same draws).
+    runs, states = [], []
+    for _ in range(2):
+        np.random.seed(7)
+        before = np.random.get_state()[1].copy()
+        runs.append(_run(ZOOptSearch(budget=20, dim_dict=SPACE, metric="loss", mode="min"), 12))
+        states.append(np.random.get_state()[1].copy())
+        assert not (states[-1] == before).all()
+    assert runs[0] == runs[1]
+    assert (states[0] == states[1]).all()
 
 
 def test_two_searchers_keep_their_own_precisions():

@@ -134,6 +134,11 @@ class Controller:
         self._warned_missing_stop_keys = False
         self._warned_no_checkpoint = False
         self._heartbeat_timeout = executor.heartbeat_timeout()  # read once per experiment
+        # Silence is checked for every running attempt, but a timeout is tens of seconds:
+        # every twentieth of it (a second at most) is soon enough.
+        self._silence_period = min(1.0, max(_DEADLINE_PERIOD_S, self._heartbeat_timeout / 20))
+        self._silence_checked = 0.0
+        self._ending: dict[str, _Running] = {}  # attempts told to stop or pause, until their deadline
         # Whether anything decides on a result; if not, trials report without waiting.
         self._decisions = needs_decisions(scheduler, stopper, callbacks, settings.is_class_trainable)
         # What each kind of event from a trial does; one entry per trial frame type.
@@ -594,6 +599,7 @@ class Controller:
     # -- ending trials ----------------------------------------------------------------------------
     def _end_attempt(self, trial: Trial, running: _Running, how: str) -> None:
         running.ending = how
+        self._ending[trial.trial_id] = running
         # An attempt that reads no decisions would not see this one: it ends at once.
         running.deadline = time.monotonic() + (self.settings.stop_grace_s if running.decisions else 0.0)
         if how == "stop":
@@ -677,22 +683,30 @@ class Controller:
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
         # A scan of every running attempt per loop step was a tenth of the driver's CPU with
-        # 1,000 trials reporting; a few tens of milliseconds late is soon enough for a stop
-        # deadline (seconds of grace) or a heartbeat timeout (30 s).
+        # 1,000 trials reporting. Stop deadlines are checked every few tens of milliseconds,
+        # among the attempts told to end only; silence (a heartbeat timeout of 30 s) every
+        # twentieth of the timeout.
         if now - self._deadlines_checked < _DEADLINE_PERIOD_S:
             return
         self._deadlines_checked = now
-        timeout = self._heartbeat_timeout
-        for trial_id, running in list(self._running.items()):
-            if running.ending is not None and now >= running.deadline:
+        for trial_id, ending in list(self._ending.items()):
+            running = self._running.get(trial_id)
+            if running is not ending:  # it ended by itself
+                del self._ending[trial_id]
+            elif now >= running.deadline:
+                del self._ending[trial_id]
                 self._running.pop(trial_id)
                 self.server.fence(trial_id)
                 self.executor.kill(running.handle)
                 if running.ending == "pause":
                     self._paused(self._by_id[trial_id])
-            elif now - running.last_seen > timeout:  # no HELLO, or heartbeats stopped: lost
-                trial = self._by_id[trial_id]
-                self._on_process_exit(trial, running, None)
+        if now - self._silence_checked < self._silence_period:
+            return
+        self._silence_checked = now
+        timeout = self._heartbeat_timeout
+        for trial_id, running in list(self._running.items()):
+            if now - running.last_seen > timeout:  # no HELLO, or heartbeats stopped: lost
+                self._on_process_exit(self._by_id[trial_id], running, None)
 
     def _end_all(self) -> None:
         """Kill whatever still runs (an error or Ctrl-C ended the loop early).
@@ -705,6 +719,7 @@ class Controller:
             self.server.fence(trial_id)
             self.executor.kill(running.handle)
         self._running.clear()
+        self._ending.clear()
         for trial in self.trials:
             if trial.status is TrialStatus.RUNNING:
                 trial.status = TrialStatus.TERMINATED

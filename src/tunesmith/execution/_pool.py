@@ -122,6 +122,11 @@ class ProcessPool:
         """The idle workers, oldest first."""
         return self._idle
 
+    @property
+    def running_template(self) -> _forkserver.ForkServer | None:
+        """The template if one has been started (it may have died since), else None."""
+        return self._template
+
     def template(self) -> _forkserver.ForkServer | None:
         """The warm process new processes are forked from, started (again) if needed; None
         where there is none (not Linux)."""

@@ -18,25 +18,50 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
-from typing import Any, Iterator, Mapping, Sequence, Union
+import warnings
+from typing import Any, Callable, Iterator, Mapping, Sequence, Union
 
 from tunesmith._checkpoint import Checkpoint
 
 __all__ = [
+    "BoostingReporter",
+    "HooksArg",
     "MetricsArg",
+    "PostprocessFn",
     "check_boosting_args",
+    "check_hooks",
     "normalize_metrics",
     "pick_metrics",
     "report",
     "temporary_checkpoint",
     "to_number",
+    "warn_report_callback_deprecated",
 ]
 
 logger = logging.getLogger("tunesmith.integration")
 
 MetricsArg = Union[str, Sequence[str], Mapping[str, str], None]
+PostprocessFn = Callable[[dict[str, Any]], dict[str, Any]]
+HooksArg = Union[str, Sequence[str]]
+
+
+def check_hooks(value: HooksArg, known: Sequence[str], *, argument: str, allow_empty: bool) -> list[str]:
+    """A hook-name argument (``on``, ``checkpoint_on``, ...) of the Keras and Lightning callbacks, as a list.
+
+    Raises:
+        ValueError: A name is not in ``known``, or there is none and ``allow_empty`` is False.
+
+    Example:
+        >>> check_hooks("epoch_end", ("epoch_end", "train_end"), argument="on", allow_empty=False)
+        ['epoch_end']
+    """
+    hooks = [value] if isinstance(value, str) else list(value)
+    if (not hooks and not allow_empty) or not all(isinstance(h, str) and h in known for h in hooks):
+        raise ValueError(f"{argument} must be one or more of {list(known)}; got {value!r}")
+    return hooks
 
 
 def normalize_metrics(metrics: MetricsArg, *, owner: str) -> dict[str, str] | None:
@@ -142,3 +167,48 @@ def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> Non
     from tunesmith.trainable import report as tune_report
 
     tune_report(metrics, checkpoint=checkpoint)
+
+
+class BoostingReporter:
+    """What the LightGBM and XGBoost callbacks share: their options, the metrics they pick
+    and post-process, and reporting a round with the booster saved as a checkpoint."""
+
+    def _configure(
+        self,
+        metrics: MetricsArg,
+        filename: str,
+        frequency: int,
+        checkpoint_at_end: bool,
+        results_postprocessing_fn: PostprocessFn | None,
+    ) -> None:
+        """Check and keep the options (``TypeError``/``ValueError`` as :func:`check_boosting_args`)."""
+        owner = type(self).__name__
+        check_boosting_args(owner, frequency, filename)
+        self._metrics = normalize_metrics(metrics, owner=owner)
+        self._filename = filename
+        self._frequency = frequency
+        self._checkpoint_at_end = checkpoint_at_end
+        self._postprocess = results_postprocessing_fn
+
+    def _picked(self, flat: dict[str, Any], where: str) -> dict[str, Any]:
+        picked = pick_metrics(flat, self._metrics, where=where)
+        return self._postprocess(picked) if self._postprocess else picked
+
+    def _report(self, model: Any, metrics: dict[str, Any], *, save: bool) -> None:
+        """Report ``metrics``; with ``save``, along with ``model.save_model`` into a checkpoint."""
+        if not save:
+            report(metrics)
+            return
+        with temporary_checkpoint() as (folder, checkpoint):
+            model.save_model(os.path.join(folder, self._filename))
+            report(metrics, checkpoint)
+
+
+def warn_report_callback_deprecated(module: str) -> None:
+    """The ``FutureWarning`` of a deprecated ``<module>.TuneReportCallback`` (Ray Tune raises instead)."""
+    warnings.warn(
+        f"{module}.TuneReportCallback is deprecated; use "
+        "TuneReportCheckpointCallback(metrics, frequency=0, checkpoint_at_end=False)",
+        FutureWarning,
+        stacklevel=3,
+    )

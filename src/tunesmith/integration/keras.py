@@ -29,10 +29,18 @@ from __future__ import annotations
 import os
 import warnings
 from types import ModuleType
-from typing import Any, Sequence, Union
+from typing import Any
 
 from tunesmith._imports import install_hint, try_import
-from tunesmith.integration._report import MetricsArg, normalize_metrics, pick_metrics, report, temporary_checkpoint
+from tunesmith.integration._report import (
+    HooksArg,
+    MetricsArg,
+    check_hooks,
+    normalize_metrics,
+    pick_metrics,
+    report,
+    temporary_checkpoint,
+)
 
 __all__ = ["TuneReportCallback", "TuneReportCheckpointCallback"]
 
@@ -48,8 +56,6 @@ HOOKS = (
     "test_begin", "test_end",
     "predict_begin", "predict_end",
 )
-
-HooksArg = Union[str, Sequence[str]]
 
 
 def _import_keras() -> ModuleType:
@@ -73,11 +79,7 @@ keras = _import_keras()
 
 def _hooks(value: HooksArg, *, argument: str) -> list[str]:
     """Validate a ``checkpoint_on``/``report_metrics_on``/``on`` argument; return a list."""
-    hooks = [value] if isinstance(value, str) else list(value)
-    unknown = [h for h in hooks if h not in HOOKS]
-    if unknown or not all(isinstance(h, str) for h in hooks):
-        raise ValueError(f"{argument} must be one or more of {list(HOOKS)}; got {value!r}")
-    return hooks
+    return check_hooks(value, HOOKS, argument=argument, allow_empty=True)
 
 
 class TuneReportCheckpointCallback(keras.callbacks.Callback):

@@ -28,18 +28,15 @@ Example:
 from __future__ import annotations
 
 import os
-import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._imports import try_import
 from tunesmith.integration._report import (
+    BoostingReporter,
     MetricsArg,
-    check_boosting_args,
-    normalize_metrics,
-    pick_metrics,
-    report,
-    temporary_checkpoint,
+    PostprocessFn,
+    warn_report_callback_deprecated,
 )
 
 lgb = try_import("lightgbm", extra="lightgbm", needed_by="tunesmith.integration.lightgbm")
@@ -47,8 +44,6 @@ lgb = try_import("lightgbm", extra="lightgbm", needed_by="tunesmith.integration.
 __all__ = ["TuneCallback", "TuneReportCallback", "TuneReportCheckpointCallback"]
 
 _DEFAULT_FILENAME = "model.txt"
-
-PostprocessFn = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def flatten_evaluation(evaluation_result_list: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
@@ -84,7 +79,7 @@ class TuneCallback:
     before_iteration = False
 
 
-class TuneReportCheckpointCallback(TuneCallback):
+class TuneReportCheckpointCallback(TuneCallback, BoostingReporter):
     """Report each boosting round to Tune and save the booster as a checkpoint.
 
     Args:
@@ -109,13 +104,7 @@ class TuneReportCheckpointCallback(TuneCallback):
         checkpoint_at_end: bool = True,
         results_postprocessing_fn: PostprocessFn | None = None,
     ) -> None:
-        owner = type(self).__name__
-        check_boosting_args(owner, frequency, filename)
-        self._metrics = normalize_metrics(metrics, owner=owner)
-        self._filename = filename
-        self._frequency = frequency
-        self._checkpoint_at_end = checkpoint_at_end
-        self._postprocess = results_postprocessing_fn
+        self._configure(metrics, filename, frequency, checkpoint_at_end, results_postprocessing_fn)
 
     @classmethod
     def get_model(cls, checkpoint: Checkpoint, filename: str = _DEFAULT_FILENAME) -> Any:
@@ -132,9 +121,7 @@ class TuneReportCheckpointCallback(TuneCallback):
             return lgb.Booster(model_file=os.path.join(folder, filename))
 
     def _report_dict(self, env: Any) -> dict[str, Any]:
-        flat = flatten_evaluation(env.evaluation_result_list or [])
-        picked = pick_metrics(flat, self._metrics, where="the LightGBM evaluation results")
-        return self._postprocess(picked) if self._postprocess else picked
+        return self._picked(flatten_evaluation(env.evaluation_result_list or []), "the LightGBM evaluation results")
 
     def _should_checkpoint(self, env: Any) -> bool:
         at_end = self._checkpoint_at_end and env.iteration == env.end_iteration - 1
@@ -143,13 +130,7 @@ class TuneReportCheckpointCallback(TuneCallback):
 
     def __call__(self, env: Any) -> None:
         """Called by LightGBM after each round with its ``CallbackEnv``."""
-        metrics = self._report_dict(env)
-        if not self._should_checkpoint(env):
-            report(metrics)
-            return
-        with temporary_checkpoint() as (folder, checkpoint):
-            env.model.save_model(os.path.join(folder, self._filename))
-            report(metrics, checkpoint)
+        self._report(env.model, self._report_dict(env), save=self._should_checkpoint(env))
 
 
 class TuneReportCallback(TuneReportCheckpointCallback):
@@ -160,11 +141,6 @@ class TuneReportCallback(TuneReportCheckpointCallback):
     """
 
     def __init__(self, metrics: MetricsArg = None, results_postprocessing_fn: PostprocessFn | None = None) -> None:
-        warnings.warn(
-            "tunesmith.integration.lightgbm.TuneReportCallback is deprecated; use "
-            "TuneReportCheckpointCallback(metrics, frequency=0, checkpoint_at_end=False)",
-            FutureWarning,
-            stacklevel=2,
-        )
+        warn_report_callback_deprecated(__name__)
         super().__init__(metrics, frequency=0, checkpoint_at_end=False,
                          results_postprocessing_fn=results_postprocessing_fn)

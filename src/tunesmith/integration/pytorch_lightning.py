@@ -33,10 +33,18 @@ import os
 import sys
 import warnings
 from types import ModuleType
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable
 
 from tunesmith._imports import try_import
-from tunesmith.integration._report import MetricsArg, normalize_metrics, pick_metrics, report, temporary_checkpoint
+from tunesmith.integration._report import (
+    HooksArg,
+    MetricsArg,
+    check_hooks,
+    normalize_metrics,
+    pick_metrics,
+    report,
+    temporary_checkpoint,
+)
 
 __all__ = ["TuneCallback", "TuneReportCallback", "TuneReportCheckpointCallback"]
 
@@ -59,8 +67,6 @@ HOOKS = (
     "before_optimizer_step", "before_zero_grad",
 )
 
-HooksArg = Union[str, Sequence[str]]
-
 
 def _import_lightning() -> ModuleType:
     """``lightning.pytorch`` or ``pytorch_lightning``, preferring the one already imported."""
@@ -81,10 +87,7 @@ pl = _import_lightning()
 
 def _hooks(on: HooksArg) -> list[str]:
     """Validate the ``on`` argument; return it as a list."""
-    hooks = [on] if isinstance(on, str) else list(on)
-    if not hooks or not all(isinstance(h, str) and h in HOOKS for h in hooks):
-        raise ValueError(f"on must be one or more of {list(HOOKS)}; got {on!r}")
-    return hooks
+    return check_hooks(on, HOOKS, argument="on", allow_empty=False)
 
 
 def _forward(hook: str) -> Callable[..., None]:

@@ -29,18 +29,15 @@ Example:
 from __future__ import annotations
 
 import os
-import warnings
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._imports import try_import
 from tunesmith.integration._report import (
+    BoostingReporter,
     MetricsArg,
-    check_boosting_args,
-    normalize_metrics,
-    pick_metrics,
-    report,
-    temporary_checkpoint,
+    PostprocessFn,
+    warn_report_callback_deprecated,
 )
 
 xgb = try_import("xgboost", extra="xgboost", needed_by="tunesmith.integration.xgboost")
@@ -48,8 +45,6 @@ xgb = try_import("xgboost", extra="xgboost", needed_by="tunesmith.integration.xg
 __all__ = ["TuneCallback", "TuneReportCallback", "TuneReportCheckpointCallback"]
 
 _DEFAULT_FILENAME = "model.ubj"
-
-PostprocessFn = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def flatten_evals_log(evals_log: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -84,7 +79,7 @@ class TuneCallback(xgb.callback.TrainingCallback):
     """Base class of the tunesmith XGBoost callbacks (an ``xgboost.callback.TrainingCallback``)."""
 
 
-class TuneReportCheckpointCallback(TuneCallback):
+class TuneReportCheckpointCallback(TuneCallback, BoostingReporter):
     """Report each boosting round to Tune and save the booster as a checkpoint.
 
     Args:
@@ -112,13 +107,7 @@ class TuneReportCheckpointCallback(TuneCallback):
         results_postprocessing_fn: PostprocessFn | None = None,
     ) -> None:
         super().__init__()
-        owner = type(self).__name__
-        check_boosting_args(owner, frequency, filename)
-        self._metrics = normalize_metrics(metrics, owner=owner)
-        self._filename = filename
-        self._frequency = frequency
-        self._checkpoint_at_end = checkpoint_at_end
-        self._postprocess = results_postprocessing_fn
+        self._configure(metrics, filename, frequency, checkpoint_at_end, results_postprocessing_fn)
         self._evals_log: Mapping[str, Any] | None = None
         self._checkpointed_rounds: int | None = None  # the booster's size at the last checkpoint
 
@@ -139,17 +128,7 @@ class TuneReportCheckpointCallback(TuneCallback):
         return booster
 
     def _report_dict(self, evals_log: Mapping[str, Any] | None) -> dict[str, Any]:
-        flat = flatten_evals_log(evals_log or {})
-        picked = pick_metrics(flat, self._metrics, where="the XGBoost evaluation results")
-        return self._postprocess(picked) if self._postprocess else picked
-
-    def _report(self, model: Any, metrics: dict[str, Any], *, save: bool) -> None:
-        if not save:
-            report(metrics)
-            return
-        with temporary_checkpoint() as (folder, checkpoint):
-            model.save_model(os.path.join(folder, self._filename))
-            report(metrics, checkpoint)
+        return self._picked(flatten_evals_log(evals_log or {}), "the XGBoost evaluation results")
 
     def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
         """Report round ``epoch`` (0-based, in this ``train`` call); checkpoint every ``frequency`` rounds."""
@@ -179,11 +158,6 @@ class TuneReportCallback(TuneReportCheckpointCallback):
     """
 
     def __init__(self, metrics: MetricsArg = None, results_postprocessing_fn: PostprocessFn | None = None) -> None:
-        warnings.warn(
-            "tunesmith.integration.xgboost.TuneReportCallback is deprecated; use "
-            "TuneReportCheckpointCallback(metrics, frequency=0, checkpoint_at_end=False)",
-            FutureWarning,
-            stacklevel=2,
-        )
+        warn_report_callback_deprecated(__name__)
         super().__init__(metrics, frequency=0, checkpoint_at_end=False,
                          results_postprocessing_fn=results_postprocessing_fn)

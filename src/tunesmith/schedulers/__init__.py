@@ -4,8 +4,9 @@ Each scheduler loads on first use, so importing the Tuner (which needs only
 ``FIFOScheduler``) loads no other.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tunesmith._imports import lazy_exports
 
 if TYPE_CHECKING:
     from tunesmith.schedulers._async_hyperband import ASHAScheduler, AsyncHyperBandScheduler
@@ -47,15 +48,4 @@ __all__ = [
     "create_scheduler",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tunesmith.schedulers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LAZY)

@@ -17,8 +17,7 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from tunesmith.experiment._trial import TrialStatus
-from tunesmith.schedulers._hyperband_scheduler import HyperBandScheduler
-from tunesmith.schedulers._scheduler_base import _SchedulerBase
+from tunesmith.schedulers._hyperband_scheduler import HyperBandScheduler, _HyperBandBase
 from tunesmith.schedulers._trial_scheduler import Decision
 
 if TYPE_CHECKING:
@@ -107,6 +106,15 @@ class _Bracket:
     def milestone(self) -> float:
         return self.plan[self.stage][1]
 
+    def add(self, trial_id: str) -> None:
+        self.members.append(trial_id)
+        self.live[trial_id] = None
+        self.progress[trial_id] = 0.0
+
+    def resumable(self, trial: Trial) -> bool:
+        """Whether a waiting live ``trial`` may run: it won its halving."""
+        return trial.trial_id in self.promoted
+
     def accepting(self) -> bool:
         return self.stage == 0 and len(self.members) < self.plan[0][0]
 
@@ -127,12 +135,13 @@ class _Bracket:
         return min(1.0, sum(self.progress.values()) / work) if work else 1.0
 
 
-class _PaperHyperBand(_SchedulerBase):
+class _PaperHyperBand(_HyperBandBase):
     """Synchronous HyperBand with the paper's bracket plans (the base of :class:`HyperBandForBOHB`).
 
     Trials are assigned to brackets as they are added, a band of ``s_max + 1`` brackets
     is then followed by a new band. Pausing needs trainables that checkpoint and restore.
-    :class:`HyperBandScheduler` follows Ray Tune's bracket arithmetic instead.
+    :class:`HyperBandScheduler` follows Ray Tune's bracket arithmetic instead; both share
+    their options, trial hooks and choice of the next trial.
 
     Args:
         time_attr: The result key that measures progress (monotonically increasing).
@@ -149,31 +158,8 @@ class _PaperHyperBand(_SchedulerBase):
 
     """
 
-    _supports_buffered_results = False
-
-    def __init__(
-        self,
-        time_attr: str = "training_iteration",
-        metric: str | None = None,
-        mode: str | None = None,
-        max_t: float = 81,
-        reduction_factor: float = 3,
-        stop_last_trials: bool = True,
-    ) -> None:
-        name = type(self).__name__
-        if not max_t > 0:
-            raise ValueError(f"{name}: max_t must be > 0, got {max_t!r}.")
-        if not reduction_factor > 1:
-            raise ValueError(f"{name}: reduction_factor must be > 1, got {reduction_factor!r}.")
-        super().__init__(metric, mode)
-        self._time_attr = time_attr
-        self._max_t = max_t
-        self._eta = reduction_factor
-        self._stop_last_trials = stop_last_trials
-        self._s_max = hyperband_max_halvings(max_t, reduction_factor)
-        self._bands: list[list[_Bracket]] = []
-        self._bracket_of: dict[str, _Bracket] = {}
-        self._num_stopped = 0
+    def _init_bands(self) -> None:
+        self._s_max = hyperband_max_halvings(self._max_t, self._eta)
 
     def bracket_plans(self) -> list[list[tuple[int, float]]]:
         """``(n_i, r_i)`` of each bracket of a band, in the order brackets are filled."""
@@ -183,17 +169,6 @@ class _PaperHyperBand(_SchedulerBase):
         return list(range(self._s_max + 1))
 
     # -- adding trials -------------------------------------------------------------------
-    def on_trial_add(self, trial: Trial) -> None:
-        self._require_metric_and_mode()
-        self._bind(trial)
-        if trial.trial_id in self._bracket_of:
-            return  # added again after a restore
-        bracket = self._open_bracket()
-        bracket.members.append(trial.trial_id)
-        bracket.live[trial.trial_id] = None
-        bracket.progress[trial.trial_id] = 0.0
-        self._bracket_of[trial.trial_id] = bracket
-
     def _open_bracket(self) -> _Bracket:
         if self._bands and self._bands[-1] and self._bands[-1][-1].accepting():
             return self._bands[-1][-1]
@@ -206,24 +181,19 @@ class _PaperHyperBand(_SchedulerBase):
         return bracket
 
     # -- results -------------------------------------------------------------------------
-    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
-        if not self._has_keys(result, self._time_attr):
-            return Decision.CONTINUE
-        bracket = self._bracket_of.get(trial.trial_id)
-        if bracket is None or trial.trial_id not in bracket.live:
-            return Decision.CONTINUE
+    def _on_bracket_result(self, bracket: _Bracket, trial_id: str, result: dict[str, Any]) -> Decision:
         t = result[self._time_attr]
-        bracket.progress[trial.trial_id] = t
-        bracket.last_score[trial.trial_id] = self._score(result)
+        bracket.progress[trial_id] = t
+        bracket.last_score[trial_id] = self._score(result)
         if bracket.final():
             if self._stop_last_trials and t >= bracket.milestone:
-                self._drop(bracket, trial.trial_id)
+                self._drop(bracket, trial_id)
                 return Decision.STOP
             return Decision.CONTINUE
         if t < bracket.milestone:
             return Decision.CONTINUE
-        self._arrive(bracket, trial.trial_id, result)
-        return self._settle(bracket, trial.trial_id, force=False)
+        self._arrive(bracket, trial_id, result)
+        return self._settle(bracket, trial_id, force=False)
 
     def _arrive(self, bracket: _Bracket, trial_id: str, result: dict[str, Any] | None) -> None:
         bracket.live[trial_id] = bracket.last_score[trial_id]
@@ -278,15 +248,6 @@ class _PaperHyperBand(_SchedulerBase):
         bracket.promoted.discard(trial_id)
 
     # -- trials that end -----------------------------------------------------------------
-    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
-        self._forget(trial)
-
-    def on_trial_remove(self, trial: Trial) -> None:
-        self._forget(trial)
-
-    def on_trial_error(self, trial: Trial) -> None:
-        self._forget(trial)
-
     def _forget(self, trial: Trial) -> None:
         bracket = self._bracket_of.get(trial.trial_id)
         if bracket is None:
@@ -294,24 +255,6 @@ class _PaperHyperBand(_SchedulerBase):
         bracket.live.pop(trial.trial_id, None)
         bracket.promoted.discard(trial.trial_id)
         self._settle(bracket, None, force=False)
-
-    # -- who runs next -------------------------------------------------------------------
-    def choose_trial_to_run(self, trials: Sequence[Trial]) -> Trial | None:
-        """A PENDING trial, or a PAUSED one that won its halving; least complete bracket first."""
-        waiting = {t.trial_id: t for t in trials}
-        for band in self._bands:
-            # brackets with no live trial left have nothing to run: skip them before sorting
-            for bracket in sorted((b for b in band if b.live), key=_Bracket.completion):
-                for trial_id in bracket.live:  # the live members, in the order they were added
-                    trial = waiting.get(trial_id)
-                    if trial is None:
-                        continue
-                    if trial.status == TrialStatus.PENDING or trial_id in bracket.promoted:
-                        return trial
-        for trial in trials:
-            if trial.trial_id not in self._bracket_of and trial.status == TrialStatus.PENDING:
-                return trial
-        return None
 
     def debug_string(self) -> str:
         lines = [f"Using HyperBand: num_stopped={self._num_stopped} total_brackets={sum(map(len, self._bands))}"]
@@ -324,14 +267,6 @@ class _PaperHyperBand(_SchedulerBase):
                 )
         return "\n".join(lines)
 
-    def _state(self) -> dict[str, Any]:
-        return {**super()._state(), "bands": self._bands, "bracket_of": self._bracket_of, "num_stopped": self._num_stopped}
-
-    def _set_state(self, state: dict[str, Any]) -> None:
-        super()._set_state(state)
-        self._bands = state["bands"]
-        self._bracket_of = state["bracket_of"]
-        self._num_stopped = state["num_stopped"]
 
 
 class HyperBandForBOHB(_PaperHyperBand):

@@ -45,6 +45,14 @@ class _Bracket:
     live: dict[str, tuple[float, float] | None] = dataclasses.field(default_factory=dict)
     to_resume: set[str] = dataclasses.field(default_factory=set)
 
+    def add(self, trial_id: str) -> None:
+        self.members.append(trial_id)
+        self.live[trial_id] = None
+
+    def resumable(self, trial: Trial) -> bool:
+        """Whether a waiting live ``trial`` may run: it is PAUSED and won its halving."""
+        return trial.status == TrialStatus.PAUSED and trial.trial_id in self.to_resume
+
     def time_of(self, trial_id: str) -> float:
         entry = self.live[trial_id]
         return 0 if entry is None else entry[0]
@@ -95,7 +103,108 @@ def _total_work(n: int, r: int, s: int, eta: float, max_t: float) -> float:
     return work
 
 
-class HyperBandScheduler(_SchedulerBase):
+class _HyperBandBase(_SchedulerBase):
+    """What both synchronous HyperBands share: their options, brackets in bands, the trial
+    hooks and who runs next. A subclass opens brackets (:meth:`_open_bracket`), decides on a
+    live trial's result (:meth:`_on_bracket_result`) and forgets an ended trial
+    (:meth:`_forget`); its brackets have ``members``, ``live`` (trial id to its state, in
+    the order added), ``add(trial_id)``, ``resumable(trial)`` and ``completion()``.
+    """
+
+    _supports_buffered_results = False
+
+    def __init__(
+        self,
+        time_attr: str = "training_iteration",
+        metric: str | None = None,
+        mode: str | None = None,
+        max_t: float = 81,
+        reduction_factor: float = 3,
+        stop_last_trials: bool = True,
+    ) -> None:
+        name = type(self).__name__
+        if not max_t > 0:
+            raise ValueError(f"{name}: max_t must be > 0, got {max_t!r}.")
+        if not reduction_factor > 1:
+            raise ValueError(f"{name}: reduction_factor must be > 1, got {reduction_factor!r}.")
+        super().__init__(metric, mode)
+        self._time_attr = time_attr
+        self._max_t = max_t
+        self._eta = reduction_factor
+        self._stop_last_trials = stop_last_trials
+        self._bands: list[list[Any]] = []
+        self._bracket_of: dict[str, Any] = {}
+        self._num_stopped = 0
+        self._init_bands()
+
+    def _init_bands(self) -> None:
+        """Set up the subclass's bracket arithmetic (the options are set by then)."""
+
+    def _open_bracket(self) -> Any:
+        raise NotImplementedError
+
+    def _on_bracket_result(self, bracket: Any, trial_id: str, result: dict[str, Any]) -> Decision:
+        raise NotImplementedError
+
+    def _forget(self, trial: Trial) -> None:
+        raise NotImplementedError
+
+    # -- adding trials -------------------------------------------------------------------
+    def on_trial_add(self, trial: Trial) -> None:
+        self._require_metric_and_mode()
+        self._bind(trial)
+        if trial.trial_id in self._bracket_of:
+            return  # added again after a restore
+        bracket = self._open_bracket()
+        bracket.add(trial.trial_id)
+        self._bracket_of[trial.trial_id] = bracket
+
+    # -- results -------------------------------------------------------------------------
+    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
+        if not self._has_keys(result, self._time_attr):
+            return Decision.CONTINUE
+        bracket = self._bracket_of.get(trial.trial_id)
+        if bracket is None or trial.trial_id not in bracket.live:
+            return Decision.CONTINUE
+        return self._on_bracket_result(bracket, trial.trial_id, result)
+
+    # -- trials that end -----------------------------------------------------------------
+    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
+        self._forget(trial)
+
+    def on_trial_remove(self, trial: Trial) -> None:
+        self._forget(trial)
+
+    def on_trial_error(self, trial: Trial) -> None:
+        self._forget(trial)
+
+    # -- who runs next -------------------------------------------------------------------
+    def choose_trial_to_run(self, trials: Sequence[Trial]) -> Trial | None:
+        """A PENDING trial, or a PAUSED one that won its halving; least complete bracket first."""
+        waiting = {t.trial_id: t for t in trials}
+        for band in self._bands:
+            # brackets with no live trial left have nothing to run: skip them before sorting
+            for bracket in sorted((b for b in band if b is not None and b.live), key=lambda b: b.completion()):
+                for trial_id in bracket.live:  # the live members, in the order they were added
+                    trial = waiting.get(trial_id)
+                    if trial is not None and (trial.status == TrialStatus.PENDING or bracket.resumable(trial)):
+                        return trial
+        for trial in trials:
+            if trial.trial_id not in self._bracket_of and trial.status == TrialStatus.PENDING:
+                return trial
+        return None
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "bands": self._bands, "bracket_of": self._bracket_of, "num_stopped": self._num_stopped}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        super()._set_state(state)
+        self._bands = state["bands"]
+        self._bracket_of = state["bracket_of"]
+        self._num_stopped = state["num_stopped"]
+
+
+class HyperBandScheduler(_HyperBandBase):
     """Synchronous HyperBand: pause trials at each milestone and continue the best ``1/eta``.
 
     Brackets are filled in the order trials are added (``s = 0``, no early stopping, first),
@@ -121,32 +230,10 @@ class HyperBandScheduler(_SchedulerBase):
         [[(3, 9)], [(5, 3), (2, 9)], [(9, 1), (3, 3), (1, 9)]]
     """
 
-    _supports_buffered_results = False
-
-    def __init__(
-        self,
-        time_attr: str = "training_iteration",
-        metric: str | None = None,
-        mode: str | None = None,
-        max_t: float = 81,
-        reduction_factor: float = 3,
-        stop_last_trials: bool = True,
-    ) -> None:
-        name = type(self).__name__
-        if not max_t > 0:
-            raise ValueError(f"{name}: max_t must be > 0, got {max_t!r}.")
-        if not reduction_factor > 1:
-            raise ValueError(f"{name}: reduction_factor must be > 1, got {reduction_factor!r}.")
-        super().__init__(metric, mode)
-        self._time_attr = time_attr
-        self._max_t = max_t
-        self._eta = reduction_factor
-        self._stop_last_trials = stop_last_trials
-        self._band_size = int(round(math.log(max_t) / math.log(reduction_factor))) + 1
+    def _init_bands(self) -> None:
+        self._band_size = int(round(math.log(self._max_t) / math.log(self._eta))) + 1
         self._bands: list[list[_Bracket | None]] = [[]]
         self._current: _Bracket | None = None
-        self._bracket_of: dict[str, _Bracket] = {}
-        self._num_stopped = 0
 
     # -- bracket arithmetic ------------------------------------------------------------------
     def _first_size(self, s: int) -> int:
@@ -182,16 +269,6 @@ class HyperBandScheduler(_SchedulerBase):
         )
 
     # -- adding trials -------------------------------------------------------------------
-    def on_trial_add(self, trial: Trial) -> None:
-        self._require_metric_and_mode()
-        self._bind(trial)
-        if trial.trial_id in self._bracket_of:
-            return  # added again after a restore
-        bracket = self._open_bracket()
-        bracket.members.append(trial.trial_id)
-        bracket.live[trial.trial_id] = None
-        self._bracket_of[trial.trial_id] = bracket
-
     def _open_bracket(self) -> _Bracket:
         if self._current is not None and not self._current.filled():
             return self._current
@@ -207,16 +284,11 @@ class HyperBandScheduler(_SchedulerBase):
                 return bracket
 
     # -- results -------------------------------------------------------------------------
-    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
-        if not self._has_keys(result, self._time_attr):
+    def _on_bracket_result(self, bracket: _Bracket, trial_id: str, result: dict[str, Any]) -> Decision:
+        bracket.record(trial_id, result[self._time_attr], self._score(result))
+        if bracket.keeps_going(trial_id):
             return Decision.CONTINUE
-        bracket = self._bracket_of.get(trial.trial_id)
-        if bracket is None or trial.trial_id not in bracket.live:
-            return Decision.CONTINUE
-        bracket.record(trial.trial_id, result[self._time_attr], self._score(result))
-        if bracket.keeps_going(trial.trial_id):
-            return Decision.CONTINUE
-        return self._process(bracket, trial.trial_id)
+        return self._process(bracket, trial_id)
 
     def _process(self, bracket: _Bracket, current: str | None) -> Decision:
         """Halve the bracket if all its live trials are at the milestone; the decision for ``current``."""
@@ -256,15 +328,6 @@ class HyperBandScheduler(_SchedulerBase):
         self._request_stop(trial_id)
 
     # -- trials that end -----------------------------------------------------------------
-    def on_trial_complete(self, trial: Trial, result: dict[str, Any]) -> None:
-        self._forget(trial)
-
-    def on_trial_remove(self, trial: Trial) -> None:
-        self._forget(trial)
-
-    def on_trial_error(self, trial: Trial) -> None:
-        self._forget(trial)
-
     def _forget(self, trial: Trial) -> None:
         """Drop an ended trial; the rest of its bracket may now be complete (Ray Tune only
         re-checks before the bracket's first halving and can then leave paused trials waiting
@@ -276,25 +339,6 @@ class HyperBandScheduler(_SchedulerBase):
         bracket.to_resume.discard(trial.trial_id)
         if bracket.live and not bracket.finished():
             self._process(bracket, None)
-
-    # -- who runs next -------------------------------------------------------------------
-    def choose_trial_to_run(self, trials: Sequence[Trial]) -> Trial | None:
-        """A PENDING trial, or a PAUSED one that won its halving; least complete bracket first."""
-        waiting = {t.trial_id: t for t in trials}
-        for band in self._bands:
-            for bracket in sorted((b for b in band if b is not None), key=_Bracket.completion):
-                for trial_id in bracket.live:
-                    trial = waiting.get(trial_id)
-                    if trial is None:
-                        continue
-                    if trial.status == TrialStatus.PENDING or (
-                        trial.status == TrialStatus.PAUSED and trial_id in bracket.to_resume
-                    ):
-                        return trial
-        for trial in trials:
-            if trial.trial_id not in self._bracket_of and trial.status == TrialStatus.PENDING:
-                return trial
-        return None
 
     def debug_string(self) -> str:
         total = sum(1 for band in self._bands for b in band if b is not None)
@@ -316,17 +360,8 @@ class HyperBandScheduler(_SchedulerBase):
         return "\n".join(lines)
 
     def _state(self) -> dict[str, Any]:
-        return {
-            **super()._state(),
-            "bands": self._bands,
-            "current": self._current,
-            "bracket_of": self._bracket_of,
-            "num_stopped": self._num_stopped,
-        }
+        return {**super()._state(), "current": self._current}
 
     def _set_state(self, state: dict[str, Any]) -> None:
         super()._set_state(state)
-        self._bands = state["bands"]
         self._current = state["current"]
-        self._bracket_of = state["bracket_of"]
-        self._num_stopped = state["num_stopped"]

@@ -14,7 +14,6 @@ import bisect
 import copy
 import dataclasses
 import json
-import math
 import os
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence

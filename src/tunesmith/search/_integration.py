@@ -67,6 +67,17 @@ def metric_value(result: Mapping[str, Any] | None, metric: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def with_constants(spec: Mapping[str, Any], converted: dict[str, Any], join: bool) -> dict[str, Any]:
+    """``convert_search_space``'s result: ``converted`` (``{"a/b": native form}``), or with
+    ``join`` the flattened ``spec`` with each domain replaced by its native form.
+
+    Example:
+        >>> with_constants({"m": {"lr": None}, "c": 1}, {"m/lr": (0, 1)}, join=True)
+        {'m/lr': (0, 1), 'c': 1}
+    """
+    return {**flatten_dict(dict(spec)), **converted} if join else converted
+
+
 def plain(value: Any) -> Any:
     """A numpy scalar as the Python number (or str) it holds; other values unchanged."""
     return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict)) else value

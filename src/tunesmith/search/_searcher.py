@@ -278,6 +278,11 @@ class Searcher:
         if space is None or (not callable(space) and not space):
             raise RuntimeError(UNDEFINED_SEARCH_SPACE.format(cls=type(self).__name__, space=argument))
 
+    def _require_ready(self, space: Any, argument: str = "space") -> None:
+        """:meth:`_require_space`, then :meth:`_require_metric_mode`: what asking needs."""
+        self._require_space(space, argument)
+        self._require_metric_mode()
+
     # -- the search loop -------------------------------------------------------------------
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:

@@ -223,8 +223,8 @@ class ExperimentStorage:
 
     def flush_journal(self) -> None:
         """Write the records not written yet (see :meth:`journal`)."""
-        if self._log_writer is not None:
-            self._log_writer.flush()
+        if self._log_writer is not None:  # the trial files never lag behind the journal
+            self._log_writer.flush(force=bool(self._journal_pending))
         if not self._journal_pending:
             return
         data = b"".join(self._journal_pending)

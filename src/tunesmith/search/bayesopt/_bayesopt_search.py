@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any
 
 from tunesmith._imports import try_import
-from tunesmith.search._integration import check_points, is_tune_space, metric_value, to_config
+from tunesmith.search._integration import check_points, is_tune_space, metric_value, to_config, with_constants
 from tunesmith.search._param_space import (
     Parameter,
     convert_parameter,
@@ -152,9 +152,7 @@ class BayesOptSearch(Searcher):
         """
         parameters = searchable_parameters(spec, _NAME)
         bounds = {p.name: convert_parameter(p, _conversion_rules(), _NAME) for p in parameters}
-        if not join:
-            return bounds
-        return {**flatten_dict(dict(spec)), **bounds}
+        return with_constants(spec, bounds, join)
 
     _one_metric_only = True
 
@@ -166,8 +164,7 @@ class BayesOptSearch(Searcher):
     def _ensure_optimizer(self) -> Any:
         if self._optimizer is not None:
             return self._optimizer
-        self._require_space(self._bounds)
-        self._require_metric_mode()
+        self._require_ready(self._bounds)
         bayes_opt = _import_bayes_opt()
         extra = {}
         if hasattr(bayes_opt, "acquisition"):

@@ -141,8 +141,7 @@ class HyperOptSearch(Searcher):
             RuntimeError: No space, or no metric/mode.
         """
         hpo = _hyperopt()
-        self._require_space(self._space)
-        self._require_metric_mode()
+        self._require_ready(self._space)
         if trial_id in self._live:
             doc = self._live[trial_id]
         elif self._pending_points:

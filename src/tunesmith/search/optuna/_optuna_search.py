@@ -170,8 +170,7 @@ class OptunaSearch(Searcher):
             RuntimeError: No space, or no metric/mode.
             TypeError: A define-by-run function returned something other than a dict/None.
         """
-        self._require_space(self._space)
-        self._require_metric_mode()
+        self._require_ready(self._space)
         study = self._ensure_study()
         if trial_id not in self._ot_trials:
             fixed = None if callable(self._space) else self._space
@@ -311,8 +310,7 @@ class OptunaSearch(Searcher):
             ValueError: ``parameters`` names keys outside the space.
         """
         ot = _optuna()
-        self._require_space(self._space)
-        self._require_metric_mode()
+        self._require_ready(self._space)
         if callable(self._space):
             raise TypeError("OptunaSearch.add_evaluated_point needs a dict space; got a define-by-run function")
         study = self._ensure_study()

@@ -2,9 +2,11 @@
 
 ZOOpt keeps two things in module globals: NumPy's global generator (its draws) and
 ``zoopt.utils.zoo_global.gl.float_precisions`` (the rounding of continuous dimensions, reset
-by every new ``Dimension2``). Each ZOOpt call here runs with this searcher's own values of
-both and puts the caller's back afterwards, so several searchers can live in one process and
-a ``seed`` makes a search reproducible without reseeding anything else.
+by every new ``Dimension2``). Each ZOOpt call here runs with this searcher's own precisions
+and puts the caller's back afterwards, so several searchers can live in one process. A
+seeded searcher also runs each call with its own generator (a ``seed`` makes a search
+reproducible without reseeding anything else); an unseeded one draws from NumPy's global
+generator, as Ray Tune's does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numbers
 from typing import Any, Iterator
 
 from tunesmith._imports import try_import
-from tunesmith.search._integration import check_points, is_tune_space, metric_value, to_config
+from tunesmith.search._integration import check_points, is_tune_space, metric_value, to_config, with_constants
 from tunesmith.search._param_space import (
     Parameter,
     convert_parameter,
@@ -148,8 +150,10 @@ class ZOOptSearch(Searcher):
 
         Example:
             >>> from tunesmith.search.sample import randint
-            >>> ZOOptSearch.convert_search_space({"m": {"n": randint(1, 4)}, "c": 1})
-            {'m/n': (<ValueType.DISCRETE: 1>, [1, 3], True)}
+            >>> import zoopt
+            >>> dims = ZOOptSearch.convert_search_space({"m": {"n": randint(1, 4)}, "c": 1})
+            >>> dims == {"m/n": (zoopt.ValueType.DISCRETE, [1, 3], True)}
+            True
         """
         zoopt = _import_zoopt()
         rules = _conversion_rules(zoopt)
@@ -161,9 +165,7 @@ class ZOOptSearch(Searcher):
                 dims[parameter.name] = (zoopt.ValueType.DISCRETE, bounds, True)
             else:
                 dims[parameter.name] = convert_parameter(parameter, rules, _NAME)
-        if not join:
-            return dims
-        return {**flatten_dict(dict(spec)), **dims}
+        return with_constants(spec, dims, join)
 
     _one_metric_only = True
 
@@ -175,8 +177,7 @@ class ZOOptSearch(Searcher):
     def _ensure_optimizer(self) -> Any:
         if self._optimizer is not None:
             return self._optimizer
-        self._require_space(self._dims)
-        self._require_metric_mode()
+        self._require_ready(self._dims)
         zoopt = _import_zoopt()
         from zoopt.algos.opt_algorithms.racos.sracos import SRacosTune
 
@@ -286,23 +287,38 @@ class _ZOOptGlobals:
 
     @contextlib.contextmanager
     def active(self) -> Iterator[None]:
-        """Run the block with this searcher's precisions (and generator, when seeded)."""
-        import numpy as np
+        """Run the block with this searcher's precisions, and, when seeded, its own generator.
+
+        An unseeded searcher draws from NumPy's global generator, as Ray Tune's does (so
+        ``np.random.seed`` makes it reproducible), and advances it.
+        """
         from zoopt.utils.zoo_global import gl
 
-        outer_precisions, outer_numpy = gl.float_precisions, np.random.get_state()
+        outer_precisions = gl.float_precisions
         gl.float_precisions = list(self._precisions)
-        if self._numpy_state is not None:
-            np.random.set_state(self._numpy_state)
-        elif self._seed is not None:
+        try:
+            if self._seed is None:
+                yield
+            else:
+                with self._own_generator():
+                    yield
+        finally:
+            gl.float_precisions = outer_precisions
+
+    @contextlib.contextmanager
+    def _own_generator(self) -> Iterator[None]:
+        import numpy as np
+
+        outer = np.random.get_state()
+        if self._numpy_state is None:
             np.random.seed(self._seed)
+        else:
+            np.random.set_state(self._numpy_state)
         try:
             yield
         finally:
-            if self._seed is not None:
-                self._numpy_state = np.random.get_state()
-            np.random.set_state(outer_numpy)
-            gl.float_precisions = outer_precisions
+            self._numpy_state = np.random.get_state()
+            np.random.set_state(outer)
 
 
 # -- conversion and options ------------------------------------------------------------------
