@@ -94,8 +94,8 @@ def test_the_executor_replaces_a_fork_server_that_was_killed(run):
         executor.keep_warm = True
         first = run(env_and_cwd, executor=executor)
         assert first[0].error is None
-        executor._fork_server._process.kill()
-        executor._fork_server._process.wait()
+        executor.pool._template._process.kill()
+        executor.pool._template._process.wait()
         second = run(env_and_cwd, executor=executor)
         assert second[0].error is None
     finally:
@@ -105,7 +105,7 @@ def test_the_executor_replaces_a_fork_server_that_was_killed(run):
 def test_no_fork_server_outlives_its_executor(run):
     executor = LocalExecutor(num_cpus=2)
     run(env_and_cwd, executor=executor)
-    assert executor._fork_server is None  # a user's executor keeps nothing after its experiment
+    assert executor.pool._template is None  # a user's executor keeps nothing after its experiment
     servers = [p for p in psutil.Process().children() if "_forkserver" in " ".join(p.cmdline())]
     gone, alive = psutil.wait_procs(servers, timeout=5)
     assert not alive

@@ -93,6 +93,19 @@ def test_a_users_exception_comes_back_as_itself_without_running_its_init_in_the_
     assert "raise NoisyError(folder, 7)" in "".join(getattr(result.error, "__notes__", []))
 
 
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_trainable_is_sent_once_per_worker_even_when_each_trial_has_a_fresh_process(run, servers, reuse):
+    """The worker keeps the pickle its first child received (a memory file), so later
+    children read it there; each still unpickles it itself (see test_trial_isolation)."""
+    tune.init(num_cpus=1)
+    data = np.arange(300_000)
+    grid = run(tune.with_parameters(_sum_data, data=data), {"x": tune.grid_search(list(range(4)))},
+               metric="total", mode="max", reuse_actors=reuse)
+    assert not grid.errors and {r.metrics["total"] for r in grid} == {float(data.sum())}
+    assert len({r.metrics["pid"] for r in grid}) == (1 if reuse else 4)
+    assert servers[0].stats.assignments == 4 and servers[0].stats.trainables_sent == 1
+
+
 @pytest.mark.parametrize("seq", [0, 7, 12345, 10**15])
 @pytest.mark.parametrize(("decision", "save"), [("CONTINUE", False), ("STOP", False), ("PAUSE", False), ("CONTINUE", True)])
 def test_a_decision_frame_from_its_template_is_the_one_the_encoder_makes(seq, decision, save):

@@ -131,6 +131,7 @@ class Controller:
         self._last_state_save = 0.0
         self._deadlines_checked = 0.0
         self._iteration = 0
+        self._start_blocked = False  # the last _start_trials left trials waiting that it could not start
         self._stop_requested = False
         self._interrupted = False
         self._raise: BaseException | None = None
@@ -206,7 +207,10 @@ class Controller:
         return not self.core.waiting and self.search_alg.is_finished()
 
     def _poll_timeout(self) -> float:
-        if self.core.waiting and self._has_room() and not self._stop_requested:
+        # Waiting trials that could not start (no free resources, or the scheduler holds them)
+        # start once an event frees resources: wait for it, instead of polling in a busy loop
+        # (that took half the driver's CPU while trials queued for resources).
+        if self.core.waiting and self._has_room() and not self._stop_requested and not self._start_blocked:
             return 0.0
         return 0.05
 
@@ -269,9 +273,11 @@ class Controller:
             self._to_retire.append(trial)
 
     def _start_trials(self) -> None:
+        self._start_blocked = False
         while self.core.waiting and self._has_room() and not self._stop_requested:
             trial = self.core.next_to_start(idle=not self._running, search_finished=self.search_alg.is_finished())
             if trial is None or not self._launch(trial):
+                self._start_blocked = True
                 return
 
     def _launch(self, trial: Trial) -> bool:
