@@ -7,14 +7,24 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
     quickstart     the README quickstart as a whole process (import included)
     trivial200     200 trials whose function returns at once: fit() time, trials/s, driver peak RSS
     trivial10000   the same with 10,000 trials (Ray Tune is not run: hours)
+    trivial100000  the same with 100,000 trials (``--short``: 20,000), a fresh process per trial
+                   (the default); ``trivial100000-reuse`` with ``reuse_actors=True``. Flat memory:
+                   the driver's peak RSS must not grow with the finished trials (goal: < 200 MB)
+    analysis100000 ``ExperimentAnalysis`` over a 100,000-trial folder (``--short``: 20,000), built
+                   once by a tunesmith run and kept under /tmp: open time, then
+                   ``ResultGrid(analysis).get_best_result`` and ``analysis.dataframe()``, peak RSS,
+                   in a fresh process (goal: open < 3 s, < 200 MB)
     bookkeeping    40 trials x 10 reports 0.1 s apart (floor 20 s)
     throughput     8 trials at 0.25 CPU, 1,000 reports each at 100/s (floor 10 s)
     flatout        8 trials at 0.25 CPU reporting as fast as they can: results/s the driver absorbs
     checkpoints    8 trials x 20 reports, a 10 MB checkpoint every 5 reports, num_to_keep=2
     concurrent     1,000 sleep-bound trials at 0.002 CPU at once, each reporting once a second for a
-                   minute (``--short``: 100 trials for 10 s), with a stopper, so every report waits
-                   for the driver: driver CPU per result and in cores, p50/p99 of the report round
-                   trip (measured in the trials), memory per running trial (PSS) at mid-run
+                   minute (``--short``: 100 trials for 10 s; ``--trials``/``--seconds`` set either),
+                   with a stopper, so every report waits for the driver: driver CPU per result and
+                   in cores, p50/p99 of the report round trip (measured in the trials), memory per
+                   running trial (PSS) at mid-run. ``--engine dask``: the same on a local Dask
+                   cluster of 8 worker processes on 127.0.0.1 (``LocalCluster(processes=True)``,
+                   started before the clock; its scheduler runs in the driver and is counted there)
     asha           ASHA over 64 trials of up to 27 steps of 0.05 s (bench_asha.py's problem); the
                    floor is the steps ASHA ran x 0.05 s / 2 CPUs
 
@@ -30,6 +40,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,8 +79,36 @@ def trivial(config):
 
 start = time.perf_counter()
 results = tune.Tuner(trivial, param_space={{"i": tune.grid_search(list(range({n})))}},
+                     tune_config=tune.TuneConfig(reuse_actors={reuse}),
                      run_config=tune.RunConfig(storage_path=STORAGE, name="trivial", verbose=0)).fit()
 finish(start, results, trials_per_s={n} / (time.perf_counter() - start))
+""",
+    "analysis": """
+from tunesmith import ExperimentAnalysis, ResultGrid
+
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def cpu():  # the machine may be shared: CPU time tells the work where wall time tells the wait
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+start, start_cpu = time.perf_counter(), cpu()
+analysis = ExperimentAnalysis({path!r})
+opened, opened_cpu = time.perf_counter(), cpu()
+opened_rss = rss()
+best = ResultGrid(analysis).get_best_result("x", "max")
+found = time.perf_counter()
+best_rss = rss()
+import pandas  # dataframe() needs it; its import alone is ~90 MB of RSS here
+pandas_rss = rss()
+frame = analysis.dataframe()
+framed = time.perf_counter()
+assert best.config["i"] == {n} - 1 and len(frame) == {n}, (best.config, len(frame))
+print(json.dumps({{"open_s": opened - start, "open_cpu_s": opened_cpu - start_cpu,
+                  "get_best_result_s": found - opened, "dataframe_s": framed - found,
+                  "open_peak_rss_mb": opened_rss, "best_peak_rss_mb": best_rss, "pandas_rss_mb": pandas_rss,
+                  "peak_rss_mb": rss()}}))
 """,
     "bookkeeping": """
 def train(config):
@@ -158,10 +197,24 @@ def sample_memory():  # at mid-run: every process under the driver but the drive
     memory.update(processes=len(procs), pss_mb=pss / 2**20, rss_mb=rss / 2**20,
                   driver_rss_mb=psutil.Process().memory_info().rss / 2**20)
 
+EXECUTOR = None  # the default local executor
+if {dask!r}:
+    import math
+    from distributed import Client, LocalCluster
+    from tunesmith.execution import DaskExecutor
+    # 8 worker processes; attempts leave the worker's thread pool (they wait on their trial
+    # process), so one thread each is enough. Each worker declares the CPU its share of the
+    # trials asks for; the driver's ledger places them.
+    cluster = LocalCluster(n_workers=8, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, memory_limit=0,
+                           resources={{"CPU": math.ceil(N / 8) * 0.002 * 1.001}})
+    EXECUTOR = DaskExecutor(Client(cluster), min_workers=8, timeout_s=60)
+
 threading.Thread(target=sample_memory, daemon=True).start()
 cpu_before = psutil.Process().cpu_times()
 start = time.perf_counter()
 results = tune.Tuner(tune.with_resources(train, {{"cpu": 0.002}}), param_space={{"t": tune.grid_search(list(range(N)))}},
+                     tune_config=tune.TuneConfig(executor=EXECUTOR),
                      run_config=tune.RunConfig(storage_path=STORAGE, name="cc", verbose=0,
                                                stop={{"training_iteration": SECONDS}})).fit()
 elapsed = time.perf_counter() - start
@@ -177,7 +230,11 @@ finish(start, results, results_reported=n_results, driver_cpu_s=driver_cpu, driv
        driver_cpu_per_result_ms=1000 * driver_cpu / n_results, p50_ms=1000 * trips[len(trips) // 2],
        p99_ms=1000 * trips[int(len(trips) * 0.99)], max_ms=1000 * trips[-1],
        trial_processes=memory.get("processes", 0), pss_per_trial_mb=memory.get("pss_mb", 0) / N,
-       rss_per_trial_mb=memory.get("rss_mb", 0) / N, driver_rss_mb=memory.get("driver_rss_mb", 0))
+       rss_per_trial_mb=memory.get("rss_mb", 0) / N, driver_rss_mb=memory.get("driver_rss_mb", 0),
+       load_average=os.getloadavg()[0])
+if EXECUTOR is not None:
+    EXECUTOR.close()
+    cluster.close()
 """,
     "asha": """
 import math
@@ -226,15 +283,39 @@ def _run_program(python: str, code: str, engine: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _workload(name: str, engine: str, python: str, short: bool = False) -> dict:
+def _workload(name: str, engine: str, python: str, args: argparse.Namespace) -> dict:
     if name == "quickstart":
         return _quickstart(engine, python)
+    if name == "analysis100000":
+        return _analysis(python, 20_000 if args.short else 100_000)
     seconds = 0
+    reuse = name.endswith("-reuse")
+    name = name.removesuffix("-reuse")
     kind, n = ("trivial", name[len("trivial"):]) if name.startswith("trivial") else (name, "")
     if kind == "concurrent":
-        n, seconds = (100, 10) if short else (1000, 60)
-    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(n=n or 0, seconds=seconds)
+        n, seconds = (100, 10) if args.short else (1000, 60)
+        n, seconds = args.trials or n, args.seconds or seconds
+    if name == "trivial100000" and args.short:
+        n = 20_000
+    code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(
+        n=n or 0, seconds=seconds, dask=args.engine == "dask", reuse=reuse)
     return _run_program(python, code, engine)
+
+
+def _analysis(python: str, n: int) -> dict:
+    """Open a folder of ``n`` trivial trials (built by the first call, then kept) in a fresh process."""
+    path = os.path.join(tempfile.gettempdir(), f"tunesmith_bench_analysis{n}", "trivial")
+    built = {}
+    if not os.path.exists(os.path.join(path, ".complete")):
+        code = (PRELUDE.format(imports=IMPORTS["tunesmith"]).replace("STORAGE = tempfile.mkdtemp()",
+                                                                        f"STORAGE = {os.path.dirname(path)!r}")
+                + WORKLOADS["trivial"].format(n=n, reuse=True))
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        run = _run_program(python, code, "tunesmith")  # the trivial workload with reuse_actors=True
+        built = {"build_s": run["seconds"], "build_driver_peak_rss_mb": run["driver_peak_rss_mb"]}
+        open(os.path.join(path, ".complete"), "w").close()
+    code = PRELUDE.format(imports="import tunesmith as tune\n") + WORKLOADS["analysis"].format(path=path, n=n)
+    return {**_run_program(python, code, "tunesmith"), **built}
 
 
 def _quickstart(engine: str, python: str) -> dict:
@@ -266,7 +347,12 @@ def main() -> None:
     parser.add_argument("workloads", nargs="*", default=["quickstart", "trivial200", "trivial10000", "bookkeeping",
                                                         "throughput", "flatout", "checkpoints", "asha"])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--short", action="store_true", help="concurrent: 100 trials for 10 s (a quick check)")
+    parser.add_argument("--short", action="store_true", help="concurrent: 100 trials for 10 s; trivial100000 and "
+                        "analysis100000: 20,000 trials (a quick check)")
+    parser.add_argument("--trials", type=int, default=None, help="concurrent: this many trials")
+    parser.add_argument("--seconds", type=int, default=None, help="concurrent: this many reports, one a second")
+    parser.add_argument("--engine", choices=["local", "dask"], default="local",
+                        help="concurrent: the local executor, or a local Dask cluster of 8 worker processes")
     parser.add_argument("--ray", default=None, help="a Python interpreter that can import ray.tune")
     parser.add_argument("--ray-repeat", type=int, default=None, help="repeats for Ray Tune (default: --repeat)")
     args = parser.parse_args()
@@ -275,14 +361,15 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     for name in args.workloads:
         engines = {"tunesmith": sys.executable}
-        if args.ray and name not in ("trivial10000", "concurrent"):
+        if args.ray and name not in ("trivial10000", "trivial100000", "trivial100000-reuse", "analysis100000",
+                                     "concurrent"):
             engines["ray"] = args.ray
         runs: dict[str, list[dict]] = {engine: [] for engine in engines}
         for i in range(args.repeat):  # A B A B
             for engine, python in engines.items():
                 if engine == "ray" and args.ray_repeat is not None and i >= args.ray_repeat:
                     continue
-                runs[engine].append(_workload(name, engine, python, args.short))
+                runs[engine].append(_workload(name, engine, python, args))
         for engine, engine_runs in runs.items():
             print(f"{name:13s} {engine:9s} median of {len(engine_runs)}: {_fmt(_summary(engine_runs))}", flush=True)
         if name == "trivial10000":

@@ -1,5 +1,6 @@
 """ExperimentAnalysis on finished, running, errored, rerun and remote experiment folders."""
 
+import json
 import os
 import pickle
 import threading
@@ -273,3 +274,64 @@ def test_public_names():
 
     assert tunesmith.analysis.__all__ == ["ExperimentAnalysis"]
     assert tune.ExperimentAnalysis is ExperimentAnalysis
+
+
+# -- opening from the journal alone (100,000 trials open without reading 100,000 folders) ----------
+
+def scored(config):
+    tune.report({"score": config["i"], "nested": {"v": -config["i"]}})
+
+
+@pytest.fixture
+def journal_only(tmp_path):
+    """A finished experiment whose trials' result.json files are gone: only the journal knows their results."""
+    tune.Tuner(scored, param_space={"i": tune.grid_search([3, 1, 2])},
+               run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0)).fit()
+    path = os.path.join(str(tmp_path), "exp")
+    for name in os.listdir(path):
+        if os.path.isdir(os.path.join(path, name)):
+            os.remove(os.path.join(path, name, "result.json"))
+    return path
+
+
+def test_best_trial_and_dataframe_come_from_the_journal(journal_only):
+    analysis = ExperimentAnalysis(journal_only)
+    assert analysis.get_best_trial("score", "max").config == {"i": 3}
+    assert analysis.get_best_config("nested/v", "max") == {"i": 1}
+    assert tune.ResultGrid(analysis).get_best_result("score", "min").config == {"i": 1}
+    frame = analysis.dataframe()
+    assert list(frame["score"]) == [3, 1, 2] and list(frame["config/i"]) == [3, 1, 2]
+    assert [os.path.basename(p) for p in frame["logdir"]] == [os.path.basename(t.path) for t in analysis.trials]
+    assert list(analysis.results_df["nested/v"]) == [-3, -1, -2]
+
+
+def test_a_journal_without_results_reads_them_from_the_trial_files(tmp_path):
+    """Journals written before ``trial_finished`` carried the result (same format version)."""
+    tune.Tuner(scored, param_space={"i": tune.grid_search([3, 1, 2])},
+               run_config=tune.RunConfig(storage_path=str(tmp_path), name="exp", verbose=0)).fit()
+    journal = os.path.join(str(tmp_path), "exp", "journal.jsonl")
+    with open(journal) as f:
+        records = [json.loads(line) for line in f]
+    assert sum("result" in r for r in records) == 3
+    with open(journal, "w") as f:
+        f.writelines(json.dumps({k: v for k, v in r.items() if k != "result"}) + "\n" for r in records)
+    analysis = ExperimentAnalysis(os.path.dirname(journal))
+    assert analysis.get_best_trial("score", "max").config == {"i": 3}
+    assert list(analysis.dataframe()["score"]) == [3, 1, 2]
+
+
+def test_trials_are_read_when_indexed(journal_only):
+    analysis = ExperimentAnalysis(journal_only)
+    assert len(analysis.trials) == 3 and [t.config["i"] for t in analysis.trials] == [3, 1, 2]
+    assert analysis.trials[1] is analysis.trials[1]  # kept once read
+    assert analysis.trials[0].last_result == {}  # its result.json is gone; the journal knows only the last result
+
+
+def test_given_trials_replace_the_journals(journal_only):
+    every = ExperimentAnalysis(journal_only)
+    two = [t for t in every.trials if t.config["i"] != 3]
+    for trial in two:
+        trial.last_result = {"score": trial.config["i"]}
+    analysis = ExperimentAnalysis(journal_only, trials=two)
+    assert list(analysis.results_df["score"]) == [1, 2]
+    assert analysis.get_best_trial("score", "max") is two[1]

@@ -3,21 +3,26 @@
 Everything comes from the journal and the trial files (``result.json``, checkpoints the
 journal lists, ``error.pkl``); nothing the driver pickled is loaded, so an analysis can
 be opened while the experiment runs, from another process or machine.
+
+Opening reads the journal once: its ``trial_finished`` records carry each trial's last
+result, kept as columns (:class:`~tunesmith.storage.LastResults`). A trial's own files
+are read only when that trial is asked for, so 100,000 trials open in a couple of seconds.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from tunesmith._best import best_of, check_scope, metric_value, trial_score
 from tunesmith._checkpoint import Checkpoint
 from tunesmith._config import check_mode
 from tunesmith._flatten import flatten_dict
 from tunesmith.experiment._trial import Trial
-from tunesmith.storage import open_experiment, rebuild_trial
+from tunesmith.storage import LastResults, RebuiltTrial, TrialRecord, open_experiment, rebuild_trial
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,6 +32,7 @@ __all__ = ["ExperimentAnalysis"]
 logger = logging.getLogger("tunesmith")
 
 _ITERATION = "training_iteration"
+_CACHED_TRIALS = 256  # trials read from their folders and kept: what a user looks at twice is read once
 
 
 class ExperimentAnalysis:
@@ -71,28 +77,73 @@ class ExperimentAnalysis:
         default_mode: str | None = None,
     ) -> None:
         check_mode(default_mode, "default_mode")
-        experiment = open_experiment(experiment_checkpoint_path, storage_filesystem)
+        self._last = LastResults()
+        experiment = open_experiment(experiment_checkpoint_path, storage_filesystem, on_result=self._last.add)
         self._storage, self._record = experiment.storage, experiment.record
         self._interrupted = self._record.interrupted
         self.default_metric, self.default_mode = _defaults(default_metric, default_mode, self._record.started)
-        self._rows: dict[str, list[dict[str, Any]]] = {}
-        self._checkpoints: dict[str, list[tuple[Checkpoint, dict[str, Any]]]] = {}
-        loaded = self._load_trials()
-        self.trials: list[Trial] = loaded if trials is None else list(trials)
-        for trial in self.trials:
-            if trial.trial_id not in self._rows:
-                self._rows[trial.trial_id] = self._storage.trial_files(trial.dirname).rows() if trial.dirname else []
+        self._trainable = str(self._record.started.get("trainable") or "trainable")
+        self._records = self._record.visible_trials()
+        self._positions: dict[str, int] | None = None  # trial id -> its place in _records, made when first needed
+        self._cache: collections.OrderedDict[str, RebuiltTrial] = collections.OrderedDict()
+        for record in self._records:  # still running, or a journal from before it carried results
+            if record.trial_id not in self._last and record.dirname:
+                last = self._storage.trial_files(record.dirname).last_row()
+                if last:
+                    self._last.add(record.trial_id, last)
+        self._given: list[Trial] | None = None  # trials the caller gave, used instead of the journal's
+        if trials is not None:
+            self.trials = trials
 
     # -- loading -----------------------------------------------------------------------------
-    def _load_trials(self) -> list[Trial]:
-        trainable = str(self._record.started.get("trainable") or "trainable")
-        trials = []
-        for record in self._record.visible_trials():
-            rebuilt = rebuild_trial(self._storage, record, trainable, self._record.status_of(record))
-            self._rows[record.trial_id] = rebuilt.rows
-            self._checkpoints[record.trial_id] = [(c, m) for c, m, _ in rebuilt.book.entries]
-            trials.append(rebuilt.trial)
-        return trials
+    @property
+    def trials(self) -> Sequence[Trial]:
+        """Every trial (a trial restarted by ``restart_errored`` shows once, as its restart).
+
+        Each is read from its folder when first indexed, so a loop over 100,000 trials
+        reads 100,000 folders; the best trial and the dataframes need none of that.
+        """
+        if self._given is not None:
+            return self._given
+        return _Trials(self)
+
+    @trials.setter
+    def trials(self, trials: list[Trial]) -> None:
+        self._given = list(trials)
+        self._last = LastResults()
+        for trial in self._given:
+            self._last.add(trial.trial_id, trial.last_result)
+
+    @property
+    def _position(self) -> dict[str, int]:
+        if self._positions is None:
+            self._positions = {record.trial_id: i for i, record in enumerate(self._records)}
+        return self._positions
+
+    def _last_values(self, metric: str) -> list[Any]:
+        """Each trial's value of ``metric`` (``a/b`` for nested) in its last result."""
+        return self._last.values(metric, self._ids())
+
+    def _statuses(self) -> list[str]:
+        if self._given is not None:
+            return [t.status.value for t in self._given]
+        return [self._record.status_of(record).value for record in self._records]
+
+    def _ids(self) -> list[str]:
+        if self._given is not None:
+            return [t.trial_id for t in self._given]
+        return [record.trial_id for record in self._records]
+
+    def _rebuilt(self, record: TrialRecord) -> RebuiltTrial:
+        rebuilt = self._cache.get(record.trial_id)
+        if rebuilt is not None:
+            self._cache.move_to_end(record.trial_id)
+            return rebuilt
+        rebuilt = rebuild_trial(self._storage, record, self._trainable, self._record.status_of(record))
+        self._cache[record.trial_id] = rebuilt
+        if len(self._cache) > _CACHED_TRIALS:
+            self._cache.popitem(last=False)
+        return rebuilt
 
     # -- what the experiment is ---------------------------------------------------------------
     @property
@@ -110,10 +161,11 @@ class ExperimentAnalysis:
         """One row per trial (its last result, flattened with ``/``), indexed by ``trial_id``."""
         import pandas as pd
 
-        rows = [{**flatten_dict(trial.last_result), "trial_id": trial.trial_id} for trial in self.trials]
-        if not rows:
+        ids = self._ids()
+        if not ids:
             return pd.DataFrame(columns=["trial_id"]).set_index("trial_id")
-        return pd.DataFrame.from_records(rows, index="trial_id")
+        frame = self._last.frame(ids)
+        return frame if len(frame) == len(ids) else frame.reindex(pd.Index(ids, name="trial_id"))
 
     @property
     def trial_dataframes(self) -> dict[str, pd.DataFrame]:
@@ -145,6 +197,12 @@ class ExperimentAnalysis:
         check_mode(mode)
         if mode is not None and metric is None:
             raise ValueError(f"dataframe(mode={mode!r}) needs the metric to rank rows by: pass metric=...")
+        if mode is None and self._given is None:  # the last results: no trial folder is read
+            frame = self._last.frame(self._ids())  # the trials that reported
+            dirnames = [self._records[self._position[t]].dirname for t in frame.index]
+            frame = frame.reset_index(drop=True)
+            frame["logdir"] = [self._storage.trial_local_path(d) if d else None for d in dirnames]
+            return frame
         rows = []
         for trial in self.trials:
             history = self._rows_of(trial)
@@ -178,12 +236,18 @@ class ExperimentAnalysis:
 
     def _best_trial(self, metric: str | None, mode: str | None, scope: str, filter_nan_and_inf: bool,
                     where: str) -> Trial | None:
-        if len(self.trials) == 1:
-            return self.trials[0]
+        trials = self.trials
+        if len(trials) == 1:
+            return trials[0]
         metric, mode = self._metric(metric, where), self._mode(mode, where)
         check_scope(scope)
-        scores = [trial_score(t.last_result, lambda t=t: self._rows_of(t), metric, mode, scope) for t in self.trials]
-        best = best_of(self.trials, scores, mode, filter_nan_and_inf)
+        if scope == "last":  # from the last results alone: no trial folder is read
+            scores = [_number(v) for v in self._last_values(metric)]
+            best = best_of(range(len(trials)), scores, mode, filter_nan_and_inf)
+            best = trials[best] if best is not None else None
+        else:
+            scores = [trial_score(t.last_result, lambda t=t: self._rows_of(t), metric, mode, scope) for t in trials]
+            best = best_of(trials, scores, mode, filter_nan_and_inf)
         if best is None:
             logger.warning("no trial has a %svalue for %r, so there is no best trial; check the metric name",
                            "finite " if filter_nan_and_inf else "", metric)
@@ -280,25 +344,37 @@ class ExperimentAnalysis:
     # -- helpers ------------------------------------------------------------------------------------
     def _find(self, trial: Trial | str) -> Trial:
         if isinstance(trial, Trial) or hasattr(trial, "trial_id"):
-            for known in self.trials:
+            position = self._position.get(trial.trial_id) if self._given is None else None
+            if position is not None:
+                return self.trials[position]
+            for known in self._given or []:
                 if known.trial_id == trial.trial_id:
                     return known
             return trial
         text = os.fspath(trial).rstrip("/")
-        for known in self.trials:
-            if text in (known.trial_id, known.path, known.dirname) or (
+        for i, known in enumerate(self._given or self._records):
+            path = known.path if self._given is not None else (
+                self._storage.trial_local_path(known.dirname) if known.dirname else None)
+            if text in (known.trial_id, path, known.dirname) or (
                     known.dirname and text == f"{self.experiment_path}/{known.dirname}"):
-                return known
+                return self.trials[i]
         raise ValueError(
             f"no trial {text!r} in the experiment at {self.experiment_path}: pass a trial from .trials, "
-            f"a trial id ({', '.join(t.trial_id for t in self.trials[:5]) or 'none yet'}...) or a trial folder"
+            f"a trial id ({', '.join(self._ids()[:5]) or 'none yet'}...) or a trial folder"
         )
 
     def _rows_of(self, trial: Trial) -> list[dict[str, Any]]:
-        return self._rows.get(trial.trial_id, [])
+        position = self._position.get(trial.trial_id)
+        if position is not None and self._given is None:
+            return self._rebuilt(self._records[position]).rows
+        return self._storage.trial_files(trial.dirname).rows() if trial.dirname else []
 
     def _checkpoints_of(self, trial: Trial | str) -> list[tuple[Checkpoint, dict[str, Any]]]:
-        return self._checkpoints.get(self._find(trial).trial_id, [])
+        found = self._find(trial)
+        position = self._position.get(found.trial_id)
+        if position is None:
+            return []
+        return [(c, m) for c, m, _ in self._rebuilt(self._records[position]).book.entries]
 
     def _metric(self, metric: str | None, where: str) -> str:
         metric = metric or self.default_metric
@@ -340,6 +416,34 @@ def _defaults(metric: str | None, mode: str | None, started: dict[str, Any]) -> 
     if mode is not None and metric is None:
         metric = "_metric"
     return metric, mode
+
+
+class _Trials(Sequence):
+    """An analysis's trials, each read from its folder when indexed (and kept for a while)."""
+
+    def __init__(self, analysis: ExperimentAnalysis) -> None:
+        self._analysis = analysis
+
+    def __len__(self) -> int:
+        return len(self._analysis._records)
+
+    def __getitem__(self, index: Any) -> Any:
+        records = self._analysis._records
+        if isinstance(index, slice):
+            return [self._analysis._rebuilt(r).trial for r in records[index]]
+        return self._analysis._rebuilt(records[index]).trial
+
+    def __iter__(self) -> Iterator[Trial]:
+        return (self._analysis._rebuilt(r).trial for r in self._analysis._records)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} trials of {self._analysis.experiment_path}>"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 def _name(trial: Any) -> str:

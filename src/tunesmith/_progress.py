@@ -23,6 +23,7 @@ from tunesmith._reporter import (
     _format,
     _in_notebook,
     _lookup,
+    _scanned,
     _Screen,
     _status_counts,
     _StatusLineReporter,
@@ -277,11 +278,11 @@ class Progress:
     def _best(self, trials: list[Trial]) -> Trial | None:
         if not self.metric or self.mode not in ("min", "max"):
             return None
-        scored = [t for t in trials if _finite(_lookup(t.last_result, self.metric))]
+        scored = [t for t in trials if _finite(_lookup(_scanned(t), self.metric))]
         if not scored:
             return None
         pick = max if self.mode == "max" else min
-        return pick(scored, key=lambda t: _lookup(t.last_result, self.metric))
+        return pick(scored, key=lambda t: _lookup(_scanned(t), self.metric))
 
 
 def _finite(value: Any) -> bool:

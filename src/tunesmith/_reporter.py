@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from tunesmith._result_keys import AUTO_FILLED
-from tunesmith.experiment._trial import Trial
+from tunesmith.experiment._trial import FinishedTrial, Trial
 
 __all__ = ["CLIReporter", "JupyterNotebookReporter", "ProgressReporter", "TuneReporterBase"]
 
@@ -36,6 +36,12 @@ _STATUS_ORDER = ("RUNNING", "PAUSED", "PENDING", "ERROR", "TERMINATED")
 def _status_counts(trials: list[Trial]) -> str:
     counts = collections.Counter(t.status.value for t in trials)
     return ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no trials"
+
+
+def _scanned(trial: Trial) -> dict[str, Any]:
+    """A trial's last result, for a scan over every trial: a finished trial's summary (its
+    metric), which does not read its folder, as its full result would (see ``FinishedTrial``)."""
+    return trial.summary if isinstance(trial, FinishedTrial) else trial.last_result
 
 
 def _lookup(data: dict, key: str) -> Any:
@@ -320,28 +326,32 @@ class TuneReporterBase(ProgressReporter):
     def _best_trial(self, trials: list[Trial]) -> Trial | None:
         if not self._metric or self._mode not in ("min", "max"):
             return None
-        scored = [t for t in trials if _is_number(_lookup(t.last_result, self._metric))
-                  and not math.isnan(_lookup(t.last_result, self._metric))]
+        scored = [t for t in trials if _is_number(_lookup(_scanned(t), self._metric))
+                  and not math.isnan(_lookup(_scanned(t), self._metric))]
         if not scored:
             return None
         pick = max if self._mode == "max" else min
-        return pick(scored, key=lambda t: _lookup(t.last_result, self._metric))
+        return pick(scored, key=lambda t: _lookup(_scanned(t), self._metric))
 
-    def _metric_keys(self, trials: list[Trial]) -> dict[str, str]:
+    def _metric_keys(self, trials: list[Trial], rows: list[Trial]) -> dict[str, str]:
+        """The metric columns: those some trial has a value of (the trials in ``rows`` with
+        their whole last result, the other finished ones with their summary)."""
+        full = {id(t) for t in rows}
+        results = [t.last_result if id(t) in full else _scanned(t) for t in trials]
         shown = {k: v for k, v in self._metric_columns.items()
-                 if any(_lookup(t.last_result, k) is not None for t in trials)}
-        if self._metric and self._metric not in shown and any(_lookup(t.last_result, self._metric) is not None
-                                                              for t in trials):
+                 if any(_lookup(r, k) is not None for r in results)}
+        if self._metric and self._metric not in shown and any(_lookup(r, self._metric) is not None
+                                                              for r in results):
             shown[self._metric] = self._metric
         if not self._metric_columns_set:
-            for key in self._inferred_metrics(trials, exclude=shown):
+            for key in self._inferred_metrics(results, exclude=shown):
                 shown[key] = key
         return shown
 
-    def _inferred_metrics(self, trials: list[Trial], exclude: dict[str, str]) -> list[str]:
+    def _inferred_metrics(self, results: list[dict[str, Any]], exclude: dict[str, str]) -> list[str]:
         found: list[str] = []
-        for trial in trials:
-            for key, value in trial.last_result.items():
+        for result in results:
+            for key, value in result.items():
                 if len(found) >= self._infer_limit:
                     return found
                 if (key not in _AUTO_RESULT_KEYS and key not in exclude and key not in self.DEFAULT_COLUMNS
@@ -353,14 +363,14 @@ class TuneReporterBase(ProgressReporter):
         if self._parameter_columns_set:
             return dict(self._parameter_columns)
         keys: dict[str, str] = {}
-        for trial in trials:
-            for key in trial.evaluated_params:
+        for trial in trials:  # a finished trial's names without reading its folder
+            for key in (trial.param_names if isinstance(trial, FinishedTrial) else trial.evaluated_params):
                 keys.setdefault(key, key)
         return keys
 
     def _trial_table(self, trials: list[Trial]) -> _Table:
-        params, metrics = self._parameter_keys(trials), self._metric_keys(trials)
         shown, hidden = self._rows(trials)
+        params, metrics = self._parameter_keys(trials), self._metric_keys(trials, shown)
         cut = self._max_column_length
         columns = ["Trial name", "status"] + [_abbreviate(v, cut) for v in (*params.values(), *metrics.values())]
         rows = []
@@ -391,7 +401,7 @@ class TuneReporterBase(ProgressReporter):
 
     def _sorted_by_metric(self, trials: list[Trial]) -> list[Trial]:
         def score(trial: Trial) -> float:
-            value = _lookup(trial.last_result, self._metric)
+            value = _lookup(_scanned(trial), self._metric)
             if not _is_number(value) or math.isnan(value):
                 return math.inf
             return -value if self._mode == "max" else value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from tunesmith._best import best_of, check_scope, trial_score
 from tunesmith._checkpoint import Checkpoint
@@ -115,8 +115,8 @@ class Result:
         return f"Result({', '.join(parts)})"
 
 
-def _from_analysis(analysis: Any) -> tuple[list[Result], list[str], str, Any, Any, list[str]]:
-    """The arguments of a ResultGrid built from an ``ExperimentAnalysis``."""
+def _from_analysis(analysis: Any) -> tuple[LazyResults, list[str], str, Any, Any, list[str]]:
+    """The arguments of a ResultGrid built from an ``ExperimentAnalysis`` (its Results made when asked for)."""
     from tunesmith._analysis import ExperimentAnalysis
 
     if not isinstance(analysis, ExperimentAnalysis):
@@ -124,18 +124,46 @@ def _from_analysis(analysis: Any) -> tuple[list[Result], list[str], str, Any, An
             "ResultGrid takes an ExperimentAnalysis (or the list of Results a Tuner builds); "
             f"got {type(analysis).__name__}: {analysis!r}"
         )
-    results = []
-    for trial in analysis.trials:
+
+    def result_of(trial: Any) -> Result:
         kept = analysis._checkpoints_of(trial)
         metrics = dict(trial.last_result)
         if metrics:
             metrics["experiment_tag"] = trial.experiment_tag
         path = trial.path or os.path.join(analysis.experiment_path, str(trial))
-        results.append(Result(metrics=metrics, checkpoint=trial.checkpoint, error=trial.error, path=path,
-                              best_checkpoints=list(kept), _local_path=trial.path, _config=trial.config))
-    statuses = [t.status.value for t in analysis.trials]
-    ids = [t.trial_id for t in analysis.trials]
-    return results, ids, analysis.experiment_path, analysis.default_metric, analysis.default_mode, statuses
+        return Result(metrics=metrics, checkpoint=trial.checkpoint, error=trial.error, path=path,
+                      best_checkpoints=list(kept), _local_path=trial.path, _config=trial.config)
+
+    statuses = analysis._statuses()
+    results = LazyResults(analysis.trials, result_of)
+    return results, analysis._ids(), analysis.experiment_path, analysis.default_metric, analysis.default_mode, statuses
+
+
+class LazyResults(Sequence):
+    """The Results of an experiment's trials, each made when asked for and not kept.
+
+    A Tuner over 100,000 trials returns a grid of these: its trials' results live in
+    storage, and only the ones a caller looks at are read back.
+
+    Args:
+        items: One item per trial (a Trial, or a lighter stand-in).
+        make: Turns one item into its :class:`Result`.
+    """
+
+    def __init__(self, items: Sequence[Any], make: Callable[[Any], Result]) -> None:
+        self._items = items
+        self._make = make
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._make(item) for item in self._items[index]]
+        return self._make(self._items[index])
+
+    def __iter__(self) -> Iterator[Result]:
+        return (self._make(item) for item in self._items)
 
 
 class ResultGrid:
@@ -150,11 +178,16 @@ class ResultGrid:
     """
 
     def __init__(self, experiment_analysis: Any, trial_ids: list[str] | None = None, experiment_path: str | None = None,
-                 metric: Any = None, mode: Any = None, statuses: list[str] | None = None) -> None:
-        # Ray's one argument; Tuner passes its list of Results and the rest instead
+                 metric: Any = None, mode: Any = None, statuses: list[str] | None = None,
+                 last_values: Callable[[str], list[Any]] | None = None) -> None:
+        # Ray's one argument; Tuner passes its Results and the rest instead
         results = experiment_analysis
-        if not isinstance(results, list):
+        if not isinstance(results, (list, LazyResults)):
             results, trial_ids, experiment_path, metric, mode, statuses = _from_analysis(results)
+            last_values = experiment_analysis._last_values
+        # Each trial's value of a metric in its last result, without making its Result
+        # (a grid over 100,000 trials finds the best from the journal's columns).
+        self._last_values = last_values
         self._results = results
         self._trial_ids = trial_ids
         self._statuses = statuses or []
@@ -179,6 +212,9 @@ class ResultGrid:
 
     @property
     def errors(self) -> list[BaseException]:
+        if len(self._statuses) == len(self._results):  # only the trials that errored are read
+            picked = (self._results[i] for i, s in enumerate(self._statuses) if s == "ERROR")
+            return [r.error for r in picked if r.error is not None]
         return [r.error for r in self._results if r.error is not None]
 
     @property
@@ -209,8 +245,13 @@ class ResultGrid:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         check_scope(scope)
-        scores = [self._trial_value(result, metric, mode, scope) for result in self._results]
-        best = best_of(self._results, scores, mode, filter_nan_and_inf)
+        if scope == "last" and self._last_values is not None:
+            scores = [_number(value) for value in self._last_values(metric)]
+            index = best_of(range(len(scores)), scores, mode, filter_nan_and_inf)
+            best = self._results[index] if index is not None else None
+        else:
+            scores = [self._trial_value(result, metric, mode, scope) for result in self._results]
+            best = best_of(self._results, scores, mode, filter_nan_and_inf)
         if best is None:
             raise RuntimeError(
                 f"no trial has a {'finite ' if filter_nan_and_inf else ''}value for {metric!r}; "
@@ -246,3 +287,10 @@ class ResultGrid:
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(r) for r in self._results)
         return f"ResultGrid<[\n  {inner}\n]>"
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a float if it is a number (not a bool), else None (as ``metric_value`` reads a result)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

@@ -16,19 +16,19 @@ from tunesmith import _init, _restore, _settings
 from tunesmith._config import CheckpointConfig, FailureConfig, RunConfig, TuneConfig
 from tunesmith._flatten import flatten_dict
 from tunesmith._progress import Progress
-from tunesmith._result import Result, ResultGrid
+from tunesmith._result import LazyResults, Result, ResultGrid
 from tunesmith.callback import CallbackList
 from tunesmith.error import StorageError, TuneError
 from tunesmith.execution import _pickling
 from tunesmith.execution._capture import log_files
 from tunesmith.execution._controller import Controller, ExperimentSettings
 from tunesmith.execution._server import TrialServer
-from tunesmith.experiment._trial import Trial
+from tunesmith.experiment._trial import FinishedTrial, Trial
 from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallback, TBXLoggerCallback
 from tunesmith.logger._writer import LogWriter
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
-from tunesmith.storage import ExperimentStorage, unique_name
+from tunesmith.storage import ExperimentStorage, last_values, unique_name
 from tunesmith.storage._storage import EXPERIMENT_FILE, date_str
 from tunesmith.trainable._trainable import Trainable
 from tunesmith.trainable._wrap import check_trainable, resources_for, trainable_name
@@ -537,17 +537,27 @@ def _grow_samples(search_alg: SearchAlgorithm, param_space: dict, new: int) -> N
 
 
 def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, metric: Any, mode: Any) -> ResultGrid:
-    results = []
-    for trial in trials:
+    """The grid of ``trials``' results; each Result is made when asked for (a finished trial's
+    from its folder), so a grid over 100,000 trials holds no 100,000 Results."""
+
+    def result_of(trial: Trial) -> Result:
         metrics = dict(trial.last_result)
         if metrics:
             metrics["experiment_tag"] = trial.experiment_tag
         book = books(trial.trial_id)
         path = storage.trial_url(trial.dirname) if trial.dirname else os.path.join(storage.experiment_path, str(trial))
-        results.append(Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
-                              best_checkpoints=book.best_checkpoints(), _local_path=trial.path, _config=trial.config))
+        return Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
+                      best_checkpoints=book.best_checkpoints(), _local_path=trial.path, _config=trial.config)
+
+    def values_of(key: str) -> list[Any]:
+        # finished trials from the journal's last results; the others (a handful) as they are
+        recorded = last_values(storage, key) if any(isinstance(t, FinishedTrial) for t in trials) else {}
+        return [recorded[t.trial_id] if isinstance(t, FinishedTrial) and t.trial_id in recorded
+                else flatten_dict(t.last_result).get(key) for t in trials]
+
     statuses = [t.status.value for t in trials]
-    return ResultGrid(results, [t.trial_id for t in trials], storage.experiment_path, metric, mode, statuses)
+    return ResultGrid(LazyResults(trials, result_of), [t.trial_id for t in trials], storage.experiment_path,
+                      metric, mode, statuses, last_values=values_of)
 
 
 def _saved_results(tuner: Tuner) -> ResultGrid:

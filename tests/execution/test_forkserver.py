@@ -94,8 +94,8 @@ def test_the_executor_replaces_a_fork_server_that_was_killed(run):
         executor.keep_warm = True
         first = run(env_and_cwd, executor=executor)
         assert first[0].error is None
-        executor._fork_server._process.kill()
-        executor._fork_server._process.wait()
+        executor.pool._template._process.kill()
+        executor.pool._template._process.wait()
         second = run(env_and_cwd, executor=executor)
         assert second[0].error is None
     finally:
@@ -105,10 +105,19 @@ def test_the_executor_replaces_a_fork_server_that_was_killed(run):
 def test_no_fork_server_outlives_its_executor(run):
     executor = LocalExecutor(num_cpus=2)
     run(env_and_cwd, executor=executor)
-    assert executor._fork_server is None  # a user's executor keeps nothing after its experiment
-    servers = [p for p in psutil.Process().children() if "_forkserver" in " ".join(p.cmdline())]
+    assert executor.pool._template is None  # a user's executor keeps nothing after its experiment
+    servers = [p for p in psutil.Process().children() if "_forkserver" in _command_line(p)]
     gone, alive = psutil.wait_procs(servers, timeout=5)
     assert not alive
+
+
+def _command_line(process: psutil.Process) -> str:
+    """A child's command line; "" for one that is gone or a zombie (another test's Dask
+    cluster can leave one behind until it is reaped)."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def test_the_command_line_runs_the_server(tmp_path):
@@ -128,3 +137,38 @@ def test_a_burst_of_spawns_waits_for_the_server_instead_of_counting_children_as_
         for child in children:
             child.stdin.close()
     assert {child.wait(60) for child in children} == {0}
+
+
+def test_the_executor_reads_the_fork_servers_exit_codes_once_per_poll_however_many_trials_run(run, monkeypatch):
+    pumps_in_poll, busy_in_poll, polling = [], [], []
+    real_poll, real_pump = LocalExecutor.poll, _forkserver.ForkServer.pump
+
+    def poll(self):
+        polling.append(True)
+        pumped_before = len(pumps_in_poll)
+        busy = len(self._busy)
+        try:
+            return real_poll(self)
+        finally:
+            polling.pop()
+            busy_in_poll.append((busy, len(pumps_in_poll) - pumped_before))
+
+    def pump(self, timeout):
+        if polling:
+            pumps_in_poll.append(timeout)
+        return real_pump(self, timeout)
+
+    monkeypatch.setattr(LocalExecutor, "poll", poll)
+    monkeypatch.setattr(_forkserver.ForkServer, "pump", pump)
+
+    def train(config):
+        time.sleep(1.0)
+        if config["i"] == 0:
+            os._exit(3)  # its exit code still comes back through the fork server
+        return {"ok": 1}
+
+    results = run(tune.with_resources(train, {"cpu": 0.1}), {"i": tune.grid_search(list(range(10)))},
+                  executor=LocalExecutor(num_cpus=1))
+    assert results.num_errors == 1 and "exited with code 3" in str(results.errors[0])
+    assert max(busy for busy, _ in busy_in_poll) >= 5  # it polled while many trials ran
+    assert all(pumps <= 1 for _, pumps in busy_in_poll)

@@ -75,6 +75,58 @@ def test_a_forked_childs_frames_never_interleave_with_its_parents_heartbeats(mon
     assert sum(isinstance(m, _protocol.Heartbeat) for m in received) > 0
 
 
+def _frames_until_eof(sock):
+    received = []
+    reader = threading.Thread(target=lambda: received.extend(_read_all(sock)), daemon=True)
+    reader.start()
+    return received, reader
+
+
+def _send_results_for(sock, seconds, every_s=0.01):
+    for i in range(int(seconds / every_s)):
+        _wire.send_frame(sock, _protocol.Result(i, {"i": i}, None, False))
+        time.sleep(every_s)
+
+
+def _heartbeats_before_last_result(received):
+    last = max(i for i, m in enumerate(received) if isinstance(m, _protocol.Result))
+    return sum(isinstance(m, _protocol.Heartbeat) for m in received[:last])
+
+
+def test_no_heartbeats_while_results_flow_and_they_resume_when_results_stop():
+    ours, theirs = socket.socketpair()
+    received, reader = _frames_until_eof(theirs)
+    beat = Heartbeat(ours, interval_s=0.3).start()
+    _send_results_for(ours, 1.2)  # 120 results: without the check, 4 heartbeats among them
+    deadline = time.monotonic() + 10
+    while not isinstance(received[-1], _protocol.Heartbeat) and time.monotonic() < deadline:
+        time.sleep(0.05)  # silence: a heartbeat within about two intervals
+    beat.stop()
+    ours.close()
+    reader.join(10)
+    assert _heartbeats_before_last_result(received) <= 1  # one if this thread stalled a third of a second
+    assert isinstance(received[-1], _protocol.Heartbeat)
+
+
+def test_a_forked_childs_results_stand_in_for_its_parents_heartbeats(monkeypatch):
+    ours, theirs = socket.socketpair()
+    received, reader = _frames_until_eof(theirs)
+    monkeypatch.setattr(_wire, "_process_lock", None)  # this test process shares only for this test
+    monkeypatch.setattr(_wire, "_shared_sent_at", None)
+    _wire.share_sends_with_children()
+    beat = Heartbeat(ours, interval_s=0.3).start()
+    pid = os.fork()
+    if pid == 0:  # the child reports; the parent's thread beats for it, as a worker's does
+        _send_results_for(ours, 1.2)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    beat.stop()
+    ours.close()
+    reader.join(10)
+    assert sum(isinstance(m, _protocol.Result) for m in received) == 120
+    assert _heartbeats_before_last_result(received) <= 1
+
+
 def _read_all_or_drain(sock, received):
     """Frames into ``received`` until one does not decode (then "garbled"); reads to EOF either way."""
     try:
@@ -175,3 +227,28 @@ def test_a_busy_trial_keeps_beating_and_is_not_lost(run):
 
     results = run(train, executor=LocalExecutor(num_cpus=1, heartbeat_timeout_s=2))
     assert results.num_errors == 0 and results[0].metrics["ok"] == 1
+
+
+def test_a_worker_sends_no_heartbeats_for_a_trial_that_reports_more_often(run, monkeypatch):
+    from tunesmith.execution import _controller
+
+    beats = []  # (trial id, the iteration it had reported when the beat came)
+    real = _controller.Controller._on_heartbeat
+
+    def on_heartbeat(self, trial, running, event):
+        beats.append((trial.trial_id, (trial.last_result or {}).get("training_iteration", 0)))
+        real(self, trial, running, event)
+
+    monkeypatch.setattr(_controller.Controller, "_on_heartbeat", on_heartbeat)
+
+    def train(config):
+        for i in range(60):  # 1.2 s of reports, 0.02 s apart; the heartbeat interval is 0.2 s
+            time.sleep(0.02)
+            tune.report({"i": i})
+        time.sleep(1.0)  # then silence: the worker beats for its child
+
+    results = run(train, {"t": tune.grid_search([0, 1])}, executor=LocalExecutor(num_cpus=2, heartbeat_timeout_s=0.8))
+    assert results.num_errors == 0
+    while_reporting = [b for b in beats if 1 <= b[1] < 60]  # without the check: about 6 per trial
+    assert len(while_reporting) <= 2
+    assert len(beats) - len(while_reporting) >= 2  # the silence after: beats

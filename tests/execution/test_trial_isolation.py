@@ -132,3 +132,40 @@ def test_a_trials_collections_skip_what_its_worker_holds_and_the_worker_stays_un
     (reused,) = run(_gc_state, run_config={"name": "again"}, reuse_actors=True)
     assert fresh.metrics["frozen"] > 0  # a full collection in the child copies none of the worker's pages
     assert reused.metrics["pid"] == fresh.metrics["ppid"] and reused.metrics["frozen"] == 0
+
+
+
+class Counting:
+    """A trainable that leaves a file named after each process that unpickles it, and
+    counts its calls on itself (state a trial could leave for the next)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.calls = 0
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        with open(os.path.join(self.folder, f"unpickled-{os.getpid()}"), "w"):
+            pass
+
+    def __call__(self, config):
+        self.calls += 1
+        return {"calls": self.calls, "pid": os.getpid(), "ppid": os.getppid()}
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_each_trial_unpickles_the_trainable_in_its_own_process(run, tmp_path, reuse):
+    """Not in the worker before the fork: what unpickling does (importing the trainable's
+    modules, which may seed a random generator at import) happens anew for each trial,
+    as in Ray Tune's fresh actor. With reuse_actors the worker unpickles it once."""
+    tune.init(num_cpus=1)
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    rows = _rows(run(Counting(str(folder)), {"i": tune.grid_search([0, 1, 2, 3])}, reuse_actors=reuse))
+    unpickled = sorted(os.listdir(folder))
+    if reuse:
+        assert unpickled == [f"unpickled-{rows[0]['pid']}"]
+        assert [r["calls"] for r in rows] == [1, 2, 3, 4]
+    else:
+        assert unpickled == sorted(f"unpickled-{r['pid']}" for r in rows) and len(unpickled) == 4
+        assert [r["calls"] for r in rows] == [1, 1, 1, 1]

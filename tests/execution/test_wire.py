@@ -1,6 +1,7 @@
 """What travels to trials: configs with functions, large with_parameters data, sent once."""
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 import tunesmith as tune
+from tunesmith import _protocol
+from tunesmith.execution import _wire
 
 
 def test_a_lambda_inside_grid_search_reaches_the_trial(run):
@@ -88,3 +91,31 @@ def test_a_users_exception_comes_back_as_itself_without_running_its_init_in_the_
     assert type(result.error) is NoisyError and result.error.args == (folder, 7)
     assert f"init-{os.getpid()}" not in os.listdir(folder) and len(os.listdir(folder)) >= 1
     assert "raise NoisyError(folder, 7)" in "".join(getattr(result.error, "__notes__", []))
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_a_trainable_is_sent_once_per_worker_even_when_each_trial_has_a_fresh_process(run, servers, reuse):
+    """The worker keeps the pickle its first child received (a memory file), so later
+    children read it there; each still unpickles it itself (see test_trial_isolation)."""
+    tune.init(num_cpus=1)
+    data = np.arange(300_000)
+    grid = run(tune.with_parameters(_sum_data, data=data), {"x": tune.grid_search(list(range(4)))},
+               metric="total", mode="max", reuse_actors=reuse)
+    assert not grid.errors and {r.metrics["total"] for r in grid} == {float(data.sum())}
+    assert len({r.metrics["pid"] for r in grid}) == (1 if reuse else 4)
+    assert servers[0].stats.assignments == 4 and servers[0].stats.trainables_sent == 1
+
+
+@pytest.mark.parametrize("seq", [0, 7, 12345, 10**15])
+@pytest.mark.parametrize(("decision", "save"), [("CONTINUE", False), ("STOP", False), ("PAUSE", False), ("CONTINUE", True)])
+def test_a_decision_frame_from_its_template_is_the_one_the_encoder_makes(seq, decision, save):
+    data = _wire.decision_frame(seq, decision, save)
+    assert data == _wire.frame_bytes(_protocol.Decision(seq, decision, save))
+    ours, theirs = socket.socketpair()
+    ours.sendall(data)
+    assert _wire.recv_frame(theirs) == _protocol.Decision(seq, decision, save)
+
+
+def test_a_decision_frame_for_an_unknown_decision_is_refused():
+    with pytest.raises(_protocol.ProtocolError, match="decision must be one of"):
+        _wire.decision_frame(1, "MAYBE")

@@ -80,6 +80,25 @@ def test_the_writers_warnings_are_logged_by_the_driver(tmp_path, caplog):
     assert any("TBXLoggerCallback could not write (open)" in r.getMessage() for r in caplog.records)
 
 
+def test_unforced_flushes_hand_over_at_most_once_a_period_and_a_forced_one_at_once(tmp_path):
+    writer = LogWriter(str(tmp_path))
+    target = tmp_path / "rows"
+    try:
+        files = writer.proxy("json")
+        for i in range(50):  # 50 controller steps within a few milliseconds
+            files.append(str(target), f"{i}\n".encode())
+            writer.flush(force=False)
+        batched = writer.handovers
+        files.append(str(target), b"last\n")
+        writer.flush()  # as before a journal write
+        assert writer.handovers == batched + 1
+        writer.sync()
+        assert target.read_text().splitlines() == [str(i) for i in range(50)] + ["last"]
+        assert 1 <= batched <= 3  # the first at once; another only if this loop took over 20 ms
+    finally:
+        writer.close()
+
+
 DRIVER = textwrap.dedent("""
     import os, sys, time
     import tunesmith as tune

@@ -8,7 +8,6 @@ changes trial state; algorithms see trials and results, executors see attempts.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import math
 import signal
 import sys
@@ -26,6 +25,7 @@ from tunesmith._result_keys import AUTO_FILLED
 from tunesmith.callback import CallbackList
 from tunesmith.error import TrialError, TrialLostError, TuneError
 from tunesmith.execution._executor import AttemptHandle, Executor
+from tunesmith.execution._retired import RetiredTrials, empty_final_result
 from tunesmith.execution._scheduling import SchedulingCore
 from tunesmith.execution._server import EventKind, TrialEvent, TrialServer
 from tunesmith.experiment._trial import Trial, TrialStatus
@@ -34,7 +34,6 @@ from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage, checkpoint_exists
 from tunesmith.storage._checkpoints import CheckpointBook, delete_checkpoint
 from tunesmith.storage._journal import StoppedBy
-from tunesmith.trainable import _session
 
 __all__ = ["Controller", "ExperimentSettings"]
 
@@ -117,6 +116,11 @@ class Controller:
         self._log_to_file = progress.relay_output(settings.log_to_file)  # on a terminal: trial output above the table
         self.trials: list[Trial] = []
         self._by_id: dict[str, Trial] = {}
+        # Finished trials leave memory (see _retired) when their files hold what they were.
+        self._retired = (RetiredTrials(storage, settings.trainable_name, self._books_get, settings.metric)
+                         if _writes_results(callbacks) else None)
+        self._position: dict[str, int] = {}  # unfinished trial id -> its place in self.trials
+        self._to_retire: list[Trial] = []
         self.core = SchedulingCore(scheduler, self._end_dropped)  # the waiting trials; every scheduler call
         self._running: dict[str, _Running] = {}
         self._books: dict[str, CheckpointBook] = {}
@@ -127,12 +131,18 @@ class Controller:
         self._last_state_save = 0.0
         self._deadlines_checked = 0.0
         self._iteration = 0
+        self._start_blocked = False  # the last _start_trials left trials waiting that it could not start
         self._stop_requested = False
         self._interrupted = False
         self._raise: BaseException | None = None
         self._warned_missing_stop_keys = False
         self._warned_no_checkpoint = False
         self._heartbeat_timeout = executor.heartbeat_timeout()  # read once per experiment
+        # Silence is checked for every running attempt, but a timeout is tens of seconds:
+        # every twentieth of it (a second at most) is soon enough.
+        self._silence_period = min(1.0, max(_DEADLINE_PERIOD_S, self._heartbeat_timeout / 20))
+        self._silence_checked = 0.0
+        self._ending: dict[str, _Running] = {}  # attempts told to stop or pause, until their deadline
         # Whether anything decides on a result; if not, trials report without waiting.
         self._decisions = needs_decisions(scheduler, stopper, callbacks, settings.is_class_trainable)
         # What each kind of event from a trial does; one entry per trial frame type.
@@ -166,6 +176,7 @@ class Controller:
                     self._check_stop_all()
                 self.callbacks.call("on_step_end", iteration=self._iteration, trials=self.trials)
                 self.progress.update(self.trials)
+                self._retire_finished()
                 self.storage.sync()
         finally:
             self._end_all()
@@ -182,8 +193,11 @@ class Controller:
         return self._interrupted
 
     def checkpoint_book(self, trial_id: str) -> CheckpointBook:
-        """The retained checkpoints of ``trial_id``."""
-        return self._books[trial_id]
+        """The retained checkpoints of ``trial_id`` (an empty book for a finished trial that kept none)."""
+        return self._books.get(trial_id) or CheckpointBook()
+
+    def _books_get(self, trial_id: str) -> CheckpointBook | None:
+        return self._books.get(trial_id)
 
     def _finished(self) -> bool:
         if self._running:
@@ -193,7 +207,10 @@ class Controller:
         return not self.core.waiting and self.search_alg.is_finished()
 
     def _poll_timeout(self) -> float:
-        if self.core.waiting and self._has_room() and not self._stop_requested:
+        # Waiting trials that could not start (no free resources, or the scheduler holds them)
+        # start once an event frees resources: wait for it, instead of polling in a busy loop
+        # (that took half the driver's CPU while trials queued for resources).
+        if self.core.waiting and self._has_room() and not self._stop_requested and not self._start_blocked:
             return 0.0
         return 0.05
 
@@ -231,6 +248,7 @@ class Controller:
         )
         if self.settings.trial_name_creator is not None:
             trial.custom_trial_name = str(self.settings.trial_name_creator(trial))
+        self._position[trial.trial_id] = len(self.trials)
         self.trials.append(trial)
         self._by_id[trial.trial_id] = trial
         self._books[trial.trial_id] = CheckpointBook(
@@ -243,6 +261,7 @@ class Controller:
 
     def adopt(self, trial: Trial, book: CheckpointBook) -> None:
         """Take over a trial restored from the journal; PENDING ones are run again."""
+        self._position[trial.trial_id] = len(self.trials)
         self.trials.append(trial)
         self._by_id[trial.trial_id] = trial
         self._books[trial.trial_id] = book
@@ -250,11 +269,15 @@ class Controller:
             self._progress_at[checkpoint.url] = metrics
         if trial.status is TrialStatus.PENDING:
             self.core.add(trial)
+        elif trial.status.is_finished():
+            self._to_retire.append(trial)
 
     def _start_trials(self) -> None:
+        self._start_blocked = False
         while self.core.waiting and self._has_room() and not self._stop_requested:
             trial = self.core.next_to_start(idle=not self._running, search_finished=self.search_alg.is_finished())
             if trial is None or not self._launch(trial):
+                self._start_blocked = True
                 return
 
     def _launch(self, trial: Trial) -> bool:
@@ -546,7 +569,7 @@ class Controller:
             if trial.last_result:
                 trial.last_result["done"] = True
             else:  # it reported nothing: Ray Tune's final result all the same
-                trial.last_result = _empty_final_result(trial)
+                trial.last_result = empty_final_result(trial.trial_id, trial.config)
             self._complete(trial)
 
     def _paused(self, trial: Trial) -> None:
@@ -588,6 +611,7 @@ class Controller:
     # -- ending trials ----------------------------------------------------------------------------
     def _end_attempt(self, trial: Trial, running: _Running, how: str) -> None:
         running.ending = how
+        self._ending[trial.trial_id] = running
         # An attempt that reads no decisions would not see this one: it ends at once.
         running.deadline = time.monotonic() + (self.settings.stop_grace_s if running.decisions else 0.0)
         if how == "stop":
@@ -604,6 +628,7 @@ class Controller:
         self._save_search_state()
         self.callbacks.call("on_trial_complete", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_complete(trial)
+        self._to_retire.append(trial)
 
     def _fail(self, trial: Trial, error: BaseException, traceback_text: str, restoring: bool = False) -> None:
         counted = not restoring or self._restore_failures.get(trial.trial_id, 0) >= self.settings.restore_retry_num
@@ -632,10 +657,33 @@ class Controller:
         self.storage.journal.trial_finished(trial)
         self.callbacks.call("on_trial_error", iteration=self._iteration, trials=self.trials, trial=trial)
         self.progress.trial_error(trial, traceback_text)
+        self._to_retire.append(trial)
         if self.settings.fail_fast:
             if self.settings.fail_fast == "raise" and self._raise is None:
                 self._raise = error
             self.request_stop()
+
+    def _retire_finished(self) -> None:
+        """Put the trials that have ended for good, and whose process is gone, out of memory:
+        a small :class:`~tunesmith.experiment._trial.FinishedTrial` takes each one's place,
+        and reads the rest back from the trial's folder when asked."""
+        if self._retired is None or not self._to_retire:
+            return
+        waiting = []
+        for trial in self._to_retire:
+            if trial.trial_id in self._running or not trial.status.is_finished():
+                waiting.append(trial)  # its attempt is still ending
+                continue
+            position = self._position.pop(trial.trial_id, None)
+            if position is None or self.trials[position] is not trial:
+                continue
+            stub = self._retired.retire(trial)
+            self.trials[position] = self._by_id[trial.trial_id] = stub
+            book = self._books.get(trial.trial_id)
+            if book is not None and not book.entries and book.borrowed is None:
+                del self._books[trial.trial_id]
+            self.core.forget(trial)
+        self._to_retire = waiting
 
     def request_stop(self) -> None:
         """End the experiment: no new trials; running ones are stopped."""
@@ -671,22 +719,30 @@ class Controller:
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
         # A scan of every running attempt per loop step was a tenth of the driver's CPU with
-        # 1,000 trials reporting; a few tens of milliseconds late is soon enough for a stop
-        # deadline (seconds of grace) or a heartbeat timeout (30 s).
+        # 1,000 trials reporting. Stop deadlines are checked every few tens of milliseconds,
+        # among the attempts told to end only; silence (a heartbeat timeout of 30 s) every
+        # twentieth of the timeout.
         if now - self._deadlines_checked < _DEADLINE_PERIOD_S:
             return
         self._deadlines_checked = now
-        timeout = self._heartbeat_timeout
-        for trial_id, running in list(self._running.items()):
-            if running.ending is not None and now >= running.deadline:
+        for trial_id, ending in list(self._ending.items()):
+            running = self._running.get(trial_id)
+            if running is not ending:  # it ended by itself
+                del self._ending[trial_id]
+            elif now >= running.deadline:
+                del self._ending[trial_id]
                 self._running.pop(trial_id)
                 self.server.fence(trial_id)
                 self.executor.kill(running.handle)
                 if running.ending == "pause":
                     self._paused(self._by_id[trial_id])
-            elif now - running.last_seen > timeout:  # no HELLO, or heartbeats stopped: lost
-                trial = self._by_id[trial_id]
-                self._on_process_exit(trial, running, None)
+        if now - self._silence_checked < self._silence_period:
+            return
+        self._silence_checked = now
+        timeout = self._heartbeat_timeout
+        for trial_id, running in list(self._running.items()):
+            if now - running.last_seen > timeout:  # no HELLO, or heartbeats stopped: lost
+                self._on_process_exit(self._by_id[trial_id], running, None)
 
     def _end_all(self) -> None:
         """Kill whatever still runs (an error or Ctrl-C ended the loop early).
@@ -699,6 +755,7 @@ class Controller:
             self.server.fence(trial_id)
             self.executor.kill(running.handle)
         self._running.clear()
+        self._ending.clear()
         for trial in self.trials:
             if trial.status is TrialStatus.RUNNING:
                 trial.status = TrialStatus.TERMINATED
@@ -733,6 +790,14 @@ def needs_decisions(scheduler: TrialScheduler, stopper: Any, callbacks: Callback
     if type(scheduler) is not FIFOScheduler or _stops_trials(stopper):
         return True
     return is_class and any(_sees_results(callback) for callback in callbacks)
+
+
+def _writes_results(callbacks: CallbackList) -> bool:
+    """Whether each trial's config and results reach its folder (``params.pkl``,
+    ``result.json``), so a finished trial can be read back from there."""
+    from tunesmith.logger import JsonLoggerCallback
+
+    return any(isinstance(callback, JsonLoggerCallback) for callback in callbacks)
 
 
 def _stops_trials(stopper: Any) -> bool:
@@ -770,21 +835,6 @@ def _is_number(value: Any) -> bool:
 def _short_repr(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _empty_final_result(trial: Trial) -> dict[str, Any]:
-    """The final result of a trial that reported nothing: ids, time, host, config and
-    ``done: True``, as Ray Tune records it (no ``training_iteration``, no row in the files)."""
-    now = time.time()
-    return {
-        "trial_id": trial.trial_id,
-        "date": datetime.datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S"),
-        "timestamp": int(now),
-        "hostname": _session._HOSTNAME,
-        "node_ip": _session._NODE_IP,
-        "config": trial.config,
-        "done": True,
-    }
 
 
 def _describe_exit(exit_code: int | None) -> str:

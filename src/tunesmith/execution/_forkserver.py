@@ -20,11 +20,20 @@ reported at once, and it alone reaps them, so a kill never reaches a reused pid.
 The server dies with the driver, and its trial processes die with it
 (``PR_SET_PDEATHSIG``); the log writer does not, so that it can write what the driver
 sent before it died.
+
+:func:`fork` is the one way a warm process makes another here: the server forks workers
+and the log writer with it, and a worker forks each attempt's child with it
+(:meth:`tunesmith.execution._worker._Connection.run_in_child`).
+:class:`tunesmith.execution._pool.ProcessPool` owns the server and the warm workers.
 """
 
 from __future__ import annotations
 
 import collections
+import ctypes
+import enum
+import functools
+import gc
 import json
 import os
 import select
@@ -37,10 +46,61 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["ForkServer", "available"]
+__all__ = ["ForkServer", "ProcessKind", "available", "die_with_parent", "fork"]
 
 _COMMAND = "from tunesmith.execution._forkserver import serve; serve({fd})"
 _MAX_MESSAGE = 1 << 20
+_PR_SET_PDEATHSIG = 1
+
+
+class ProcessKind(enum.Enum):
+    """What a process forked from the template runs."""
+
+    WORKER = "worker"  # runs trial attempts (tunesmith.execution._worker.main)
+    LOG_WRITER = "log_writer"  # writes an experiment's files (tunesmith.logger._writer.main)
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's ``prctl`` (looked up once: a child forked per attempt calls it too), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (no orphans)."""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def fork(*, with_parent: bool = True, freeze: bool = True) -> int:
+    """Fork this warm process: 0 in the child, the child's pid in this process.
+
+    Args:
+        with_parent: The child dies with this process (the parent-death signal is not
+            inherited across fork), and ends at once if this process is already gone.
+        freeze: The child's garbage collections skip, and so do not copy, the objects
+            this process held at the fork (``gc.freeze``: a collection that touched them
+            would write a page for each); for a short-lived child (a trial attempt).
+    """
+    parent = os.getpid()
+    if freeze:
+        gc.freeze()
+    pid = os.fork()
+    if pid == 0:
+        if with_parent:
+            die_with_parent()
+            if os.getppid() != parent:  # it died before that
+                os._exit(1)
+        return 0
+    if freeze:
+        gc.unfreeze()
+    return pid
 
 
 def available() -> bool:
@@ -58,6 +118,11 @@ class ForkedProcess:
         self.stdout = os.fdopen(stdout_fd, "rb") if stdout_fd is not None else None
         self.pid: int | None = None  # known once the server replies
         self.returncode: int | None = None
+
+    @property
+    def server(self) -> ForkServer:
+        """The server that forked this process (and tells its exit code)."""
+        return self._server
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -105,24 +170,26 @@ class ForkServer:
     def alive(self) -> bool:
         return not self._closed and self._process.poll() is None
 
-    def spawn(self, env: dict[str, str], cwd: str, main: str = "worker", args: list | None = None) -> ForkedProcess:
+    def spawn(self, env: dict[str, str], cwd: str, main: ProcessKind | str = ProcessKind.WORKER,
+              args: list | None = None) -> ForkedProcess:
         """A new process; it starts reading its stdin once forked (a few ms, or when the
         server has finished its imports).
 
         Args:
             env: Its environment.
             cwd: Its working folder.
-            main: ``"worker"`` (a trial process), or ``"log_writer"`` (see
-                :mod:`tunesmith.logger._writer`: it gets a stdout pipe too, and ``args``).
+            main: What it runs: a :class:`ProcessKind` (or its value). A log writer (see
+                :mod:`tunesmith.logger._writer`) gets a stdout pipe too, and ``args``.
         """
+        main = ProcessKind(main)
         stdin_read, stdin_write = os.pipe()
         given = [stdin_read]
         stdout_read = None
-        if main == "log_writer":
+        if main is ProcessKind.LOG_WRITER:
             stdout_read, stdout_write = os.pipe()
             given.append(stdout_write)
         process = ForkedProcess(self, stdin_write, stdout_read)
-        request = {"op": "fork", "env": env, "cwd": cwd, "main": main, "args": args or []}
+        request = {"op": "fork", "env": env, "cwd": cwd, "main": main.value, "args": args or []}
         with self._lock:
             try:
                 self._send(lambda: socket.send_fds(self._sock, [json.dumps(request).encode()], given))
@@ -235,8 +302,7 @@ def serve(fd: int) -> None:
     from tunesmith.execution import _worker  # the imports every child would pay for
     from tunesmith.logger import _logger, _tensorboard, _writer  # and what the log writer needs
 
-    _worker._die_with_parent()
-    server_pid = os.getpid()
+    die_with_parent()
     sock = socket.socket(fileno=fd)
     selector = selectors.DefaultSelector()
     selector.register(sock, selectors.EVENT_READ)
@@ -261,21 +327,20 @@ def serve(fd: int) -> None:
                 if request["pid"] in pidfds:  # not reaped yet, so the pid is still its
                     os.kill(request["pid"], signal.SIGKILL)
                 continue
-            pid = os.fork()
+            log_writer = ProcessKind(request["main"]) is ProcessKind.LOG_WRITER
+            # No parent-death signal for the log writer: it must outlive a dead driver to write what it sent.
+            pid = fork(with_parent=not log_writer, freeze=False)  # they live long: they collect it all
             if pid == 0:
                 selector.close()
                 sock.close()
                 for pidfd in pidfds.values():
                     os.close(pidfd)
-                if request["main"] == "log_writer":
-                    # No parent-death signal: it must outlive a dead driver to write what it sent.
-                    _become_child(fds, request["env"], request["cwd"])
-                    _writer.main(*request["args"])
-                    return
-                _worker._die_with_parent()  # the parent-death signal is not inherited across fork
-                if os.getppid() != server_pid:  # the server died before that
-                    os._exit(1)
                 _become_child(fds, request["env"], request["cwd"])
+                if log_writer:
+                    _writer.main(*request["args"])  # its files are closed when it returns
+                    # No interpreter teardown of this copy of a warm process: it took 50-270 ms,
+                    # which the driver waited for at the end of every experiment.
+                    os._exit(0)
                 _worker.main()
                 return
             for fd in fds:

@@ -1,9 +1,12 @@
 """The trial side of liveness: a thread that says "still here" to the driver.
 
 A trial process on a hung or cut-off host sends no EOF, so the driver would wait on it
-forever. Every trial process therefore sends a HEARTBEAT frame on its connection every
-``interval_s``, from a daemon thread, whatever the user's code is doing; the controller
-declares a running attempt lost once it has been silent for the heartbeat timeout.
+forever. Every trial process therefore sends a HEARTBEAT frame on its connection when it
+has sent nothing else for ``interval_s``, from a daemon thread, whatever the user's code is
+doing; the controller declares a running attempt lost once it has been silent for the
+heartbeat timeout. A trial that reports at least every ``interval_s`` sends no heartbeats
+(with 1,000 trials reporting once a second, the driver reads 1,000 frames a second, not
+2,000), and a connection is never silent for more than about twice ``interval_s``.
 
 The same thread notices a driver that has gone away: when a heartbeat cannot be sent,
 the process ends, so no trial runs on unsupervised after its driver died.
@@ -31,7 +34,12 @@ def _driver_gone() -> None:
 
 
 class Heartbeat:
-    """Sends heartbeats on ``sock`` every ``interval_s`` until :meth:`stop`.
+    """Sends a heartbeat on ``sock`` whenever nothing else went out on it for ``interval_s``,
+    until :meth:`stop`.
+
+    The thread wakes every ``interval_s`` and beats if no frame went out since about the
+    previous wake-up (:func:`tunesmith.execution._wire.seconds_since_send`, which counts
+    the frames of this process and, once sends are shared, of its forked children).
 
     Frames go through :func:`tunesmith.execution._wire.send_frame`, whose lock keeps
     them whole between the main thread's frames.
@@ -74,8 +82,8 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval_s):
-            if self.paused:
-                continue
+            if self.paused or _wire.seconds_since_send() < self.interval_s:
+                continue  # a frame that went out since the last wake-up said as much
             try:
                 _wire.send_frame(self.sock, _HEARTBEAT)
             except OSError:

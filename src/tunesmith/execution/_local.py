@@ -2,68 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-from typing import IO
 
 from tunesmith import _settings
 from tunesmith.execution import _forkserver
 from tunesmith.execution._executor import AttemptHandle, Executor
+from tunesmith.execution._pool import ProcessPool, WarmProcess
 from tunesmith.execution._resources import ResourceLedger
 
 __all__ = ["LocalExecutor"]
 
 _POLL_PERIOD_S = 0.05
-_WORKER_COMMAND = "from tunesmith.execution._worker import main; main()"
-
-
-class _Worker:
-    """One trial process; it runs attempts one after another while it lives.
-
-    Forked by ``fork_server`` when there is one, else started with ``Popen``.
-    """
-
-    def __init__(self, env_key: str, env: dict[str, str], fork_server: _forkserver.ForkServer | None) -> None:
-        self.env_key = env_key
-        self.process: subprocess.Popen | _forkserver.ForkedProcess
-        if fork_server is not None:
-            self.process = fork_server.spawn(env, os.getcwd())
-        else:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_COMMAND], stdin=subprocess.PIPE, env=env, cwd=os.getcwd(),
-                # Its own session: a Ctrl-C in the terminal reaches the driver, which stops trials in order.
-                start_new_session=True,
-            )
-        self.stdin: IO[bytes] = self.process.stdin  # type: ignore[assignment]
-
-    def run(self, trial_id: str, attempt: int, driver: str, token: str, fresh: bool = True) -> None:
-        spec = {"trial_id": trial_id, "attempt": attempt, "driver": driver, "token": token,
-                "python_path": [p for p in sys.path if p], "fresh": fresh}
-        self._send(spec)
-
-    def disconnect(self) -> None:
-        """Close the connection to this experiment's driver; stay warm for the next one."""
-        self._send({"disconnect": True})
-
-    def _send(self, message: dict) -> None:
-        try:
-            self.stdin.write(json.dumps(message).encode() + b"\n")
-            self.stdin.flush()
-        except OSError:
-            pass  # it died; poll() finds its exit code, and the controller has seen its socket close
-
-    def stop(self) -> None:
-        try:
-            self.stdin.close()
-        except OSError:
-            pass
-
-    def kill(self) -> int | None:
-        self.process.kill()
-        return self.process.wait()
 
 
 class LocalExecutor(Executor):
@@ -75,9 +27,11 @@ class LocalExecutor(Executor):
     ``os.environ``, threads) reaches the next; only with ``TuneConfig(reuse_actors=True)``
     do attempts run in the worker itself, one after another. A process that is killed,
     crashes, or runs a trial that is stopped without unwinding is replaced by a fresh one.
-    ``reuse_workers=False`` gives every attempt a fresh worker. On Linux new processes are forked from a warm template
-    process (:mod:`tunesmith.execution._forkserver`), which costs milliseconds instead of
-    Python's start-up and imports.
+    ``reuse_workers=False`` gives every attempt a fresh worker. The processes come from a
+    :class:`~tunesmith.execution._pool.ProcessPool`: on Linux they are forked from a warm
+    template process (:mod:`tunesmith.execution._forkserver`), which costs milliseconds
+    instead of Python's start-up and imports. This class decides which worker runs which
+    attempt; the pool starts and keeps them.
 
     Args:
         num_cpus: CPUs to hand out (default: all of this machine's).
@@ -110,11 +64,9 @@ class LocalExecutor(Executor):
         # Ledger ids index into the devices this process may use (a driver restricted to
         # CUDA_VISIBLE_DEVICES=2,3 hands out "2" and "3"); fake GPUs beyond them keep their index.
         self._device_names = visible + [str(i) for i in range(len(visible), self.num_gpus)]
-        self._idle: list[_Worker] = []
-        self._busy: dict[tuple[str, int], _Worker] = {}
+        self.pool = ProcessPool(self._env, max_idle=max(1, int(self.num_cpus)))  # at most one idle worker per CPU
+        self._busy: dict[tuple[str, int], WarmProcess] = {}
         self._polled_at = 0.0
-        self._spawned_with: dict[str, str] = {}
-        self._fork_server: _forkserver.ForkServer | None = None
         # Idle workers outlive an experiment only for the executor tunesmith.init() (or the
         # default) made, which shutdown() closes; one a user made may never be closed.
         self.keep_warm = False
@@ -124,18 +76,15 @@ class LocalExecutor(Executor):
         does not wait for Python to start; they stay warm between experiments."""
         if not self.reuse_workers:
             return
-        if os.environ != self._spawned_with:  # the environment changed: workers must see it
+        if self.pool.environment_changed():  # workers (and the template) must see the new one
             self._stop_idle()
-        self._idle = [w for w in self._idle if w.process.poll() is None]
-        wanted = max(1, int(self.num_cpus)) - sum(1 for w in self._idle if w.env_key == "")
-        self._idle += [self._new_worker("") for _ in range(wanted)]
+        self.pool.prestart(max(1, int(self.num_cpus)))
 
     def _start(self) -> ResourceLedger:
         self.prestart()  # interpreter start-up overlaps the driver's setup
         return ResourceLedger(self.num_cpus, self.num_gpus, self.custom)
 
     def _env(self, cuda: str) -> dict[str, str]:
-        self._spawned_with = dict(os.environ)
         env = dict(os.environ)
         env.update(
             CUDA_VISIBLE_DEVICES=cuda,
@@ -146,37 +95,23 @@ class LocalExecutor(Executor):
 
     def _launch(self, handle: AttemptHandle) -> None:
         cuda = ",".join(self._device_names[i] for i in handle.allocation.gpu_ids)
-        worker = self._take_idle(cuda) or self._new_worker(cuda)
+        worker = self.pool.take(cuda)
         self._busy[(handle.trial_id, handle.attempt)] = worker
         worker.run(handle.trial_id, handle.attempt, self.driver_address, self.token, fresh=not self.reuse_processes)
-
-    def _new_worker(self, cuda: str) -> _Worker:
-        return _Worker(cuda, self._env(cuda), self.fork_server())
 
     def fork_server(self) -> _forkserver.ForkServer | None:
         """The warm process new trial processes (and the log writer) are forked from; None
         where there is none (not Linux)."""
-        if self._fork_server is None or not self._fork_server.alive:
-            self._fork_server = _forkserver.ForkServer(self._env("")) if _forkserver.available() else None
-        return self._fork_server
-
-    def _take_idle(self, env_key: str) -> _Worker | None:
-        for i, worker in enumerate(self._idle):
-            if worker.env_key == env_key and worker.process.poll() is None:
-                return self._idle.pop(i)
-        return None
+        return self.pool.template()
 
     def _finished(self, handle: AttemptHandle) -> None:
         worker = self._busy.pop((handle.trial_id, handle.attempt), None)
         if worker is None:
             return
-        if not self.reuse_workers:
+        if self.reuse_workers:
+            self.pool.give_back(worker)
+        else:
             worker.stop()
-            return
-        self._idle.append(worker)
-        # Keep at most one idle process per CPU; the oldest go first.
-        while len(self._idle) > max(1, int(self.num_cpus)):
-            self._idle.pop(0).stop()
 
     def _kill(self, handle: AttemptHandle) -> int | None:
         worker = self._busy.pop((handle.trial_id, handle.attempt), None)
@@ -190,13 +125,20 @@ class LocalExecutor(Executor):
         if now - self._polled_at < _POLL_PERIOD_S:
             return []
         self._polled_at = now
+        # The fork server tells every child's exit code on one socket: read it once here,
+        # not once per worker (a recv() per worker per poll was 8% of a core at 1,000 trials).
+        template = self.pool.running_template
+        if template is not None:
+            template.pump(0)
         return super().poll()
 
     def _exited(self, handle: AttemptHandle) -> int | None:
         worker = self._busy.get((handle.trial_id, handle.attempt))
         if worker is None:
             return None
-        code = worker.process.poll()
+        process = worker.process
+        pumped = isinstance(process, _forkserver.ForkedProcess) and process.server is self.pool.running_template
+        code = process.returncode if pumped else process.poll()
         if code is not None:
             del self._busy[(handle.trial_id, handle.attempt)]
         return code
@@ -215,8 +157,7 @@ class LocalExecutor(Executor):
         if not self.keep_warm:
             self._stop_idle()
             return
-        for worker in self._idle:
-            worker.disconnect()  # before the server closes, or its heartbeat would find the driver gone
+        self.pool.disconnect_idle()  # before the server closes, or their heartbeats would find the driver gone
 
     def close(self) -> None:
         """End the experiment's attempts and stop every worker process (idempotent)."""
@@ -224,18 +165,10 @@ class LocalExecutor(Executor):
         self._stop_idle()
 
     def _stop_idle(self) -> None:
-        """Stop the idle workers, and the fork server when no attempt runs (its children die with it)."""
-        for worker in self._idle:
-            worker.stop()
-        for worker in self._idle:
-            try:
-                worker.process.wait(2)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-        self._idle.clear()
-        if self._fork_server is not None and not self._busy:
-            self._fork_server.close()
-            self._fork_server = None
+        """Stop the idle workers, and the template when no attempt runs (its children die with it)."""
+        self.pool.stop_idle()
+        if not self._busy:
+            self.pool.close_template()
 
 
 def _detect_gpus() -> int:

@@ -48,12 +48,15 @@ class SchedulingCore:
         self.waiting: list[Trial] = []  # PENDING and PAUSED, oldest first
         self.forced: list[Trial] = []  # started although the scheduler held them back
         self._end_dropped = end_dropped
-        self._order: dict[str, int] = {}
+        self._order: dict[str, int] = {}  # unfinished trial id -> when it was added
+        self._added = 0
 
     # -- trials coming and going ----------------------------------------------------------------
     def add(self, trial: Trial) -> None:
         """A new (or restored) PENDING trial: it waits, and the scheduler is told."""
-        self._order.setdefault(trial.trial_id, len(self._order))
+        if trial.trial_id not in self._order:
+            self._order[trial.trial_id] = self._added
+            self._added += 1
         self.waiting.append(trial)
         self.scheduler.on_trial_add(trial)
         self.drain_stops()
@@ -133,6 +136,10 @@ class SchedulingCore:
         self.scheduler.on_trial_error(trial)
         self.drain_stops()
 
+    def forget(self, trial: Trial) -> None:
+        """``trial`` has ended for good and leaves the driver's memory: nothing of it is kept."""
+        self._order.pop(trial.trial_id, None)
+
     def drain_stops(self) -> None:
         """End the unfinished trials the scheduler stopped while they were not reporting."""
         for trial in self.scheduler.pop_trials_to_stop():
@@ -143,4 +150,4 @@ class SchedulingCore:
             self._end_dropped(trial)
 
     def _age(self, trial: Trial) -> int:
-        return self._order.get(trial.trial_id, len(self._order))
+        return self._order.get(trial.trial_id, self._added)

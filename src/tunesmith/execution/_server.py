@@ -177,7 +177,10 @@ class TrialServer:
         conn = self._by_trial.get(trial_id)
         if conn is not None:
             self.stats.decisions += 1
-            self._send(conn, _protocol.Decision(seq, decision, save))
+            data = _wire.decision_frame(seq, decision, save)
+            self.stats.bytes_sent += len(data)
+            conn.out.push(data)
+            self._flush(conn, None)
 
     def drain(self, trial_id: str) -> list[TrialEvent]:
         """The events of every frame ``trial_id``'s connection holds now, up to its end.
@@ -452,7 +455,7 @@ class TrialServer:
         parts = _wire.frame_parts(frame)
         size = sum(len(part) for part in parts)
         self.stats.bytes_sent += size
-        if size <= _JOIN_BELOW:  # a decision: one send() instead of one per part
+        if size <= _JOIN_BELOW:  # a small frame: one send() instead of one per part
             parts = [b"".join(parts)]
         for part in parts:
             conn.out.push(part)

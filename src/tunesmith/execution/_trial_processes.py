@@ -1,6 +1,7 @@
 """Trial processes on a cluster worker (a Dask worker or a Ray runner actor).
 
-The worker keeps warm trial processes, as the local executor does: each is the same entry
+The worker keeps warm trial processes, as the local executor does: each is started the
+same way (:func:`tunesmith.execution._pool.start_process`) and runs the same entry
 point (``tunesmith.execution._worker``), connected to the driver, taking attempts as JSON
 lines on stdin and writing one byte to an acknowledgement pipe as each attempt ends. An
 attempt takes an idle process with the same environment (driver, ``CUDA_VISIBLE_DEVICES``)
@@ -30,9 +31,9 @@ import sys
 import threading
 from typing import IO, Any
 
-__all__ = ["TrialProcesses", "attempt_environment", "driver_source_folders"]
+from tunesmith.execution._pool import start_process
 
-_COMMAND = "from tunesmith.execution._worker import main; main()"
+__all__ = ["TrialProcesses", "attempt_environment", "driver_source_folders"]
 
 
 def attempt_environment(driver: str, token: str, heartbeat_s: float, cuda: str | None = None) -> dict[str, str]:
@@ -237,8 +238,7 @@ def _popen(extra: tuple[tuple[str, str], ...], cwd: str | None, python_path: tup
     read_end, write_end = os.pipe()
     env["TUNESMITH_ACK_FD"] = str(write_end)
     try:
-        popen = subprocess.Popen([sys.executable, "-c", _COMMAND], stdin=subprocess.PIPE, env=env, cwd=cwd,
-                                 pass_fds=(write_end,), start_new_session=True)
+        popen = start_process(env, cwd, pass_fds=(write_end,))
     except BaseException:
         os.close(read_end)
         raise

@@ -20,13 +20,12 @@ descriptor as each attempt ends, so its parent knows it is free again. A heartbe
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
-import gc
 import json
+import mmap
 import os
 import signal
 import socket
+import struct
 import sys
 import traceback
 from typing import IO, Any, NoReturn
@@ -35,31 +34,11 @@ import cloudpickle
 
 from tunesmith import _protocol, _settings
 from tunesmith.execution import _wire
+from tunesmith.execution._forkserver import die_with_parent, fork
 from tunesmith.execution._heartbeat import Heartbeat
 from tunesmith.execution._runner import run_attempt
 
 __all__ = ["main"]
-
-_PR_SET_PDEATHSIG = 1
-
-
-@functools.cache
-def _prctl() -> Any:
-    """libc's ``prctl`` (looked up once: a child forked per attempt calls it too), or None."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies (no orphans)."""
-    prctl = _prctl()
-    if prctl is not None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
 
 def connect(address: str, token: str | None, certificate: str | None = None) -> socket.socket:
     """A blocking connection to the driver; over TLS, trusting only ``certificate``, when given."""
@@ -92,18 +71,77 @@ def _handshake_failed(exc: OSError) -> bool:
     return isinstance(exc, HandshakeError)
 
 
+class _Pickles:
+    """Pickled trainables a worker keeps for the children it forks, in memory files (Linux).
+
+    A child that receives a trainable from the driver leaves its bytes in a file the worker
+    made before the fork (:meth:`lend`); the worker keeps the file once the child has ended
+    (:meth:`take_back`) and lists the trainable as cached in later HELLOs, so the driver
+    sends it once per worker, not once per trial. Each child still unpickles it itself: the
+    trainable's modules are imported anew for each trial, as in a fresh process.
+    """
+
+    _HEADER = struct.Struct("!I")  # the key's length; the key; the pickle
+
+    def __init__(self) -> None:
+        self.kept: dict[str, int] = {}  # trainable key -> its file
+        self.spare: int | None = None  # the file the next child leaves a new trainable in
+        self.out: int | None = None  # in a child: that file
+
+    def lend(self) -> None:
+        """Before a fork: a file for the child (none where there are no memory files)."""
+        if self.spare is None and hasattr(os, "memfd_create"):
+            self.spare = os.memfd_create("tunesmith-trainable", os.MFD_CLOEXEC)
+
+    def leave(self, key: str, pickled: bytes) -> None:
+        """In a child: leave a trainable the driver sent for the worker's later children."""
+        if self.out is not None:
+            head = key.encode()
+            head = self._HEADER.pack(len(head)) + head
+            _pwrite_all(self.out, head, 0)
+            _pwrite_all(self.out, pickled, len(head))  # not joined to the head: that would copy it
+
+    def take_back(self) -> None:
+        """After a child ended as attempts end: keep the trainable it left, if any."""
+        if self.spare is None or os.fstat(self.spare).st_size == 0:
+            return
+        (size,) = self._HEADER.unpack(os.pread(self.spare, self._HEADER.size, 0))
+        self.kept[os.pread(self.spare, size, self._HEADER.size).decode()] = self.spare
+        self.spare = None
+
+    def read(self, key: str) -> memoryview:
+        """A kept trainable's pickle, mapped (not copied: the pages stay the worker's file's)."""
+        fd = self.kept[key]
+        (size,) = self._HEADER.unpack(os.pread(fd, self._HEADER.size, 0))
+        return memoryview(mmap.mmap(fd, 0, prot=mmap.PROT_READ))[self._HEADER.size + size:]
+
+    def close(self) -> None:
+        for fd in [*self.kept.values(), self.spare]:
+            if fd is not None:
+                os.close(fd)
+        self.kept.clear()
+        self.spare = None
+
+
+def _pwrite_all(fd: int, data: bytes, at: int) -> None:
+    view, done = memoryview(data), 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], at + done)
+
+
 class _Attempts:
     """Runs attempts on one connection, keeping unpickled trainables for reuse."""
 
     def __init__(self, sock: socket.socket | None) -> None:
         self.channel = _wire.Channel(sock)  # type: ignore[arg-type] - set when the connection opens
         self.trainables: dict[str, Any] = {}
+        self.pickles = _Pickles()
         self.kept_instances: dict[str, Any] = {}
         self.after_hello: Any = None  # called once, after the first HELLO is sent
 
     def run(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
         info = {"pid": os.getpid(), "ppid": os.getppid(), "host": socket.gethostname(),
-                "cached": list(self.trainables), "cuda": _settings.cuda_visible_devices_raw()}
+                "cached": [*self.trainables, *self.pickles.kept], "cuda": _settings.cuda_visible_devices_raw()}
         self.channel.send(_protocol.Hello(trial_id, attempt, info, ticket))
         if self.after_hello is not None:
             self.after_hello, start = None, self.after_hello
@@ -113,13 +151,22 @@ class _Attempts:
             return
         key = reply.assignment.trainable_key
         if key not in self.trainables:
-            self.trainables[key] = cloudpickle.loads(reply.trainable)
+            self.trainables[key] = cloudpickle.loads(self._pickled(key, reply.trainable))
         run_attempt(self.channel, reply.assignment, self.trainables[key], self.kept_instances)
 
+    def _pickled(self, key: str, sent: bytes | None) -> bytes | memoryview:
+        if sent is None:  # the worker keeps it
+            return self.pickles.read(key)
+        self.pickles.leave(key, sent)
+        return sent
+
     def close(self) -> None:
-        for instance in self.kept_instances.values():
-            instance.stop()
-        self.kept_instances.clear()
+        try:
+            for instance in self.kept_instances.values():
+                instance.stop()
+            self.kept_instances.clear()
+        finally:
+            self.pickles.close()
 
 
 class _Connection:
@@ -170,10 +217,10 @@ class _Connection:
         child_beats = self.attempts.after_hello is not None or bool(self.certificate)
         if not child_beats:
             _wire.share_sends_with_children()
-        gc.freeze()  # the child's collections then skip, and do not copy, what this process holds
-        pid = os.fork()
+        self.attempts.pickles.lend()
+        pid = fork()  # the child's collections skip, and do not copy, what this process holds
         if pid == 0:
-            _die_with_parent()
+            self.attempts.pickles.out = self.attempts.pickles.spare
             if self.certificate:
                 self._open()
             elif child_beats:
@@ -188,7 +235,6 @@ class _Connection:
                 traceback.print_exc()
                 code = 1
             _exit(code)
-        gc.unfreeze()
         code = self._wait_for_child(pid)
         if code < 0:  # killed by a signal: so is this process
             with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep their default
@@ -197,6 +243,7 @@ class _Connection:
             _exit(128 - code)  # a signal that does not end a process
         if code != 0:
             _exit(code)
+        self.attempts.pickles.take_back()
         if child_beats and not self.certificate:  # the child sent the HELLO here: this process beats from now on
             self.attempts.after_hello = None
             self.heartbeat.start()
@@ -266,7 +313,7 @@ def main() -> NoReturn:
 
 
 def _serve() -> None:
-    _die_with_parent()
+    die_with_parent()
     control = _take_control_pipe()
     ack_fd = _settings.worker_ack_fd()
     connection: _Connection | None = None

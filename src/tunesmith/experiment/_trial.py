@@ -158,3 +158,55 @@ def _nonzero(resources: dict[str, float], ray_keys: bool = False) -> dict[str, f
     """The amounts that are not zero, as floats; ``CPU``/``GPU`` spelt Ray's way if ``ray_keys``."""
     names = {"cpu": "CPU", "gpu": "GPU"} if ray_keys else {}
     return {names.get(k, k): float(v) for k, v in resources.items() if v}
+
+
+class FinishedTrial(Trial):
+    """A trial that has ended for good, as the driver keeps it: its id, folder, status and
+    name, and nothing else in memory.
+
+    Everything else (``config``, ``last_result``, ``metric_analysis``, ``error``,
+    ``checkpoint``...) is read back from the experiment's storage when asked, through
+    ``source.load(trial)``, so an experiment of 100,000 trials keeps a few hundred bytes per
+    finished trial in the driver. It is a :class:`Trial`: callbacks, schedulers and searchers
+    see the same attributes as before.
+    """
+
+    __slots__ = ("trial_id", "dirname", "status", "experiment_tag", "num_failures", "attempt", "resources",
+                 "_name", "_done", "_score", "param_names", "_source")
+
+    def __init__(self, trial: Trial, source: Any) -> None:  # noqa: D107 - Trial's __init__ is not wanted
+        self.trial_id = trial.trial_id
+        self.dirname = trial.dirname
+        self.status = trial.status
+        self.experiment_tag = trial.experiment_tag
+        self.num_failures = trial.num_failures
+        self.attempt = trial.attempt
+        self.resources = source.shared(trial.resources)
+        name = str(trial)
+        self._name = None if name == f"{trial.trainable_name}_{trial.trial_id}" else name
+        self._done = bool(trial.last_result.get("done")) if trial.last_result else None  # None: it reported nothing
+        self._score = source.score(trial.last_result)
+        self.param_names = source.shared(tuple(trial.evaluated_params))  # read back with the config
+        self._source = source
+
+    @property
+    def path(self) -> str | None:
+        return self._source.trial_path(self.dirname) if self.dirname is not None else None
+
+    @property
+    def trainable_name(self) -> str:
+        return self._source.trainable_name
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """What a progress report scanning every trial reads instead of ``last_result``
+        (which would read the trial's folder): the experiment's metric, if it reported one."""
+        return self._source.summary(self._score)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in FinishedTrial.__slots__:
+            raise AttributeError(name)
+        return getattr(self._source.load(self), name)
+
+    def __str__(self) -> str:
+        return self._name or f"{self._source.trainable_name}_{self.trial_id}"

@@ -1,6 +1,6 @@
 """What is remembered: experiment and trial folders, the journal, checkpoints."""
 
-from tunesmith.storage._experiment import OpenedExperiment, RebuiltTrial, open_experiment, rebuild_trial
+from tunesmith.storage._experiment import OpenedExperiment, RebuiltTrial, last_values, open_experiment, rebuild_trial
 from tunesmith.storage._journal import (
     JOURNAL_VERSION,
     Event,
@@ -11,6 +11,7 @@ from tunesmith.storage._journal import (
     read_journal,
     replay,
 )
+from tunesmith.storage._last_results import LastResults
 from tunesmith.storage._lock import DriverLock, ExperimentLockedError
 from tunesmith.storage._storage import JOURNAL_FILE, ExperimentStorage, unique_name
 from tunesmith.storage._trial_files import TrialFiles, checkpoint_exists
@@ -25,11 +26,13 @@ __all__ = [
     "JOURNAL_VERSION",
     "Journal",
     "JournalVersionError",
+    "LastResults",
     "OpenedExperiment",
     "RebuiltTrial",
     "TrialFiles",
     "TrialRecord",
     "checkpoint_exists",
+    "last_values",
     "open_experiment",
     "read_journal",
     "rebuild_trial",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Callable
 
 import cloudpickle
 
@@ -17,11 +17,11 @@ from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.storage._checkpoints import CheckpointBook
-from tunesmith.storage._journal import ExperimentRecord, TrialRecord, read_journal, replay
+from tunesmith.storage._journal import ExperimentRecord, TrialRecord, iter_journal, replay
 from tunesmith.storage._lock import driver_alive
 from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
 
-__all__ = ["OpenedExperiment", "RebuiltTrial", "open_experiment", "rebuild_trial"]
+__all__ = ["OpenedExperiment", "RebuiltTrial", "last_values", "open_experiment", "rebuild_trial"]
 
 
 @dataclasses.dataclass
@@ -55,14 +55,15 @@ class RebuiltTrial:
     rows: list[dict[str, Any]]
 
 
-def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tuple[str, ...] = (JOURNAL_FILE,)
-                    ) -> OpenedExperiment:
+def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tuple[str, ...] = (JOURNAL_FILE,),
+                    on_result: Callable[[str, dict[str, Any]], None] | None = None) -> OpenedExperiment:
     """Open the experiment at ``path``: a folder, its ``journal.jsonl``, or an fsspec URL.
 
     Args:
         path: The experiment folder, as printed after ``Results:``.
         filesystem: An fsspec filesystem for the URL; inferred when omitted.
         need: The files the folder must have.
+        on_result: Takes each finished trial's last result from the journal (see :func:`replay`).
 
     Raises:
         ValueError: ``path`` is not a tunesmith experiment folder; names what is missing.
@@ -84,17 +85,30 @@ def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tu
             f"{url!r} is not a tunesmith experiment folder: it has no {' or '.join(missing)}. "
             "Pass the folder printed as 'Results: ...' at the end of a run"
         )
-    return OpenedExperiment(storage, _replayed(storage))
+    return OpenedExperiment(storage, _replayed(storage, on_result))
 
 
-def _replayed(storage: ExperimentStorage) -> ExperimentRecord:
+def _replayed(storage: ExperimentStorage, on_result: Any = None) -> ExperimentRecord:
     if not os.path.exists(storage.journal_path):
         return ExperimentRecord({}, {}, False, False)
-    record = replay(read_journal(storage.journal_path))
+    record = replay(iter_journal(storage.journal_path), on_result)
     if not record.finished and not storage.lock.held:  # our own lock (a restore) is a live driver
         folder = storage.remote_path if storage.remote_fs is not None else storage.local_path
         record.driver_gone = not driver_alive(folder, storage.remote_fs)
     return record
+
+
+def last_values(storage: ExperimentStorage, metric: str) -> dict[str, Any]:
+    """``{trial id: its value of metric}`` (``a/b`` for nested) in the last result of each
+    finished trial whose ``trial_finished`` record carries one: one pass of the journal."""
+    values: dict[str, Any] = {}
+
+    def keep(trial_id: str, result: dict[str, Any]) -> None:
+        values[trial_id] = flatten_dict(result).get(metric)
+
+    if os.path.exists(storage.journal_path):
+        replay(iter_journal(storage.journal_path), keep)
+    return values
 
 
 def rebuild_trial(storage: ExperimentStorage, record: TrialRecord, trainable: str, status: TrialStatus,

@@ -173,7 +173,13 @@ class ExperimentStorage:
         self.remote_fs.invalidate_cache()
         for remote in self.remote_fs.find(self.remote_path):
             relative = remote[len(self.remote_path) :].lstrip("/")
-            if "/checkpoint_" in f"/{relative}" or relative.startswith(".write_test"):
+            if "/checkpoint_" in f"/{relative}":
+                # a trial whose process uploaded a checkpoint before the driver uploaded any of
+                # its files (a kill -9 in between) still gets its folder: a restore writes there
+                trial_folder = f"/{relative}".split("/checkpoint_", 1)[0].lstrip("/")
+                os.makedirs(os.path.join(self.local_path, trial_folder), exist_ok=True)
+                continue
+            if relative.startswith(".write_test"):
                 continue
             target = os.path.join(self.local_path, relative)
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -223,8 +229,8 @@ class ExperimentStorage:
 
     def flush_journal(self) -> None:
         """Write the records not written yet (see :meth:`journal`)."""
-        if self._log_writer is not None:
-            self._log_writer.flush()
+        if self._log_writer is not None:  # the trial files never lag behind the journal
+            self._log_writer.flush(force=bool(self._journal_pending))
         if not self._journal_pending:
             return
         data = b"".join(self._journal_pending)

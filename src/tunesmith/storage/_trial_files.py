@@ -29,6 +29,7 @@ __all__ = ["ERROR_FILE", "ERROR_TEXT_FILE", "PROGRESS_FILE", "RESULT_FILE", "Tri
 RESULT_FILE = "result.json"
 PROGRESS_FILE = "progress.csv"
 ERROR_FILE = "error.pkl"
+PARAMS_PICKLE_FILE = "params.pkl"
 ERROR_TEXT_FILE = "error.txt"
 _RESTORE_HINT = "The experiment stopped; what was recorded so far can be restored with Tuner.restore(...)"
 
@@ -106,6 +107,17 @@ class TrialFiles:
             writer.writeheader()
             writer.writerows(rows)
         self._replace(PROGRESS_FILE, buffer.getvalue().encode())
+
+    def read_config(self) -> dict[str, Any] | None:
+        """The trial's config as ``params.pkl`` holds it, or None when there is none (or it no
+        longer unpickles)."""
+        try:
+            with open(self._file(PARAMS_PICKLE_FILE), "rb") as f:
+                return cloudpickle.load(f)
+        except FileNotFoundError:
+            return None
+        except Exception:  # a class the config held no longer imports, or a torn file
+            return None
 
     # -- errors -------------------------------------------------------------------------------
     def write_error(self, error: BaseException, traceback_text: str, failure_number: int) -> None:
