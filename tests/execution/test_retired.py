@@ -97,3 +97,25 @@ def test_evaluated_params_are_read_back_with_the_config(run):
         run_config={"callbacks": [Params()]})
     assert sorted((p for _, p in seen.values()), key=lambda p: p["i"]) == [{"i": 0, "nested/lr": 0.5}, {"i": 1, "nested/lr": 0.5}]
     assert {names for names, _ in seen.values()} == {("i", "nested/lr")}
+
+
+class Kept(tune.Callback):
+    def on_experiment_end(self, trials, **info):
+        self.kept = {t.config["i"]: t.kept for t in trials if isinstance(t, FinishedTrial)}
+
+
+def test_what_a_folder_cannot_give_back_as_it_was_is_kept_by_the_stand_in(run):
+    import numpy as np
+
+    def train(config):
+        if config["i"] == 1:
+            raise KeyError("boom")
+        tune.report({"score": 1, "pair": (1, 2), "weights": np.arange(3)} if config["i"] == 0 else {"score": 2})
+
+    kept = Kept()
+    results = run(train, {"i": tune.grid_search([0, 1, 2])}, run_config={"callbacks": [kept]})
+    by_i = {r.config["i"]: r for r in results}
+    assert by_i[0].metrics["pair"] == (1, 2) and isinstance(by_i[0].metrics["weights"], np.ndarray)
+    assert type(by_i[1].error) is KeyError
+    assert kept.kept[2] is None  # a JSON-exact result is not kept
+    assert set(kept.kept[0]) == {"last_result"} and set(kept.kept[1]) == {"error"}

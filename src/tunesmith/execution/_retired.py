@@ -60,6 +60,19 @@ class RetiredTrials:
             value = flatten_dict(last_result).get(self._metric)
         return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
+    @staticmethod
+    def kept(trial: Trial) -> dict[str, Any] | None:
+        """What the stand-in of ``trial`` keeps in memory because its folder cannot give it back
+        as it was: the error (``error.pkl`` would run the exception's ``__init__`` in the driver;
+        the one the driver holds was rebuilt from data) and a last result that JSON does not
+        keep exactly (tuples, numpy arrays, non-string keys). None for most trials."""
+        kept = {}
+        if trial.error is not None:
+            kept["error"] = trial.error
+        if trial.last_result and not _json_exact(trial.last_result):
+            kept["last_result"] = trial.last_result
+        return kept or None
+
     def summary(self, score: Any) -> dict[str, Any]:
         return {} if score is None else unflatten_dict({self._metric: score})
 
@@ -94,7 +107,7 @@ class RetiredTrials:
                 self._unsettled = False
             files = self._storage.trial_files(stub.dirname)
             rows, config = files.rows(), files.read_config()
-            if stub.status is TrialStatus.ERROR:
+            if stub.status is TrialStatus.ERROR and "error" not in (stub.kept or {}):
                 error = files.read_error()
         last = dict(rows[-1]) if rows else {}
         if config is None:
@@ -108,9 +121,22 @@ class RetiredTrials:
         trial.num_failures, trial.attempt, trial.error = stub.num_failures, stub.attempt, error
         trial.custom_trial_name = str(stub)
         trial.last_result = _final(last, stub, config)
+        for name, value in (stub.kept or {}).items():
+            setattr(trial, name, value)
         book = self._book_of(stub.trial_id)
         trial.checkpoint = book.latest if book is not None else None
         return trial
+
+
+def _json_exact(value: Any) -> bool:
+    """Whether ``value`` reads back from a JSON file as it is."""
+    if value is None or type(value) in (bool, int, float, str):
+        return True
+    if type(value) is dict:
+        return all(type(key) is str and _json_exact(item) for key, item in value.items())
+    if type(value) is list:
+        return all(_json_exact(item) for item in value)
+    return False
 
 
 def _lookup(config: dict[str, Any], name: str) -> Any:

@@ -172,7 +172,7 @@ class FinishedTrial(Trial):
     """
 
     __slots__ = ("trial_id", "dirname", "status", "experiment_tag", "num_failures", "attempt", "resources",
-                 "_name", "_done", "_score", "param_names", "_source")
+                 "_name", "_done", "_score", "param_names", "_source", "kept")
 
     def __init__(self, trial: Trial, source: Any) -> None:  # noqa: D107 - Trial's __init__ is not wanted
         self.trial_id = trial.trial_id
@@ -188,6 +188,7 @@ class FinishedTrial(Trial):
         self._score = source.score(trial.last_result)
         self.param_names = source.shared(tuple(trial.evaluated_params))  # read back with the config
         self._source = source
+        self.kept = source.kept(trial)
 
     @property
     def path(self) -> str | None:
