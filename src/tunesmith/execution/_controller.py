@@ -16,7 +16,6 @@ import time
 import traceback
 from typing import Any
 
-import cloudpickle
 
 from tunesmith import _protocol, _settings
 from tunesmith._checkpoint import Checkpoint
