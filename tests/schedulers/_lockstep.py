@@ -3,12 +3,13 @@ trials, starts and results side by side; every choice of the next trial must mat
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from tunesmith.experiment import TrialStatus
 
 
-class Lockstep:
+class Lockstep(abc.ABC):
     """A subclass sets ``case`` (with ``slots``), ``ray``, ``ours``, ``controller``,
     ``ray_trials``, ``our_trials`` (ids ``t0, t1, ...``), ``running`` and ``log``, calls
     :meth:`_add_trials`, and writes :meth:`_start` and :meth:`step` (one result of trial ``i``)."""
@@ -28,11 +29,13 @@ class Lockstep:
             self.ray.on_trial_add(self.controller, ray_trial)
             self.ours.on_trial_add(our_trial)
 
+    @abc.abstractmethod
     def _start(self, i: int) -> None:
-        raise NotImplementedError
+        """Start trial ``i`` in both schedulers' runs."""
 
+    @abc.abstractmethod
     def step(self, i: int) -> None:
-        raise NotImplementedError
+        """Feed one result of trial ``i`` to both schedulers and compare their decisions."""
 
     def _stalled(self, ray_choice: Any, our_choice: Any) -> bool:
         """Whether Ray Tune stalls where we go on (a documented difference); ends the filling."""

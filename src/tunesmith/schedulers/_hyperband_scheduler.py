@@ -13,6 +13,7 @@ same trial adds and results through both).
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import math
 from typing import TYPE_CHECKING, Any, Sequence
@@ -103,7 +104,7 @@ def _total_work(n: int, r: int, s: int, eta: float, max_t: float) -> float:
     return work
 
 
-class _HyperBandBase(_SchedulerBase):
+class _HyperBandBase(_SchedulerBase, abc.ABC):
     """What both synchronous HyperBands share: their options, brackets in bands, the trial
     hooks and who runs next. A subclass opens brackets (:meth:`_open_bracket`), decides on a
     live trial's result (:meth:`_on_bracket_result`) and forgets an ended trial
@@ -140,14 +141,17 @@ class _HyperBandBase(_SchedulerBase):
     def _init_bands(self) -> None:
         """Set up the subclass's bracket arithmetic (the options are set by then)."""
 
+    @abc.abstractmethod
     def _open_bracket(self) -> Any:
-        raise NotImplementedError
+        """A new bracket of this HyperBand's arithmetic, added to the current band."""
 
+    @abc.abstractmethod
     def _on_bracket_result(self, bracket: Any, trial_id: str, result: dict[str, Any]) -> Decision:
-        raise NotImplementedError
+        """The decision on a live trial's ``result`` in its ``bracket``."""
 
+    @abc.abstractmethod
     def _forget(self, trial: Trial) -> None:
-        raise NotImplementedError
+        """Drop an ended ``trial`` from its bracket."""
 
     # -- adding trials -------------------------------------------------------------------
     def on_trial_add(self, trial: Trial) -> None:
