@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["flatten_dict", "json_default", "to_json", "unflatten_dict"]
+__all__ = ["flatten_dict", "json_default", "lookup", "to_json", "unflatten_dict"]
 
 
 def flatten_dict(data: dict[str, Any], delimiter: str = "/", prefix: str = "") -> dict[str, Any]:
@@ -19,6 +20,19 @@ def flatten_dict(data: dict[str, Any], delimiter: str = "/", prefix: str = "") -
         else:
             flat[name] = value
     return flat
+
+
+def lookup(data: Mapping[str, Any], key: str, missing: Any = None) -> Any:
+    """``data[key]`` for a flat ``"a/b"`` key, or the same path in nested ``data``; ``missing``
+    when absent."""
+    if key in data:
+        return data[key]
+    node: Any = data
+    for part in key.split("/"):
+        if not isinstance(node, Mapping) or part not in node:
+            return missing
+        node = node[part]
+    return node
 
 
 def unflatten_dict(flat: dict[str, Any], delimiter: str = "/") -> dict[str, Any]:

@@ -16,13 +16,13 @@ import sysconfig
 import time
 from typing import Any, TextIO
 
+from tunesmith._flatten import lookup
 from tunesmith._reporter import (
     CLIReporter,
     JupyterNotebookReporter,
     ProgressReporter,
     _format,
     _in_notebook,
-    _lookup,
     _scanned,
     _Screen,
     _status_counts,
@@ -204,8 +204,8 @@ class Progress:
     def trial_complete(self, trial: Trial) -> None:
         if self.verbose >= 2:
             line = f"{trial} {trial.status.value} after {trial.last_result.get('training_iteration', 0)} iterations"
-            if self.metric and _lookup(trial.last_result, self.metric) is not None:
-                line += f" with {self.metric}={_format(_lookup(trial.last_result, self.metric), 40)}"
+            if self.metric and lookup(trial.last_result, self.metric) is not None:
+                line += f" with {self.metric}={_format(lookup(trial.last_result, self.metric), 40)}"
             self._screen.print(line)
 
     def update(self, trials: list[Trial]) -> None:
@@ -255,7 +255,7 @@ class Progress:
         lines = [f"Finished: {len(trials)} trials ({_status_counts(trials)}) in {elapsed:.1f} s"]
         best = self._best(trials)
         if best is not None:
-            value = _lookup(best.last_result, self.metric)
+            value = lookup(best.last_result, self.metric)
             lines.append(f"Best trial: {best} with {self.metric}={_format(value, 40)}, "
                          f"config {best.evaluated_params or best.config}")
         lines += self._error_summary()
@@ -278,11 +278,11 @@ class Progress:
     def _best(self, trials: list[Trial]) -> Trial | None:
         if not self.metric or self.mode not in ("min", "max"):
             return None
-        scored = [t for t in trials if _finite(_lookup(_scanned(t), self.metric))]
+        scored = [t for t in trials if _finite(lookup(_scanned(t), self.metric))]
         if not scored:
             return None
         pick = max if self.mode == "max" else min
-        return pick(scored, key=lambda t: _lookup(_scanned(t), self.metric))
+        return pick(scored, key=lambda t: lookup(_scanned(t), self.metric))
 
 
 def _finite(value: Any) -> bool:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from tunesmith._flatten import lookup
 from tunesmith._result_keys import AUTO_FILLED
 from tunesmith.experiment._trial import FinishedTrial, Trial
 
@@ -42,18 +43,6 @@ def _scanned(trial: Trial) -> dict[str, Any]:
     """A trial's last result, for a scan over every trial: a finished trial's summary (its
     metric), which does not read its folder, as its full result would (see ``FinishedTrial``)."""
     return trial.summary if isinstance(trial, FinishedTrial) else trial.last_result
-
-
-def _lookup(data: dict, key: str) -> Any:
-    """``data["a/b"]`` or ``data["a"]["b"]``; None when missing."""
-    if key in data:
-        return data[key]
-    node: Any = data
-    for part in key.split("/"):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def _abbreviate(text: str, max_len: int) -> str:
@@ -314,7 +303,7 @@ class TuneReporterBase(ProgressReporter):
         lines += [str(line) for line in sys_info if line]
         best = self._best_trial(trials)
         if best is not None:
-            value = _lookup(best.last_result, self._metric)
+            value = lookup(best.last_result, self._metric)
             params = {k: best.config.get(k, v) for k, v in best.evaluated_params.items()}
             lines.append(f"Current best trial: {best.trial_id} with {self._metric}={_format(value, 40)} "
                          f"and parameters={params or best.config}")
@@ -326,12 +315,12 @@ class TuneReporterBase(ProgressReporter):
     def _best_trial(self, trials: list[Trial]) -> Trial | None:
         if not self._metric or self._mode not in ("min", "max"):
             return None
-        scored = [t for t in trials if _is_number(_lookup(_scanned(t), self._metric))
-                  and not math.isnan(_lookup(_scanned(t), self._metric))]
+        scored = [t for t in trials if _is_number(lookup(_scanned(t), self._metric))
+                  and not math.isnan(lookup(_scanned(t), self._metric))]
         if not scored:
             return None
         pick = max if self._mode == "max" else min
-        return pick(scored, key=lambda t: _lookup(_scanned(t), self._metric))
+        return pick(scored, key=lambda t: lookup(_scanned(t), self._metric))
 
     def _metric_keys(self, trials: list[Trial], rows: list[Trial]) -> dict[str, str]:
         """The metric columns: those some trial has a value of (the trials in ``rows`` with
@@ -339,8 +328,8 @@ class TuneReporterBase(ProgressReporter):
         full = {id(t) for t in rows}
         results = [t.last_result if id(t) in full else _scanned(t) for t in trials]
         shown = {k: v for k, v in self._metric_columns.items()
-                 if any(_lookup(r, k) is not None for r in results)}
-        if self._metric and self._metric not in shown and any(_lookup(r, self._metric) is not None
+                 if any(lookup(r, k) is not None for r in results)}
+        if self._metric and self._metric not in shown and any(lookup(r, self._metric) is not None
                                                               for r in results):
             shown[self._metric] = self._metric
         if not self._metric_columns_set:
@@ -375,11 +364,11 @@ class TuneReporterBase(ProgressReporter):
         columns = ["Trial name", "status"] + [_abbreviate(v, cut) for v in (*params.values(), *metrics.values())]
         rows = []
         for trial in shown:
-            values = [_lookup(trial.config, k) if _lookup(trial.config, k) is not None else trial.evaluated_params.get(k)
+            values = [lookup(trial.config, k) if lookup(trial.config, k) is not None else trial.evaluated_params.get(k)
                       for k in params]
-            values += [_lookup(trial.last_result, k) for k in metrics]
+            values += [lookup(trial.last_result, k) for k in metrics]
             rows.append([str(trial), trial.status.value, *(_format(v, cut) for v in values)])
-        numeric = [False, False] + [all(_is_number(_lookup(t.config, k)) for t in shown) for k in params]
+        numeric = [False, False] + [all(_is_number(lookup(t.config, k)) for t in shown) for k in params]
         numeric += [True] * len(metrics)
         note = f"... {len(hidden)} more trials not shown ({_status_counts(hidden)})" if hidden else ""
         return _Table(columns, rows, numeric, note)
@@ -401,7 +390,7 @@ class TuneReporterBase(ProgressReporter):
 
     def _sorted_by_metric(self, trials: list[Trial]) -> list[Trial]:
         def score(trial: Trial) -> float:
-            value = _lookup(_scanned(trial), self._metric)
+            value = lookup(_scanned(trial), self._metric)
             if not _is_number(value) or math.isnan(value):
                 return math.inf
             return -value if self._mode == "max" else value
@@ -618,5 +607,5 @@ class _StatusLineReporter(TuneReporterBase):
         line = f"Running: {len(trials)} trials ({_status_counts(trials)}) in {time.time() - self._start_time:.1f} s"
         best = self._best_trial(trials)
         if best is not None:
-            line += f"; best {self._metric}={_format(_lookup(best.last_result, self._metric), 20)} ({best})"
+            line += f"; best {self._metric}={_format(lookup(best.last_result, self._metric), 20)} ({best})"
         self._screen.print(line)

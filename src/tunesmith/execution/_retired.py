@@ -15,7 +15,7 @@ import datetime
 import time
 from typing import Any, Callable
 
-from tunesmith._flatten import flatten_dict, unflatten_dict
+from tunesmith._flatten import flatten_dict, lookup, unflatten_dict
 from tunesmith.experiment._trial import FinishedTrial, Trial, TrialStatus
 from tunesmith.storage import ExperimentStorage
 from tunesmith.trainable import _session
@@ -112,7 +112,7 @@ class RetiredTrials:
         last = dict(rows[-1]) if rows else {}
         if config is None:
             config = last.get("config", {})
-        params = {name: _lookup(config, name) for name in stub.param_names}
+        params = {name: lookup(config, name) for name in stub.param_names}
         trial = Trial(self.trainable_name, trial_id=stub.trial_id, config=config, experiment_tag=stub.experiment_tag,
                       evaluated_params=params, resources=stub.resources)
         for row in rows:
@@ -137,18 +137,6 @@ def _json_exact(value: Any) -> bool:
     if type(value) is list:
         return all(_json_exact(item) for item in value)
     return False
-
-
-def _lookup(config: dict[str, Any], name: str) -> Any:
-    """``config``'s value at the parameter name ``a/b`` (``evaluated_params`` spells nested keys so)."""
-    if name in config:
-        return config[name]
-    node: Any = config
-    for part in name.split("/"):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def _final(last: dict[str, Any], stub: FinishedTrial, config: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ import numbers
 from collections.abc import Mapping
 from typing import Any, Callable
 
+from tunesmith._flatten import lookup
+
 __all__ = [
     "CombinedStopper",
     "FunctionStopper",
@@ -20,16 +22,8 @@ _MISSING = object()
 
 
 def _lookup(result: Mapping[str, Any], key: str) -> Any:
-    """``result[key]`` for a flat ``"a/b"`` key or the same path in a nested result;
-    ``_MISSING`` if absent."""
-    if key in result:
-        return result[key]
-    node: Any = result
-    for part in key.split("/"):
-        if not isinstance(node, Mapping) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+    """``result``'s value at a flat or nested ``"a/b"`` key; ``_MISSING`` if absent."""
+    return lookup(result, key, _MISSING)
 
 
 class Stopper(abc.ABC):
