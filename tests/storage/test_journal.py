@@ -151,3 +151,15 @@ def test_a_record_appended_after_a_torn_line_is_not_lost(tmp_path):
     storage.close()
     events = [r["event"] for r in read_journal(storage.journal_path)]
     assert events == ["experiment_started", "experiment_finished"]
+
+
+@pytest.mark.parametrize("result", [[1, 2], "text", 7, None])
+def test_a_trial_finished_result_that_is_not_an_object_is_ignored(tmp_path, result):
+    path = _write(tmp_path / "journal.jsonl", [
+        json.dumps({"event": "experiment_started", "name": "exp"}) + "\n",
+        json.dumps({"event": "trial_added", "trial_id": "a", "config": {"x": 1}}) + "\n",
+        json.dumps({"event": "trial_finished", "trial_id": "a", "status": "TERMINATED", "result": result,
+                    "stopped_by": ["not", "a", "name"]}) + "\n",
+    ])
+    trial = replay(read_journal(path)).trials["a"]
+    assert trial.status is TrialStatus.TERMINATED and trial.result is None
