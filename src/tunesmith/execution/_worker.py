@@ -42,6 +42,10 @@ from tunesmith.execution._runner import run_attempt
 
 __all__ = ["main"]
 
+# Whether this process ran a trial itself (reuse_actors), in any experiment: then its
+# children are forked with Python's after-fork work (see _forkserver.fork).
+_ran_trial_code = [False]
+
 def connect(address: str, token: str | None, certificate: str | None = None) -> socket.socket:
     """A blocking connection to the driver; over TLS, trusting only ``certificate``, when given."""
     host, port = address.rsplit(":", 1)
@@ -206,6 +210,7 @@ class _Connection:
             self._open()
         if self.attempts.after_hello is None:  # else it starts once the HELLO is out
             self._start_heartbeat()
+        _ran_trial_code[0] = True  # it may leave threads or at-fork hooks for this process's life
         self.attempts.run(trial_id, attempt, ticket)
 
     def run_in_child(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
@@ -225,7 +230,9 @@ class _Connection:
         if not child_beats:
             _wire.share_sends_with_children()
         self.attempts.pickles.lend()
-        pid = fork()  # the child's collections skip, and do not copy, what this process holds
+        # The child's collections skip, and do not copy, what this process holds; a worker
+        # that never ran a trial itself forks without Python's after-fork work (see fork).
+        pid = fork(bare=not _ran_trial_code[0])
         if pid == 0:
             self.attempts.pickles.out = self.attempts.pickles.spare
             if self.certificate:
