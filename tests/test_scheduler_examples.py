@@ -1,4 +1,4 @@
-"""Ray Tune's scheduler examples, after the import change, run as scripts with --smoke-test."""
+"""Our scheduler examples (the experiments of Ray Tune's, written for tunesmith), run as scripts with --smoke-test."""
 
 import importlib.util
 import json
