@@ -6,11 +6,12 @@ has sent nothing else for ``interval_s``, from a daemon thread, whatever the use
 doing; the controller declares a running attempt lost once it has been silent for the
 heartbeat timeout. A worker waiting for the child it forked for an attempt beats for it
 from its own wait loop instead (:meth:`Heartbeat.beat_if_due`), so that it has no other
-thread when it forks (see :func:`tunesmith.execution._forkserver.fork`). A trial that reports at least every ``interval_s`` sends no heartbeats
-(with 1,000 trials reporting once a second, the driver reads 1,000 frames a second, not
-2,000), and a connection is never silent for more than about twice ``interval_s``.
+thread when it forks (see :func:`tunesmith.execution._forkserver.fork`). A trial that
+reports at least every ``interval_s`` sends no heartbeats (with 1,000 trials reporting
+once a second, the driver reads 1,000 frames a second, not 2,000), and a connection is
+never silent for more than about twice ``interval_s``.
 
-The same thread notices a driver that has gone away: when a heartbeat cannot be sent,
+The same thread (or loop) notices a driver that has gone away: when a heartbeat cannot be sent,
 the process ends, so no trial runs on unsupervised after its driver died.
 """
 

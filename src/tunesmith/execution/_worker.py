@@ -46,6 +46,7 @@ __all__ = ["main"]
 # children are forked with Python's after-fork work (see _forkserver.fork).
 _ran_trial_code = [False]
 
+
 def connect(address: str, token: str | None, certificate: str | None = None) -> socket.socket:
     """A blocking connection to the driver; over TLS, trusting only ``certificate``, when given."""
     host, port = address.rsplit(":", 1)
@@ -221,10 +222,10 @@ class _Connection:
         process beats for the child while it waits for it (:meth:`_wait_for_child`: no
         thread here, and none to start in each child), and not while the child is stopped;
         frames stay whole through :func:`_wire.share_sends_with_children`. Before that (the
-        first frame must be the child's HELLO with its ticket) the child beats itself. A child that dies without
-        ending as trials end takes this process with it, by the same exit code or signal, as
-        if the attempt had run here; a driver that has gone away ends this process, and so
-        the child.
+        first frame must be the child's HELLO with its ticket) the child beats itself. A
+        child that dies without ending as trials end takes this process with it, by the same
+        exit code or signal, as if the attempt had run here; a driver that has gone away
+        ends this process, and so the child.
         """
         child_beats = self.attempts.after_hello is not None or bool(self.certificate)
         if not child_beats:
