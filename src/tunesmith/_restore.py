@@ -9,12 +9,24 @@ from typing import Any
 
 import cloudpickle
 
-from tunesmith.experiment._trial import Trial, TrialStatus
+from tunesmith.execution._retired import RetiredTrials, metric_score
+from tunesmith.experiment._trial import FinishedTrial, Trial, TrialStatus
 from tunesmith.storage import ExperimentRecord, ExperimentStorage, OpenedExperiment, open_experiment, rebuild_trial
 from tunesmith.storage._checkpoints import CheckpointBook
+from tunesmith.storage._experiment import fill_book
+from tunesmith.storage._journal import TrialRecord
 from tunesmith.storage._storage import EXPERIMENT_FILE, split_url
 
-__all__ = ["RestoreRequest", "can_restore", "load_experiment", "restored_trials", "saved_spec", "saved_trials"]
+__all__ = [
+    "Endings",
+    "RestoreRequest",
+    "can_restore",
+    "ignore_results",
+    "load_experiment",
+    "restored_trials",
+    "saved_spec",
+    "saved_trials",
+]
 
 
 @dataclasses.dataclass
@@ -26,6 +38,7 @@ class RestoreRequest:
     resume_errored: bool
     restart_errored: bool
     changes: dict[str, Any]
+    endings: Endings | None = None  # filled when the journal is read again, with the driver's lock
 
     @property
     def storage(self) -> ExperimentStorage:
@@ -58,7 +71,8 @@ def load_experiment(path: str | os.PathLike, storage_filesystem: Any = None) -> 
         ValueError: ``path`` holds no tunesmith experiment; the message names what is missing.
         ExperimentLockedError: a driver is running the experiment now.
     """
-    experiment = open_experiment(path, storage_filesystem, need=(EXPERIMENT_FILE,))
+    # The results stay in the journal: fit() reads it again, and the saved results read the folders.
+    experiment = open_experiment(path, storage_filesystem, need=(EXPERIMENT_FILE,), on_result=ignore_results)
     experiment.storage.lock.probe()
     return experiment, experiment.spec()
 
@@ -76,19 +90,82 @@ def _book(settings: Any) -> CheckpointBook:
     return CheckpointBook(settings.num_to_keep, settings.checkpoint_score_attribute, settings.checkpoint_score_order)
 
 
-def restored_trials(request: RestoreRequest, trainable: str, settings: Any) -> list[tuple[Trial, CheckpointBook, bool]]:
-    """Trials to hand to the controller: ``(trial, checkpoints, is_new)``."""
+class Endings:
+    """What a restore keeps of each finished trial's last result, as the journal's
+    ``trial_finished`` records carry it: its ``done`` and the experiment's metric (an
+    ``on_result`` for :func:`~tunesmith.storage.replay`), instead of 100,000 result dicts.
+
+    Example:
+        >>> endings = Endings("loss")
+        >>> endings("t1", {"loss": 0.5, "done": True, "training_iteration": 3})
+        >>> endings.of["t1"]
+        (True, 0.5)
+    """
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self.of: dict[str, tuple[bool, Any]] = {}
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> None:
+        self.of[trial_id] = (bool(result.get("done")), metric_score(result, self.metric))
+
+
+def ignore_results(trial_id: str, result: dict[str, Any]) -> None:
+    """An ``on_result`` that keeps nothing (an open that needs no results)."""
+
+
+def restored_trials(request: RestoreRequest, trainable: str, settings: Any,
+                    retired: RetiredTrials | None = None) -> list[tuple[Trial, CheckpointBook, bool]]:
+    """Trials to hand to the controller: ``(trial, checkpoints, is_new)``.
+
+    A trial that stays finished becomes a :class:`FinishedTrial` stand-in straight from the
+    journal when ``retired`` is given and the journal carries its last result
+    (``request.endings``): no :class:`Trial` is built and its folder is not read (but for its
+    checkpoints' metrics, if it kept any). The others (to run again, or finished in a journal
+    that does not say how) are rebuilt from their folders.
+    """
     out = []
     storage, record = request.storage, request.record
+    endings = request.endings.of if retired is not None and request.endings is not None else {}
     for trial_record in record.visible_trials():
         status = _status_after_restore(trial_record.status, request)
-        rebuilt = rebuild_trial(storage, trial_record, trainable, status, _book(settings))
         if trial_record.status is TrialStatus.ERROR and request.restart_errored and not request.resume_errored:
             # A new trial with the same config; the errored one stays on disk and in the journal.
-            out.append((_restarted(rebuilt.trial, trainable), _book(settings), True))
+            out.append((_restarted(trial_record, trainable), _book(settings), True))
             continue
+        ending = endings.get(trial_record.trial_id) if status is trial_record.status else None
+        if ending is not None and not _named_by_config(trial_record):
+            out.append((_stand_in(retired, trial_record, status, ending), _kept_book(storage, trial_record, settings),
+                        False))
+            continue
+        rebuilt = rebuild_trial(storage, trial_record, trainable, status, _book(settings))
         out.append((rebuilt.trial, rebuilt.book, False))
     return out
+
+
+def _stand_in(retired: RetiredTrials, record: TrialRecord, status: TrialStatus, ending: tuple[bool, Any]) -> Trial:
+    done, score = ending
+    return FinishedTrial.restored(retired, trial_id=record.trial_id, dirname=record.dirname, status=status,
+                                  experiment_tag=record.tag, num_failures=record.num_failures,
+                                  attempt=record.attempts - 1, resources=record.resources,
+                                  param_names=tuple(record.params), done=done, score=score)
+
+
+def _named_by_config(record: TrialRecord) -> bool:
+    """Whether the trial's name comes from its config (an ``env`` string, as Ray Tune names
+    RLlib trials); the journal decodes such a config as it reads it (see ``_encoded_config``)."""
+    config = record.encoded_config
+    return isinstance(config, dict) and isinstance(config.get("env"), str)
+
+
+def _kept_book(storage: ExperimentStorage, record: TrialRecord, settings: Any) -> CheckpointBook:
+    """The finished trial's checkpoint book: empty (its folder unread) unless it kept checkpoints."""
+    book = _book(settings)
+    if record.checkpoints or record.borrowed:
+        fill_book(book, storage, record)
+    else:
+        book.skip_to_index(record.next_checkpoint_index)
+    return book
 
 
 def saved_trials(request: RestoreRequest, trainable: str, settings: Any) -> list[tuple[Trial, CheckpointBook]]:
@@ -108,8 +185,8 @@ def _status_after_restore(status: TrialStatus, request: RestoreRequest) -> Trial
     return TrialStatus.PENDING if request.resume_unfinished else TrialStatus.TERMINATED
 
 
-def _restarted(old: Trial, trainable: str) -> Trial:
-    trial = Trial(trainable, trial_id=secrets.token_hex(4), config=old.config, experiment_tag=old.experiment_tag,
-                  evaluated_params=old.evaluated_params, resources=old.resources)
+def _restarted(old: TrialRecord, trainable: str) -> Trial:
+    trial = Trial(trainable, trial_id=secrets.token_hex(4), config=old.config, experiment_tag=old.tag,
+                  evaluated_params=old.params, resources=old.resources)
     trial.restarted_from = old.trial_id
     return trial

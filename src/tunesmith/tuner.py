@@ -244,7 +244,10 @@ class _Experiment:
         tuner, tc, rc = self.tuner, self.tuner.tune_config, self.tuner.run_config
         self.storage.prepare()  # from here on this driver holds the folder
         if tuner._restore is not None:
-            tuner._restore.experiment.reread()  # what the journal says now that no other driver can change it
+            # What the journal says now that no other driver can change it; of each finished
+            # trial's last result, only what its stand-in keeps (see _restore.restored_trials).
+            tuner._restore.endings = _restore.Endings(self.metric)
+            tuner._restore.experiment.reread(tuner._restore.endings)
         self.server = TrialServer(self.executor.driver_host(), tls=self.executor.trial_tls())
         self.executor.start(self.server.address, self.server.token, reuse_processes=tuner.tune_config.reuse_actors,
                             certificate=self.server.certificate)
@@ -291,7 +294,8 @@ class _Experiment:
         new_total = request.changes.get("num_samples")
         if new_total is not None:
             _grow_samples(self.search_alg, self.tuner.param_space, new_total)
-        for trial, book, is_new in _restore.restored_trials(request, settings.trainable_name, settings):
+        for trial, book, is_new in _restore.restored_trials(request, settings.trainable_name, settings,
+                                                             controller.retired):
             if is_new:
                 self.storage.journal.trial_added(trial)
             controller.adopt(trial, book)

@@ -21,7 +21,7 @@ from tunesmith.storage._journal import ExperimentRecord, TrialRecord, iter_journ
 from tunesmith.storage._lock import driver_alive
 from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
 
-__all__ = ["OpenedExperiment", "RebuiltTrial", "last_values", "open_experiment", "rebuild_trial"]
+__all__ = ["OpenedExperiment", "RebuiltTrial", "fill_book", "last_values", "open_experiment", "rebuild_trial"]
 
 
 @dataclasses.dataclass
@@ -40,10 +40,11 @@ class OpenedExperiment:
         with open(os.path.join(self.storage.local_path, EXPERIMENT_FILE), "rb") as f:
             return cloudpickle.load(f)
 
-    def reread(self) -> None:
-        """Read the journal again (after the driver lock was taken: nothing changes it now)."""
+    def reread(self, on_result: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        """Read the journal again (after the driver lock was taken: nothing changes it now);
+        ``on_result`` as for :func:`open_experiment`."""
         self.storage.download()
-        self.record = _replayed(self.storage)
+        self.record = _replayed(self.storage, on_result)
 
 
 @dataclasses.dataclass
@@ -132,13 +133,17 @@ def rebuild_trial(storage: ExperimentStorage, record: TrialRecord, trainable: st
     for row in rows:
         trial.update_metric_analysis(flatten_dict(row))
     book = book if book is not None else CheckpointBook()
-    _fill_book(book, storage, record, rows)
+    fill_book(book, storage, record, rows)
     trial.checkpoint = book.latest
     return RebuiltTrial(trial, book, rows)
 
 
-def _fill_book(book: CheckpointBook, storage: ExperimentStorage, record: TrialRecord, rows: list[dict[str, Any]]) -> None:
-    """The checkpoints the journal says are kept, oldest first, with the metrics reported with each."""
+def fill_book(book: CheckpointBook, storage: ExperimentStorage, record: TrialRecord,
+              rows: list[dict[str, Any]] | None = None) -> None:
+    """The checkpoints the journal says are kept, oldest first, with the metrics reported with
+    each (from ``rows``, the trial's results; read from its folder when not given)."""
+    if rows is None:
+        rows = storage.trial_files(record.dirname).rows() if record.dirname and record.checkpoints else []
     by_iteration = {row.get("training_iteration"): row for row in rows}
     for entry in record.checkpoints:
         url = f"{storage.trial_url(record.dirname)}/{entry['path']}"
