@@ -39,6 +39,7 @@ class RestoreRequest:
     restart_errored: bool
     changes: dict[str, Any]
     endings: Endings | None = None  # filled when the journal is read again, with the driver's lock
+    released: bool = False
 
     @property
     def storage(self) -> ExperimentStorage:
@@ -46,7 +47,24 @@ class RestoreRequest:
 
     @property
     def record(self) -> ExperimentRecord:
+        if self.released:  # read again, for get_results() after a fit() that failed
+            self.experiment.reread(ignore_results)
+            self.released = False
         return self.experiment.record
+
+    def reread(self, metric: Any) -> None:
+        """Read the journal again (the driver's lock is held: nothing changes it now), keeping of
+        each finished trial's last result what its stand-in needs (:attr:`endings`)."""
+        self.endings = Endings(metric)
+        self.experiment.reread(self.endings)
+        self.released = False
+
+    def release(self) -> None:
+        """Drop what the journal said of each trial once the controller has its trials: the
+        stand-ins of 100,000 finished trials need none of it (it is read again if asked)."""
+        self.endings = None
+        self.experiment.record = dataclasses.replace(self.experiment.record, trials={})
+        self.released = True
 
 
 def saved_spec(tuner: Any) -> bytes:

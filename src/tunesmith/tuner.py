@@ -244,10 +244,7 @@ class _Experiment:
         tuner, tc, rc = self.tuner, self.tuner.tune_config, self.tuner.run_config
         self.storage.prepare()  # from here on this driver holds the folder
         if tuner._restore is not None:
-            # What the journal says now that no other driver can change it; of each finished
-            # trial's last result, only what its stand-in keeps (see _restore.restored_trials).
-            tuner._restore.endings = _restore.Endings(self.metric)
-            tuner._restore.experiment.reread(tuner._restore.endings)
+            tuner._restore.reread(self.metric)  # what the journal says now that no other driver can change it
         self.server = TrialServer(self.executor.driver_host(), tls=self.executor.trial_tls())
         self.executor.start(self.server.address, self.server.token, reuse_processes=tuner.tune_config.reuse_actors,
                             certificate=self.server.certificate)
@@ -299,6 +296,7 @@ class _Experiment:
             if is_new:
                 self.storage.journal.trial_added(trial)
             controller.adopt(trial, book)
+        request.release()
 
     def _start_log_writer(self) -> None:
         """The default loggers write through a log writer process when the files are local
