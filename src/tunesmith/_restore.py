@@ -21,6 +21,7 @@ __all__ = [
     "Endings",
     "RestoreRequest",
     "can_restore",
+    "experiment_metric",
     "ignore_results",
     "load_experiment",
     "restored_trials",
@@ -38,7 +39,8 @@ class RestoreRequest:
     resume_errored: bool
     restart_errored: bool
     changes: dict[str, Any]
-    endings: Endings | None = None  # filled when the journal is read again, with the driver's lock
+    endings: Endings | None = None  # what the journal said of each finished trial's last result
+    stamp: tuple[int, int] | None = None  # the journal's size and time when it was read
     released: bool = False
 
     @property
@@ -54,7 +56,12 @@ class RestoreRequest:
 
     def reread(self, metric: Any) -> None:
         """Read the journal again (the driver's lock is held: nothing changes it now), keeping of
-        each finished trial's last result what its stand-in needs (:attr:`endings`)."""
+        each finished trial's last result what its stand-in needs (:attr:`endings`). A local
+        journal that has not changed since :func:`load_experiment` read it is not read again."""
+        unchanged = (self.experiment.storage.remote_fs is None and not self.released and self.stamp is not None
+                     and self.stamp == self.experiment.journal_stamp())
+        if unchanged and self.endings is not None and self.endings.metric == metric:
+            return
         self.endings = Endings(metric)
         self.experiment.reread(self.endings)
         self.released = False
@@ -80,8 +87,10 @@ def saved_spec(tuner: Any) -> bytes:
         return cloudpickle.dumps(spec)
 
 
-def load_experiment(path: str | os.PathLike, storage_filesystem: Any = None) -> tuple[OpenedExperiment, dict[str, Any]]:
-    """Open the experiment at ``path`` (a folder or URL) and read its spec and journal.
+def load_experiment(path: str | os.PathLike, storage_filesystem: Any = None
+                    ) -> tuple[OpenedExperiment, dict[str, Any], Endings, tuple[int, int] | None]:
+    """Open the experiment at ``path`` (a folder or URL) and read its spec and journal:
+    ``(experiment, spec, endings, the journal's stamp when read)``.
 
     A Tuner that was built but never fitted left only its spec: the journal is then empty.
 
@@ -89,10 +98,20 @@ def load_experiment(path: str | os.PathLike, storage_filesystem: Any = None) -> 
         ValueError: ``path`` holds no tunesmith experiment; the message names what is missing.
         ExperimentLockedError: a driver is running the experiment now.
     """
-    # The results stay in the journal: fit() reads it again, and the saved results read the folders.
-    experiment = open_experiment(path, storage_filesystem, need=(EXPERIMENT_FILE,), on_result=ignore_results)
+    experiment = open_experiment(path, storage_filesystem, need=(EXPERIMENT_FILE,), read=False)
     experiment.storage.lock.probe()
-    return experiment, experiment.spec()
+    spec = experiment.spec()
+    endings = Endings(experiment_metric(spec["tune_config"]))
+    stamp = experiment.journal_stamp()
+    experiment.read(endings)  # what fit() needs of the results, so that it need not read the journal again
+    return experiment, spec, endings, stamp
+
+
+def experiment_metric(tune_config: Any) -> Any:
+    """The metric the experiment schedules and searches on: ``_metric`` when only a mode is given."""
+    if tune_config.mode is not None and tune_config.metric is None:
+        return "_metric"
+    return tune_config.metric
 
 
 def can_restore(path: str | os.PathLike, storage_filesystem: Any = None) -> bool:

@@ -148,7 +148,7 @@ class Tuner:
         Raises:
             ValueError: ``path`` is not an experiment, or the trainable or space differ.
         """
-        experiment, spec = _restore.load_experiment(path, storage_filesystem)
+        experiment, spec, endings, stamp = _restore.load_experiment(path, storage_filesystem)
         storage = experiment.storage
         name = trainable_name(trainable) if not isinstance(trainable, str) else trainable
         if name != spec["trainable_name"]:
@@ -180,7 +180,8 @@ class Tuner:
         tuner = cls.__new__(cls)
         tuner._configure(trainable, param_space or spec["param_space"], tune_config, run_config)
         tuner._name = storage.name
-        tuner._restore = _restore.RestoreRequest(experiment, resume_unfinished, resume_errored, restart_errored, changes)
+        tuner._restore = _restore.RestoreRequest(experiment, resume_unfinished, resume_errored, restart_errored, changes,
+                                                 endings, stamp)
         return tuner
 
     @classmethod
@@ -212,9 +213,7 @@ class _Experiment:
     def __init__(self, tuner: Tuner) -> None:
         self.tuner = tuner
         tc, rc = tuner.tune_config, tuner.run_config
-        self.metric, self.mode = tc.metric, tc.mode
-        if self.mode is not None and self.metric is None:
-            self.metric = "_metric"
+        self.metric, self.mode = _restore.experiment_metric(tc), tc.mode
         self.storage = self.storage_for(tuner)
         self.name = self.storage.name
         # Pickled before the searcher takes the param space, so a restore starts it afresh.

@@ -44,7 +44,20 @@ class OpenedExperiment:
         """Read the journal again (after the driver lock was taken: nothing changes it now);
         ``on_result`` as for :func:`open_experiment`."""
         self.storage.download()
+        self.read(on_result)
+
+    def read(self, on_result: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        """Replay the journal as it is in the (local copy of the) folder now."""
         self.record = _replayed(self.storage, on_result)
+
+    def journal_stamp(self) -> tuple[int, int] | None:
+        """The local journal's size and modification time (None without one): unchanged, the
+        journal has not been written since."""
+        try:
+            stat = os.stat(self.storage.journal_path)
+        except OSError:
+            return None
+        return stat.st_size, stat.st_mtime_ns
 
 
 @dataclasses.dataclass
@@ -57,7 +70,8 @@ class RebuiltTrial:
 
 
 def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tuple[str, ...] = (JOURNAL_FILE,),
-                    on_result: Callable[[str, dict[str, Any]], None] | None = None) -> OpenedExperiment:
+                    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+                    read: bool = True) -> OpenedExperiment:
     """Open the experiment at ``path``: a folder, its ``journal.jsonl``, or an fsspec URL.
 
     Args:
@@ -65,6 +79,7 @@ def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tu
         filesystem: An fsspec filesystem for the URL; inferred when omitted.
         need: The files the folder must have.
         on_result: Takes each finished trial's last result from the journal (see :func:`replay`).
+        read: False: the journal is not read yet (``record`` is empty until :meth:`OpenedExperiment.read`).
 
     Raises:
         ValueError: ``path`` is not a tunesmith experiment folder; names what is missing.
@@ -86,7 +101,8 @@ def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tu
             f"{url!r} is not a tunesmith experiment folder: it has no {' or '.join(missing)}. "
             "Pass the folder printed as 'Results: ...' at the end of a run"
         )
-    return OpenedExperiment(storage, _replayed(storage, on_result))
+    record = _replayed(storage, on_result) if read else ExperimentRecord({}, {}, False, False)
+    return OpenedExperiment(storage, record)
 
 
 def _replayed(storage: ExperimentStorage, on_result: Any = None) -> ExperimentRecord:
