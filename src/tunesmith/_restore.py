@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-from typing import Any
+from typing import Any, Iterator
 
 import cloudpickle
 
@@ -67,7 +67,7 @@ class RestoreRequest:
         self.released = False
 
     def release(self) -> None:
-        """Drop what the journal said of each trial once the controller has its trials: the
+        """Drop what the journal said of each trial as the controller takes its trials: the
         stand-ins of 100,000 finished trials need none of it (it is read again if asked)."""
         self.endings = None
         self.experiment.record = dataclasses.replace(self.experiment.record, trials={})
@@ -152,32 +152,33 @@ def ignore_results(trial_id: str, result: dict[str, Any]) -> None:
 
 
 def restored_trials(request: RestoreRequest, trainable: str, settings: Any,
-                    retired: RetiredTrials | None = None) -> list[tuple[Trial, CheckpointBook, bool]]:
-    """Trials to hand to the controller: ``(trial, checkpoints, is_new)``.
+                    retired: RetiredTrials | None = None) -> Iterator[tuple[Trial, CheckpointBook, bool]]:
+    """Trials to hand to the controller, one at a time: ``(trial, checkpoints, is_new)``.
 
     A trial that stays finished becomes a :class:`FinishedTrial` stand-in straight from the
     journal when ``retired`` is given and the journal carries its last result
     (``request.endings``): no :class:`Trial` is built and its folder is not read (but for its
     checkpoints' metrics, if it kept any). The others (to run again, or finished in a journal
-    that does not say how) are rebuilt from their folders.
+    that does not say how) are rebuilt from their folders. The journal's records are let go
+    as they are used (see :meth:`RestoreRequest.release`), so 100,000 of them and their
+    stand-ins are not all in memory at once.
     """
-    out = []
-    storage, record = request.storage, request.record
+    storage, visible = request.storage, request.record.visible_trials()
     endings = request.endings.of if retired is not None and request.endings is not None else {}
-    for trial_record in record.visible_trials():
+    request.release()
+    for i in range(len(visible)):
+        trial_record, visible[i] = visible[i], None
         status = _status_after_restore(trial_record.status, request)
         if trial_record.status is TrialStatus.ERROR and request.restart_errored and not request.resume_errored:
             # A new trial with the same config; the errored one stays on disk and in the journal.
-            out.append((_restarted(trial_record, trainable), _book(settings), True))
+            yield _restarted(trial_record, trainable), _book(settings), True
             continue
-        ending = endings.get(trial_record.trial_id) if status is trial_record.status else None
+        ending = endings.pop(trial_record.trial_id, None) if status is trial_record.status else None
         if ending is not None and not _named_by_config(trial_record):
-            out.append((_stand_in(retired, trial_record, status, ending), _kept_book(storage, trial_record, settings),
-                        False))
+            yield _stand_in(retired, trial_record, status, ending), _kept_book(storage, trial_record, settings), False
             continue
         rebuilt = rebuild_trial(storage, trial_record, trainable, status, _book(settings))
-        out.append((rebuilt.trial, rebuilt.book, False))
-    return out
+        yield rebuilt.trial, rebuilt.book, False
 
 
 def _stand_in(retired: RetiredTrials, record: TrialRecord, status: TrialStatus, ending: tuple[bool, Any]) -> Trial:
@@ -200,8 +201,6 @@ def _kept_book(storage: ExperimentStorage, record: TrialRecord, settings: Any) -
     book = _book(settings)
     if record.checkpoints or record.borrowed:
         fill_book(book, storage, record)
-    else:
-        book.skip_to_index(record.next_checkpoint_index)
     return book
 
 

@@ -295,7 +295,6 @@ class _Experiment:
             if is_new:
                 self.storage.journal.trial_added(trial)
             controller.adopt(trial, book)
-        request.release()
 
     def _start_log_writer(self) -> None:
         """The default loggers write through a log writer process when the files are local
