@@ -302,3 +302,28 @@ def test_restore_reads_only_the_folders_of_trials_that_run_again(run, tmp_path, 
     frame = results.get_dataframe()
     assert sorted(frame["score"]) == [float(x) for x in range(8)]
     assert all(len(r.metrics_dataframe) == 1 for r in results)
+
+
+class _KeepFirstSearchState(tune.Callback):
+    """Copies the searcher's state file as saved before the first trial was created."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def on_step_begin(self, iteration, trials, **info):
+        source = os.path.join(self.folder, "basic-variant-state-latest.json")
+        if iteration == 1 and not os.path.exists(source + ".first"):
+            shutil.copy(source, source + ".first")
+
+
+def test_restore_with_a_search_state_older_than_its_finished_trials_ends(run, storage):
+    # As after a kill -9 before the searcher's state was saved again: the restored search makes
+    # the finished trials again and, with max_concurrent_trials, waited for them for ever.
+    folder = os.path.join(storage, "exp")
+    first = run(ends_once_allowed, {"x": tune.grid_search(list(range(5))), "allowed": ""}, max_concurrent_trials=2,
+                run_config={"callbacks": [_KeepFirstSearchState(folder)]})
+    assert first.num_errors == 1  # x=3
+    state = os.path.join(folder, "basic-variant-state-latest.json")
+    os.replace(state + ".first", state)
+    results = tune.Tuner.restore(folder, ends_once_allowed).fit()
+    assert len(results) == 5 and results.num_errors == 1 and results.num_terminated == 4
