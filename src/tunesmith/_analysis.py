@@ -194,7 +194,7 @@ class ExperimentAnalysis:
         if self._given is not None:
             configs = {trial.trial_id: trial.config for trial in self._given}
         else:
-            configs = {record.trial_id: _config_of(record) for record in self._records}
+            configs = {record.trial_id: record.read_config() for record in self._records}
         if prefix:
             return {trial_id: flatten_dict({"config": config}) for trial_id, config in configs.items()}
         return configs
@@ -479,12 +479,6 @@ class _TrialFrames(Mapping):
 
     def __repr__(self) -> str:
         return f"<dataframes of the {len(self)} trials of {self._analysis.experiment_path}>"
-
-
-def _config_of(record: TrialRecord) -> dict[str, Any]:
-    """The record's config, decoded without keeping the decoded copy in the record."""
-    config = record.encoded_config
-    return config.decode(record.trial_id) if hasattr(config, "decode") else config
 
 
 def _number(value: Any) -> float | None:

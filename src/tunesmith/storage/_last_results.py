@@ -36,21 +36,18 @@ def _flat(result: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _storage_for(values: Sequence[Any]) -> array.array | list:
-    """An empty column that can hold ``values``: typed when they are all floats or all int64s."""
-    kinds = set(map(type, values))
+def _storage_for(values: Sequence[Any], kinds: set[type]) -> array.array | list:
+    """An empty column that can hold ``values`` (of types ``kinds``): typed when they are all
+    floats or all int64s."""
     if kinds == {float}:
         return array.array("d")
-    if kinds == {int} and _INT64[0] <= min(values) and max(values) <= _INT64[1]:
-        return array.array("q")
+    if kinds == {int}:
+        return array.array("q")  # put() turns it into a list if a value is past int64
     return []
 
 
-def _fits(data: array.array, values: Sequence[Any]) -> bool:
-    kinds = set(map(type, values))
-    if data.typecode == "d":
-        return kinds <= {float}
-    return kinds <= {int} and (not values or (_INT64[0] <= min(values) and max(values) <= _INT64[1]))
+def _fits(data: array.array, kinds: set[type]) -> bool:
+    return kinds <= ({float} if data.typecode == "d" else {int})
 
 
 class _Column:
@@ -59,18 +56,27 @@ class _Column:
 
     __slots__ = ("data",)
 
-    def __init__(self, values: Sequence[Any]) -> None:
-        self.data: array.array | list = _storage_for(values)
+    def __init__(self, values: Sequence[Any], kinds: set[type]) -> None:
+        self.data: array.array | list = _storage_for(values, kinds)
 
-    def put(self, rows: list[int], values: Sequence[Any]) -> None:
-        """Set the value of each of ``rows`` (ascending) to the matching one of ``values``."""
+    def put(self, rows: list[int], values: Sequence[Any], kinds: set[type], fits: bool = False) -> None:
+        """Set the value of each of ``rows`` (ascending) to the matching one of ``values``
+        (whose types are ``kinds``; ``fits``: known to fit the column's storage)."""
         data = self.data
-        if type(data) is not list and not _fits(data, values):
+        if not fits and type(data) is not list and not _fits(data, kinds):
             data = self.data = data.tolist()  # a value of another type: every value as an object
         if rows[0] >= len(data) and rows[-1] - rows[0] == len(rows) - 1:  # new rows, one after another
             self._pad(rows[0])
-            data.extend(values)
+            length = len(data)
+            try:
+                data.extend(values)
+            except OverflowError:  # an int past int64: every value as an object
+                del data[length:]
+                data = self.data = data.tolist()
+                data.extend(values)
             return
+        if type(data) is not list and kinds == {int} and not _INT64[0] <= min(values) <= max(values) <= _INT64[1]:
+            data = self.data = data.tolist()
         for row, value in zip(rows, values):
             if row < len(data):
                 data[row] = value
@@ -131,7 +137,7 @@ class LastResults:
         self._schemas: list[tuple[str, ...]] = []
         self._schema_ids: dict[tuple[str, ...], int] = {}
         self._columns: dict[str, _Column] = {}
-        self._pending: list[tuple[int, int, tuple[Any, ...]]] = []  # (row, schema, values) not in the columns yet
+        self._pending: list[tuple[int, int, tuple[Any, ...], Hashable]] = []  # (row, schema, values, trial id)
         self._strings: dict[str, str] | None = {} if share_strings else None
 
     def __contains__(self, trial_id: object) -> bool:
@@ -142,44 +148,65 @@ class LastResults:
 
     def add(self, trial_id: Hashable, result: dict[str, Any]) -> None:
         """Record ``result`` as ``trial_id``'s last result (replacing one recorded before)."""
-        flat = _flat(result) if any(type(v) is dict for v in result.values()) else result
+        flat = _flat(result) if dict in set(map(type, result.values())) else result
         keys = tuple(flat)
         schema = self._schema_ids.get(keys)
         if schema is None:
             schema = self._schema_ids[keys] = len(self._schemas)
             self._schemas.append(keys)
-        row = self._row.get(trial_id)
-        if row is None:
-            row = self._row[trial_id] = len(self._schema_of)
-            self._schema_of.append(schema)
-        else:  # a replacement: what is pending goes first, so that the newer result wins
+        rows = self._row
+        row = rows.setdefault(trial_id, len(rows))
+        if row < len(self._schema_of):  # a replacement: what is pending goes first, so that the newer result wins
             self._flush()
             self._schema_of[row] = schema
-        strings = self._strings
-        if strings is None:
-            values = tuple(flat.values())
         else:
-            values = tuple((trial_id if v == trial_id else strings.setdefault(v, v)) if type(v) is str else v
-                           for v in flat.values())
-        self._pending.append((row, schema, values))
+            self._schema_of.append(schema)
+        self._pending.append((row, schema, tuple(flat.values()), trial_id))
         if len(self._pending) >= _BATCH:
             self._flush()
 
     def _flush(self) -> None:
         """Move the pending results into the columns, a column and a set of keys at a time."""
         pending, self._pending = self._pending, []
-        groups: dict[int, tuple[list[int], list[tuple[Any, ...]]]] = {}
-        for row, schema, values in pending:
-            rows, tuples = groups.setdefault(schema, ([], []))
-            rows.append(row)
-            tuples.append(values)
+        if not pending:
+            return
+        all_rows, schemas, all_tuples, all_ids = zip(*pending)
+        groups: dict[int, tuple[list[int], list[tuple[Any, ...]], list[Hashable]]] = {}
+        if len(set(schemas)) == 1:  # one set of keys (the usual case)
+            groups[schemas[0]] = (list(all_rows), list(all_tuples), list(all_ids))
+        else:
+            for row, schema, values, trial_id in pending:
+                rows, tuples, ids = groups.setdefault(schema, ([], [], []))
+                rows.append(row)
+                tuples.append(values)
+                ids.append(trial_id)
         columns = self._columns
-        for schema, (rows, tuples) in groups.items():
+        for schema, (rows, tuples, ids) in groups.items():
+            trial_ids = tuple(ids)
             for key, values in zip(self._schemas[schema], zip(*tuples)):
+                kinds = set(map(type, values))
+                if str in kinds and self._strings is not None:
+                    values = self._shared(values, kinds, trial_ids)
                 column = columns.get(key)
                 if column is None:
-                    column = columns[key] = _Column(values)
-                column.put(rows, values)
+                    column = columns[key] = _Column(values, kinds)
+                    column.put(rows, values, kinds, fits=True)
+                else:
+                    column.put(rows, values, kinds)
+
+    def _shared(self, values: tuple[Any, ...], kinds: set[type], ids: tuple[Hashable, ...]) -> tuple[Any, ...]:
+        """``values`` (some strings) with each string held once: a trial's own id as the
+        trial id object, a string that repeats (a host name, a date) as the one in ``_strings``."""
+        if values[0] == ids[0] and values == ids:
+            return ids
+        strings = self._strings
+        if kinds <= {str, type(None)}:
+            distinct = set(values)
+            if 2 * len(distinct) > len(values):  # mostly unique: nothing to share
+                return values
+            shared = {v: strings.setdefault(v, v) if v is not None else None for v in distinct}
+            return tuple(map(shared.__getitem__, values))
+        return tuple(strings.setdefault(v, v) if type(v) is str else v for v in values)
 
     def values(self, key: str, trial_ids: Iterable[Hashable]) -> list[Any]:
         """The value of ``key`` for each of ``trial_ids`` (None where there is none)."""
