@@ -251,7 +251,7 @@ class LastResults:
         rows = np.fromiter((rows_of.get(t, -1) for t in picked), dtype=np.intp, count=len(picked))
         nothing = len(self._schemas)  # the set of keys of a row without a result
         schemas = [*self._schemas, ()]
-        view = np.frombuffer(self._schema_of, dtype=np.int32)
+        view = np.frombuffer(self._schema_of, dtype=np.intc)  # array("i"): a C int
         schema_ids = np.where(rows >= 0, view[np.clip(rows, 0, None)], nothing) if len(view) else np.full(
             len(rows), nothing)
         del view
