@@ -23,7 +23,7 @@ from tunesmith._config import check_mode
 from tunesmith._flatten import flatten_dict
 from tunesmith.experiment._trial import Trial
 from tunesmith.storage import LastResults, RebuiltTrial, TrialRecord, open_experiment, rebuild_trial
-from tunesmith.storage._last_results import grid_frame
+from tunesmith.storage._last_results import grid_frame, strings_column
 from tunesmith.storage._last_results import rows_frame as _rows_frame
 
 if TYPE_CHECKING:
@@ -214,7 +214,12 @@ class ExperimentAnalysis:
         if mode is None and self._given is None:  # the last results: no trial folder is read
             last, storage = self._last, self._storage
             reported = [record for record in self._records if record.trial_id in last]
-            logdirs = [storage.trial_local_path(r.dirname) if r.dirname else None for r in reported]
+            dirnames = [r.dirname for r in reported]
+            if all(dirnames):  # the folders' paths made and handed to pandas a piece at a time
+                logdirs: Any = strings_column(
+                    lambda part: [storage.trial_local_path(d) for d in dirnames[part]], len(dirnames))
+            else:
+                logdirs = [storage.trial_local_path(d) if d else None for d in dirnames]
             return last.frame([r.trial_id for r in reported], index=False, extra={"logdir": logdirs},
                               tail=("logdir",))
         rows = LastResults(share_strings=False)  # the rows, as columns: no list of 100,000 dicts

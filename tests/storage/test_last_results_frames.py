@@ -12,7 +12,7 @@ import tunesmith as tune
 from tunesmith._flatten import flatten_dict
 from tunesmith.analysis import ExperimentAnalysis
 from tunesmith.storage import LastResults
-from tunesmith.storage._last_results import grid_frame, rows_frame
+from tunesmith.storage._last_results import grid_frame, rows_frame, strings_column
 
 NO_RESULT = None  # a trial that ended (errored) without reporting
 
@@ -174,3 +174,18 @@ def test_the_analysis_and_grid_frames_match_the_trials_rows(tmp_path):
         frames["nobody"]
     assert analysis.get_all_configs() == {t.trial_id: t.config for t in trials}
     assert analysis.get_all_configs(prefix=True)[trials[3].trial_id] == {"config/i": 3}
+
+
+def test_long_string_columns_are_handed_over_in_pieces_with_the_same_dtype():
+    """Past 10,000 rows a column of strings goes to pandas a piece at a time (its peak is
+    what one piece costs); the frame is the one pandas builds from the rows."""
+    n = 25_000
+    results = [{"name": f"n{i}", "host": "h", "x": i, "maybe": f"m{i}" if i % 2 else None} for i in range(n)]
+    logdirs = [f"/exp/trial_{i}" for i in range(n)]
+    last = LastResults()
+    for i, result in enumerate(results):
+        last.add(f"t{i}", result)
+    got = last.frame([f"t{i}" for i in range(n)], index=False,
+                     extra={"logdir": strings_column(logdirs.__getitem__, n)}, tail=("logdir",))
+    expected = pd.DataFrame([{**r, "logdir": d} for r, d in zip(results, logdirs)])
+    pd.testing.assert_frame_equal(got, expected)
