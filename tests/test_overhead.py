@@ -108,3 +108,32 @@ def test_the_driver_waits_for_events_while_trials_queue_for_cpus(run):
     results = run(_sleeps, {"i": tune.grid_search(list(range(6)))}, run_config={"name": "queue", "callbacks": [steps]})
     assert results.num_errors == 0
     assert steps.steps < 600, steps.steps  # about 1.8 s of trials: a step per event or per 0.05 s
+
+
+def _restored_bytes(run, storage, name, n):
+    """Bytes traced while ``n`` finished trials are restored and fitted (nothing runs again),
+    and still held after, with the Tuner and its ResultGrid alive: ``(held, peak)``."""
+    run(trivial, {"i": tune.grid_search(list(range(n)))}, run_config={"name": name})
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tuner = tune.Tuner.restore(os.path.join(storage, name), trivial)
+        results = tuner.fit()
+        gc.collect()
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(results) == n and results.num_terminated == n
+    assert sorted(r.metrics["x"] for r in results) == list(range(n))
+    return held, peak
+
+
+def test_driver_memory_per_finished_trial_after_a_restore_is_small(run, storage):
+    _restored_bytes(run, storage, "warm", 20)  # imports, caches
+    small_held, small_peak = _restored_bytes(run, storage, "small", 100)
+    large_held, large_peak = _restored_bytes(run, storage, "large", 400)
+    held, peak = (large_held - small_held) / 300, (large_peak - small_peak) / 300
+    # A restored finished trial is a FinishedTrial stand-in made from the journal, as one
+    # retired during a run; a whole Trial with its last result and metric summary was ~5 KB.
+    assert held < 1_500, f"{held:.0f} bytes held per restored finished trial"
+    assert peak < 3_000, f"{peak:.0f} bytes at the peak per restored finished trial"

@@ -468,6 +468,9 @@ def _encoded_config(record: dict[str, Any]) -> Any:
     """The record's config, left pickled (decoded when the trial's ``config`` is read)."""
     blob = record.get("config_pkl")
     if blob and isinstance(blob, str):
+        view = record.get("config")
+        if type(view) is dict and isinstance(view.get("env"), str):  # part of the trial's name: read now
+            return _unpickle(blob, record.get("trial_id", ""))
         return blob  # a str: a config itself is a dict
     config = record.get("config", {})
     return config if isinstance(config, dict) else {}
