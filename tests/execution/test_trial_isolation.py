@@ -169,3 +169,31 @@ def test_each_trial_unpickles_the_trainable_in_its_own_process(run, tmp_path, re
     else:
         assert unpickled == sorted(f"unpickled-{r['pid']}" for r in rows) and len(unpickled) == 4
         assert [r["calls"] for r in rows] == [1, 1, 1, 1]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
+def test_a_worker_forks_each_trial_with_no_other_thread(run):
+    """The worker beats for its child from its wait loop, not from a thread, so the child
+    is forked from a single-threaded process (see _forkserver.fork)."""
+    def train(config):
+        return {"worker_threads": len(os.listdir(f"/proc/{os.getppid()}/task"))}
+
+    results = run(train, {"i": tune.grid_search([0, 1, 2])})
+    assert [r.metrics["worker_threads"] for r in results] == [1, 1, 1]
+
+
+def draws(config):
+    import random
+
+    import numpy as np
+
+    return {"random": random.random(), "numpy": float(np.random.rand())}
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_each_trial_draws_its_own_random_numbers(run, reuse):
+    """The worker has ``random`` imported before it forks; each child still draws its own
+    numbers (Python's after-fork reseed, done by hand where the fork skips it)."""
+    tune.init(num_cpus=1)  # one worker forks every trial
+    rows = _rows(run(draws, {"i": tune.grid_search([0, 1, 2, 3])}, reuse_actors=reuse))
+    assert len({r["random"] for r in rows}) == 4 and len({r["numpy"] for r in rows}) == 4
