@@ -119,3 +119,29 @@ def test_what_a_folder_cannot_give_back_as_it_was_is_kept_by_the_stand_in(run):
     assert type(by_i[1].error) is KeyError
     assert kept.kept[2] is None  # a JSON-exact result is not kept
     assert set(kept.kept[0]) == {"last_result"} and set(kept.kept[1]) == {"error"}
+
+
+@pytest.mark.parametrize("how", ["fit", "restore.fit", "restore.get_results"])
+def test_a_grid_reads_the_journal_once_however_often_it_is_asked(run, storage, monkeypatch, how):
+    import tunesmith.storage._experiment as experiment
+
+    results = run(reports, {"i": tune.grid_search([0, 1, 2, 3])}, metric="loss", mode="max")
+    if how != "fit":
+        tuner = tune.Tuner.restore(results.experiment_path, reports)
+        results = tuner.fit() if how == "restore.fit" else tuner.get_results()
+    replays = []
+    counted = experiment.replay
+
+    def replay(*args, **kwargs):
+        replays.append(args)
+        return counted(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "replay", replay)
+    for _ in range(3):
+        assert results.get_best_result().config == {"i": 2}
+    assert results.get_best_result("nested/v", "min").config == {"i": 0}
+    assert list(results.get_dataframe()["loss"])[:3] == [2, 12, 22]
+    assert results.num_errors == 1 and [r.metrics.get("loss") for r in results] == [2, 12, 22, None]
+    # the finished trials' last results are read from the journal once, then kept (a grid of
+    # trials rebuilt whole, as a restored tuner's get_results() gives, reads it not at all)
+    assert len(replays) == (0 if how == "restore.get_results" else 1)
