@@ -129,14 +129,14 @@ def test_a_grid_reads_the_journal_once_however_often_it_is_asked(run, storage, m
     if how != "fit":
         tuner = tune.Tuner.restore(results.experiment_path, reports)
         results = tuner.fit() if how == "restore.fit" else tuner.get_results()
-    replays = []
-    counted = experiment.replay
+    reads = []
+    counted = experiment.iter_journal
 
-    def replay(*args, **kwargs):
-        replays.append(args)
+    def iter_journal(*args, **kwargs):
+        reads.append(args)
         return counted(*args, **kwargs)
 
-    monkeypatch.setattr(experiment, "replay", replay)
+    monkeypatch.setattr(experiment, "iter_journal", iter_journal)
     for _ in range(3):
         assert results.get_best_result().config == {"i": 2}
     assert results.get_best_result("nested/v", "min").config == {"i": 0}
@@ -144,4 +144,4 @@ def test_a_grid_reads_the_journal_once_however_often_it_is_asked(run, storage, m
     assert results.num_errors == 1 and [r.metrics.get("loss") for r in results] == [2, 12, 22, None]
     # the finished trials' last results are read from the journal once, then kept (a grid of
     # trials rebuilt whole, as a restored tuner's get_results() gives, reads it not at all)
-    assert len(replays) == (0 if how == "restore.get_results" else 1)
+    assert len(reads) == (0 if how == "restore.get_results" else 1)

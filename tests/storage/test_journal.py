@@ -163,3 +163,30 @@ def test_a_trial_finished_result_that_is_not_an_object_is_ignored(tmp_path, resu
     ])
     trial = replay(read_journal(path)).trials["a"]
     assert trial.status is TrialStatus.TERMINATED and trial.result is None
+
+
+def _added(trial_id):
+    return {"event": "trial_added", "trial_id": trial_id, "tag": "", "config": {}}
+
+
+def _finished(trial_id, result):
+    return {"event": "trial_finished", "trial_id": trial_id, "status": "TERMINATED", "result": result}
+
+
+_STARTED = {"event": "experiment_started", "name": "e"}
+
+
+@pytest.mark.parametrize("records", [
+    [_STARTED, _added("a"), _added("b"), _finished("a", {"x": 1}), _finished("b", {"x": 2})],
+    [_STARTED, _added("a"), _finished("a", {"x": 1}), _finished("a", {"x": 3})],  # a restarted trial ends again
+    [_STARTED, _added("a"), _finished("a", {"x": 1}), _finished("a", None), _finished("a", [1])],  # not a dict
+    [_STARTED, _finished("a", {"x": 1}), _added("b"), _finished("c", {"x": 2}), _finished("b", {"x": 4})],  # unknown
+    [_STARTED, _added("a"), _finished("a", {"x": 1}), _STARTED, _added("b"), _finished("a", {"x": 5}),
+     _finished("b", {"x": 6})],  # a new run under the same name starts over
+    [_added("a"), _finished("a", {"x": 1}), {"event": "trial_started", "trial_id": "a"}, {"event": "unknown"}],
+])
+def test_replay_results_hands_over_what_replay_would(records):
+    expected, got = [], []
+    replay(iter(records), lambda trial_id, result: expected.append((trial_id, result)))
+    _journal.replay_results(iter(records), lambda trial_id, result: got.append((trial_id, result)))
+    assert got == expected

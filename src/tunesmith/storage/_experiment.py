@@ -17,7 +17,7 @@ from tunesmith._checkpoint import Checkpoint
 from tunesmith._flatten import flatten_dict
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.storage._checkpoints import CheckpointBook
-from tunesmith.storage._journal import ExperimentRecord, TrialRecord, iter_journal, replay
+from tunesmith.storage._journal import ExperimentRecord, TrialRecord, iter_journal, replay, replay_results
 from tunesmith.storage._last_results import LastResults
 from tunesmith.storage._lock import driver_alive
 from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
@@ -139,10 +139,10 @@ def last_values(storage: ExperimentStorage, metric: str) -> dict[str, Any]:
 
 def last_results(storage: ExperimentStorage) -> LastResults:
     """The last result of each finished trial whose ``trial_finished`` record carries one,
-    as columns: one pass of the journal."""
+    as columns: one pass of the journal, which folds nothing else."""
     results = LastResults()
     if os.path.exists(storage.journal_path):
-        replay(iter_journal(storage.journal_path), results.add)
+        replay_results(iter_journal(storage.journal_path), results.add)
     return results
 
 
