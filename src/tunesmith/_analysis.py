@@ -214,12 +214,11 @@ class ExperimentAnalysis:
         if mode is None and self._given is None:  # the last results: no trial folder is read
             last, storage = self._last, self._storage
             reported = [record for record in self._records if record.trial_id in last]
-            dirnames = [r.dirname for r in reported]
-            if all(dirnames):  # the folders' paths made and handed to pandas a piece at a time
+            if all(r.folder for r in reported):  # the folders' paths made and handed to pandas a piece at a time
                 logdirs: Any = strings_column(
-                    lambda part: [storage.trial_local_path(d) for d in dirnames[part]], len(dirnames))
+                    lambda part: [storage.trial_local_path(r.dirname) for r in reported[part]], len(reported))
             else:
-                logdirs = [storage.trial_local_path(d) if d else None for d in dirnames]
+                logdirs = [storage.trial_local_path(r.dirname) if r.folder else None for r in reported]
             return last.frame([r.trial_id for r in reported], index=False, extra={"logdir": logdirs},
                               tail=("logdir",))
         rows = LastResults(share_strings=False)  # the rows, as columns: no list of 100,000 dicts

@@ -190,3 +190,25 @@ def test_replay_results_hands_over_what_replay_would(records):
     replay(iter(records), lambda trial_id, result: expected.append((trial_id, result)))
     _journal.replay_results(iter(records), lambda trial_id, result: got.append((trial_id, result)))
     assert got == expected
+
+
+@pytest.mark.parametrize("path, tag, shared", [
+    ("train_ab12c_00001_1_lr=0.1_2026-12-08_03-30-01", "1_lr=0.1", True),  # the default name: a shared pair
+    ("train_ab12c_00001_2026-12-08_03-30-01", "", False),  # no tag
+    ("train_ab12c_00001_1_lr_0.1_2026-12-08_03-30-01", "1_lr=0.1", False),  # the tag's unsafe characters replaced
+    ("my_folder", "1_lr=0.1", False),  # a trial_dirname_creator's name
+])
+def test_a_trial_record_holds_a_default_folder_name_by_its_shared_parts(path, tag, shared):
+    records = [_STARTED, {**_added("ab12c_00001"), "tag": tag},
+               {"event": "trial_started", "trial_id": "ab12c_00001", "attempt": 0, "path": path}]
+    twin = {**records[1], "trial_id": "ab12c_00002"}
+    second = {**records[2], "trial_id": "ab12c_00002", "path": path.replace("00001", "00002")}
+    trials = replay(iter([*records, twin, second])).trials
+    first, other = trials["ab12c_00001"], trials["ab12c_00002"]
+    assert (first.dirname, other.dirname) == (path, path.replace("00001", "00002"))
+    assert (type(first.folder) is tuple) is shared
+    if shared:
+        assert first.folder is other.folder  # one pair for every trial started in that second
+    exploited = {"event": "trial_exploited", "trial_id": "ab12c_00001", "tag": "1_lr=0.2@perturbed",
+                 "config_pkl": "", "trial_dir": "x", "path": "y"}
+    assert replay(iter([*records, exploited])).trials["ab12c_00001"].dirname == path  # a new tag keeps the folder

@@ -188,7 +188,9 @@ class TrialRecord:
     encoded_config: Any  # the config, or (a str) the journal's base64 cloudpickle of it until .config is read
     packed_params: tuple[Any, ...]  # (keys, *values), the keys shared by the trials with the same ones
     resources: dict[str, float]
-    dirname: str | None = None
+    # The folder name: a default one (``{trainable}_{id}_{tag}_{date}``) as a shared
+    # (trainable, date) pair, since its id and tag are held already (see ``dirname``).
+    folder: str | tuple[str, str] | None = None
     status: TrialStatus = TrialStatus.PENDING
     num_failures: int = 0
     attempts: int = 0
@@ -221,6 +223,41 @@ class TrialRecord:
     @property
     def finished(self) -> bool:
         return self.status.is_finished()
+
+    @property
+    def dirname(self) -> str | None:
+        """The trial's folder name (None before it started)."""
+        folder = self.folder
+        if type(folder) is tuple:
+            return f"{folder[0]}_{self.trial_id}_{self.tag}_{folder[1]}"
+        return folder
+
+    @dirname.setter
+    def dirname(self, value: str | None) -> None:
+        self.folder = _folder(value, self.trial_id, self.tag)
+
+
+_FOLDERS: dict[tuple[str, str], tuple[str, str]] = {}  # the shared (trainable, date) pairs
+_MAX_FOLDERS = 100_000
+
+
+def _folder(dirname: str | None, trial_id: str, tag: str) -> str | tuple[str, str] | None:
+    """``dirname`` as :class:`TrialRecord` holds it: a default folder name (the trainable,
+    the trial's id and tag, the date) as its (trainable, date) pair, shared by every trial
+    started in the same second (100,000 folder names are 9 MB as strings); any other as it is."""
+    if not dirname or not tag:
+        return dirname
+    middle = f"_{trial_id}_{tag}_"
+    at = dirname.find(middle)
+    if at <= 0:
+        return dirname
+    pair = (dirname[:at], dirname[at + len(middle):])
+    shared = _FOLDERS.get(pair)
+    if shared is None:
+        if len(_FOLDERS) >= _MAX_FOLDERS:
+            _FOLDERS.clear()
+        shared = _FOLDERS[pair] = pair
+    return shared
 
 
 def _unpickle(blob: str, trial_id: str) -> dict[str, Any]:
@@ -407,14 +444,18 @@ def _apply_to_trial(experiment: ExperimentRecord, event: Event, record: dict[str
 
 
 def _started(trial: TrialRecord, record: dict[str, Any]) -> None:
-    trial.dirname = record.get("path") or trial.dirname
+    path = record.get("path")
+    if path:
+        trial.dirname = path
     trial.attempts = max(trial.attempts, record.get("attempt", 0) + 1)
     trial.status = TrialStatus.RUNNING
 
 
 def _exploited(trial: TrialRecord, record: dict[str, Any]) -> None:
     trial.config = _encoded_config(record)
+    dirname = trial.dirname  # held as a pair that spells it with the tag: kept as the tag changes
     trial.tag = record.get("tag", trial.tag)
+    trial.dirname = dirname
     trial.borrowed = (record["trial_dir"], record["path"])
 
 
