@@ -165,11 +165,11 @@ class Controller:
             while not self._finished():
                 self._iteration += 1
                 self.callbacks.call("on_step_begin", iteration=self._iteration, trials=self.trials)
-                # Journal records of a step go out in one write, and are on disk before the
-                # controller waits for a trial (see _poll).
+                # Journal records of a step go out in one write, before the next wait.
                 with self.storage.deferred_journal():
                     self._create_trials()
                     self._start_trials()
+                with self.storage.deferred_journal():
                     self._handle_events(self._poll_timeout())
                     self._enforce_deadlines()
                     self._check_stop_all()
@@ -372,29 +372,13 @@ class Controller:
 
     # -- what trials said ----------------------------------------------------------------------
     def _handle_events(self, timeout: float) -> None:
-        self._dispatch(self._poll(timeout))
+        self._dispatch(self.server.poll(timeout))
         for handle, exit_code in self.executor.poll():
             if self._is_current(handle):
                 # What the process sent before it ended comes first: its last results, its DONE.
                 self._dispatch(self.server.drain(handle.trial_id))
             if self._is_current(handle):
                 self._on_process_exit(self._by_id[handle.trial_id], self._running[handle.trial_id], exit_code)
-
-    def _poll(self, timeout: float) -> list[TrialEvent]:
-        """The events that came in, waiting up to ``timeout`` for one; the step's journal
-        records so far are written before a wait, not after it.
-
-        When events are already there (a busy experiment), the records of starting trials
-        and of the events go out in one write, with one hand-over to the log writer: at
-        10,000 short trials, a write per step half was a journal write and a log writer
-        wake-up per trial.
-        """
-        if timeout > 0 and self.storage.journal_pending:
-            events = self.server.poll(0)
-            if events:
-                return events
-            self.storage.flush_journal()
-        return self.server.poll(timeout)
 
     def _dispatch(self, events: list[TrialEvent]) -> None:
         for event in events:

@@ -219,7 +219,7 @@ class ExperimentStorage:
 
     @property
     def journal_pending(self) -> bool:
-        """Whether records wait for the end of a :meth:`deferred_journal` block."""
+        """Whether records wait for the end of a :meth:`deferred_journal` block (for tests)."""
         return bool(self._journal_pending)
 
     def attach_log_writer(self, writer: Any) -> None:
