@@ -155,6 +155,7 @@ def test_concurrent_attempts_on_a_worker_are_forks_of_one_template_not_new_pytho
     finally:
         executor.close()
     rows = [r.metrics for r in results]
+    assert not psutil.pid_exists(rows[0]["template"])  # closing the cluster ended it
     assert results.num_errors == 0 and all(row["all_started"] for row in rows)
     assert len({row["process"] for row in rows}) == 4  # four trial processes at once
     assert len({row["template"] for row in rows}) == 1  # all forked from one template...
