@@ -51,6 +51,9 @@ __all__ = ["ForkServer", "ProcessKind", "available", "die_with_parent", "fork"]
 _COMMAND = "from tunesmith.execution._forkserver import serve; serve({fd})"
 _MAX_MESSAGE = 1 << 20
 _PR_SET_PDEATHSIG = 1
+# Longest wait for the server's next message before looking again: another thread (a Dask
+# worker's) may have taken in the one this thread waits for.
+_PUMP_S = 0.1
 
 
 class ProcessKind(enum.Enum):
@@ -132,15 +135,15 @@ class ForkedProcess:
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.returncode is None:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            left = _PUMP_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
                 raise subprocess.TimeoutExpired(f"trial process {self.pid}", timeout or 0)
-            self._server.pump(left)
+            self._server.pump(min(left, _PUMP_S))
         return self.returncode
 
     def kill(self) -> None:
         while self.pid is None and self.returncode is None:
-            self._server.pump(None)  # it is being forked
+            self._server.pump(_PUMP_S)  # it is being forked
         if self.returncode is None:
             self._server.request({"op": "kill", "pid": self.pid})
 

@@ -80,13 +80,41 @@ class _Process:
         return self.popen.poll() is None
 
     def wait_for_ack(self) -> bool:
-        """Block until the attempt ends: True, or the process died: False."""
-        while True:
-            # A child the trial forked may hold the pipe open after the trial died; look at both.
-            if select.select([self.acks], [], [], 0.5)[0]:
-                return self.acks.read(1) == b"\n"
-            if not self.alive():
-                return False
+        """Block until the attempt ends: True, or the process died: False.
+
+        A child the trial forked may hold the pipe open after the trial died, so the process
+        is watched too: through a pidfd (no wake-ups while it runs: a worker may wait on
+        hundreds at once), else by looking every half second.
+        """
+        exit_fd = self._exit_fd()
+        try:
+            while True:
+                watched = [self.acks] if exit_fd is None else [self.acks, exit_fd]
+                ready = select.select(watched, [], [], 0.5 if exit_fd is None else None)[0]
+                if self.acks in ready:
+                    return self.acks.read(1) == b"\n"
+                if exit_fd in ready or not self.alive():
+                    return False
+        finally:
+            if exit_fd is not None:
+                os.close(exit_fd)
+
+    def _exit_fd(self) -> int | None:
+        """A pidfd that becomes readable when the process ends; None where there are none,
+        or if it has ended already."""
+        if not hasattr(os, "pidfd_open"):
+            return None
+        while self.popen.pid is None and self.popen.returncode is None:  # a fork the template has not confirmed
+            try:
+                self.popen.wait(0.05)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.popen.returncode is not None:
+            return None
+        try:
+            return os.pidfd_open(self.popen.pid)
+        except OSError:  # gone already: alive() says so
+            return None
 
     def kill(self) -> None:
         self.popen.kill()
