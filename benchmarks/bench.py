@@ -14,6 +14,10 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
                    once by a tunesmith run and kept under /tmp: open time, then
                    ``ResultGrid(analysis).get_best_result`` and ``analysis.dataframe()``, peak RSS,
                    in a fresh process (goal: open < 3 s, < 200 MB)
+    restore100000  ``Tuner.restore`` + ``fit()`` of a finished 100,000-trial folder (``--short``: 20,000),
+                   built once like analysis100000's and kept under /tmp (its top-level files are put
+                   back after each run, so every run restores the same experiment): time, CPU, driver
+                   peak RSS, in a fresh process (goal: near ``ExperimentAnalysis``'s open, < 200 MB)
     bookkeeping    40 trials x 10 reports 0.1 s apart (floor 20 s)
     throughput     8 trials at 0.25 CPU, 1,000 reports each at 100/s (floor 10 s)
     flatout        8 trials at 0.25 CPU reporting as fast as they can: results/s the driver absorbs
@@ -110,6 +114,30 @@ print(json.dumps({{"open_s": opened - start, "open_cpu_s": opened_cpu - start_cp
                   "get_best_result_s": found - opened, "dataframe_s": framed - found,
                   "open_peak_rss_mb": opened_rss, "best_peak_rss_mb": best_rss, "pandas_rss_mb": pandas_rss,
                   "peak_rss_mb": rss()}}))
+""",
+    "restore": """
+from tunesmith import Tuner
+
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+def trivial(config):
+    return {{"x": config["i"]}}
+
+start, start_cpu = time.perf_counter(), cpu()
+tuner = Tuner.restore({path!r}, trainable=trivial)
+opened, opened_rss = time.perf_counter(), rss()
+results = tuner.fit()
+fitted, fitted_cpu, fitted_rss = time.perf_counter(), cpu(), rss()
+best = results.get_best_result("x", "max")
+assert best.config["i"] == {n} - 1 and len(results) == {n} and results.num_errors == 0, (best.config, len(results))
+print(json.dumps({{"seconds": fitted - start, "cpu_s": fitted_cpu - start_cpu, "restore_s": opened - start,
+                  "fit_s": fitted - opened, "restore_peak_rss_mb": opened_rss, "driver_peak_rss_mb": fitted_rss,
+                  "best_s": time.perf_counter() - fitted, "load_average": os.getloadavg()[0]}}))
 """,
     "bookkeeping": """
 def train(config):
@@ -293,6 +321,8 @@ def _workload(name: str, engine: str, python: str, args: argparse.Namespace) -> 
         return _quickstart(engine, python)
     if name == "analysis100000":
         return _analysis(python, 20_000 if args.short else 100_000)
+    if name == "restore100000":
+        return _restore(python, 20_000 if args.short else 100_000)
     seconds = 0
     reuse = name.endswith("-reuse")
     name = name.removesuffix("-reuse")
@@ -307,20 +337,53 @@ def _workload(name: str, engine: str, python: str, args: argparse.Namespace) -> 
     return _run_program(python, code, engine)
 
 
+def _trivial_folder(python: str, kind: str, n: int) -> tuple[str, dict]:
+    """A folder of ``n`` finished trivial trials under /tmp (built by the first call, then kept)."""
+    path = os.path.join(tempfile.gettempdir(), f"tunesmith_bench_{kind}{n}", "trivial")
+    if os.path.exists(os.path.join(path, ".complete")):
+        return path, {}
+    code = (PRELUDE.format(imports=IMPORTS["tunesmith"]).replace("STORAGE = tempfile.mkdtemp()",
+                                                                    f"STORAGE = {os.path.dirname(path)!r}")
+            + WORKLOADS["trivial"].format(n=n, reuse=True))
+    shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    run = _run_program(python, code, "tunesmith")  # the trivial workload with reuse_actors=True
+    open(os.path.join(path, ".complete"), "w").close()
+    return path, {"build_s": run["seconds"], "build_driver_peak_rss_mb": run["driver_peak_rss_mb"]}
+
+
 def _analysis(python: str, n: int) -> dict:
     """Open a folder of ``n`` trivial trials (built by the first call, then kept) in a fresh process."""
-    path = os.path.join(tempfile.gettempdir(), f"tunesmith_bench_analysis{n}", "trivial")
-    built = {}
-    if not os.path.exists(os.path.join(path, ".complete")):
-        code = (PRELUDE.format(imports=IMPORTS["tunesmith"]).replace("STORAGE = tempfile.mkdtemp()",
-                                                                        f"STORAGE = {os.path.dirname(path)!r}")
-                + WORKLOADS["trivial"].format(n=n, reuse=True))
-        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
-        run = _run_program(python, code, "tunesmith")  # the trivial workload with reuse_actors=True
-        built = {"build_s": run["seconds"], "build_driver_peak_rss_mb": run["driver_peak_rss_mb"]}
-        open(os.path.join(path, ".complete"), "w").close()
+    path, built = _trivial_folder(python, "analysis", n)
     code = PRELUDE.format(imports="import tunesmith as tune\n") + WORKLOADS["analysis"].format(path=path, n=n)
     return {**_run_program(python, code, "tunesmith"), **built}
+
+
+def _restore(python: str, n: int) -> dict:
+    """Restore and fit a folder of ``n`` finished trivial trials in a fresh process; the folder's
+    top-level files (journal, searcher state) are put back afterwards, so each run restores the
+    same experiment (a restore that re-runs nothing writes nothing in the trial folders)."""
+    path, built = _trivial_folder(python, "restore", n)
+    pristine = os.path.join(os.path.dirname(path), "pristine")
+    if not os.path.isdir(pristine):
+        os.makedirs(pristine + ".tmp", exist_ok=True)
+        for entry in os.scandir(path):
+            if entry.is_file():
+                shutil.copy2(entry.path, pristine + ".tmp")
+        os.rename(pristine + ".tmp", pristine)
+    _put_back(pristine, path)  # after a run that died half-way too
+    code = PRELUDE.format(imports="import tunesmith as tune\n") + WORKLOADS["restore"].format(path=path, n=n)
+    try:
+        return {**_run_program(python, code, "tunesmith"), **built}
+    finally:
+        _put_back(pristine, path)
+
+
+def _put_back(pristine: str, path: str) -> None:
+    for entry in os.scandir(path):
+        if entry.is_file() and not os.path.exists(os.path.join(pristine, entry.name)):
+            os.remove(entry.path)
+    for entry in os.scandir(pristine):
+        shutil.copy2(entry.path, path)
 
 
 def _quickstart(engine: str, python: str) -> dict:
@@ -352,8 +415,8 @@ def main() -> None:
     parser.add_argument("workloads", nargs="*", default=["quickstart", "trivial200", "trivial10000", "bookkeeping",
                                                         "throughput", "flatout", "checkpoints", "asha"])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--short", action="store_true", help="concurrent: 100 trials for 10 s; trivial100000 and "
-                        "analysis100000: 20,000 trials (a quick check)")
+    parser.add_argument("--short", action="store_true", help="concurrent: 100 trials for 10 s; trivial100000, "
+                        "analysis100000 and restore100000: 20,000 trials (a quick check)")
     parser.add_argument("--trials", type=int, default=None, help="concurrent: this many trials")
     parser.add_argument("--seconds", type=int, default=None, help="concurrent: this many reports, one a second")
     parser.add_argument("--engine", choices=["local", "dask"], default="local",
@@ -367,7 +430,7 @@ def main() -> None:
     for name in args.workloads:
         engines = {"tunesmith": sys.executable}
         if args.ray and name not in ("trivial10000", "trivial100000", "trivial100000-reuse", "analysis100000",
-                                     "concurrent"):
+                                     "restore100000", "concurrent"):
             engines["ray"] = args.ray
         runs: dict[str, list[dict]] = {engine: [] for engine in engines}
         for i in range(args.repeat):  # A B A B

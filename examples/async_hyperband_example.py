@@ -1,5 +1,5 @@
-"""Ray Tune's ``async_hyperband_example.py`` after the import change: ASHA stops the
-trials whose intermediate loss is not in the top part of a rung.
+"""The experiment of Ray Tune's ``async_hyperband_example.py``, written for tunesmith: ASHA
+stops the trials whose intermediate loss is not in the top part of a rung.
 
 Run: python examples/async_hyperband_example.py --smoke-test
 """

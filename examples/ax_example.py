@@ -1,6 +1,7 @@
-"""Ray Tune's ``ax_example.py`` after the import change: Ax minimizes the 6-D Hartmann
-function under a parameter constraint (``x1 + x2 <= 2.0``) and an outcome constraint
-(``l2norm <= 1.25``), four trials at a time, with ASHA stopping the worst trials early.
+"""The experiment of Ray Tune's ``ax_example.py``, written for tunesmith: Ax minimizes the
+6-D Hartmann function under a parameter constraint (``x1 + x2 <= 2.0``) and an outcome
+constraint (``l2norm <= 1.25``), four trials at a time, with ASHA stopping the worst trials
+early.
 
 Run: python examples/ax_example.py --smoke-test
 Needs: pip install "tunesmith[ax]"

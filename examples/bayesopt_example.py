@@ -1,6 +1,6 @@
-"""Ray Tune's ``bayesopt_example.py`` after the import change: a Gaussian process
-(bayesian-optimization) proposes width/height, four trials at a time, and ASHA stops the
-worst trials early.
+"""The experiment of Ray Tune's ``bayesopt_example.py``, written for tunesmith: a Gaussian
+process (bayesian-optimization) proposes width/height, four trials at a time, and ASHA stops
+the worst trials early.
 
 Run: python examples/bayesopt_example.py --smoke-test
 Needs: pip install "tunesmith[bayesopt]"

@@ -1,6 +1,7 @@
-"""Ray Tune's ``bohb_example.py`` after the import change: BOHB, that is the HyperBandForBOHB
-scheduler (which trials go on, and for how long) with the TuneBOHB searcher (a density
-model per budget proposes new configs), on a class trainable that checkpoints.
+"""The experiment of Ray Tune's ``bohb_example.py``, written for tunesmith: BOHB, that is
+the HyperBandForBOHB scheduler (which trials go on, and for how long) with the TuneBOHB
+searcher (a density model per budget proposes new configs), on a class trainable that
+checkpoints.
 
 HyperBandForBOHB pauses trials at each milestone and resumes the best from their
 checkpoints, so the trainable saves and loads its state.

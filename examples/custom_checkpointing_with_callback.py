@@ -1,6 +1,6 @@
-"""Ray Tune's ``custom_checkpointing_with_callback.py`` after the import change: a callback
-that asks for checkpoints by setting ``should_checkpoint`` in a result, when the loss
-improves a lot, becomes unstable, or reaches a milestone.
+"""The experiment of Ray Tune's ``custom_checkpointing_with_callback.py``, written for
+tunesmith: a callback that asks for checkpoints by setting ``should_checkpoint`` in a
+result, when the loss improves a lot, becomes unstable, or reaches a milestone.
 
 Run: python examples/custom_checkpointing_with_callback.py --smoke-test
 """

@@ -1,5 +1,6 @@
-"""Ray Tune's ``hyperband_function_example.py`` after the import change: synchronous
-HyperBand pauses trials at each milestone and resumes the best ones from their checkpoints.
+"""The experiment of Ray Tune's ``hyperband_function_example.py``, written for tunesmith:
+synchronous HyperBand pauses trials at each milestone and resumes the best ones from their
+checkpoints.
 
 Run: python examples/hyperband_function_example.py --smoke-test
 """

@@ -1,5 +1,6 @@
-"""Ray Tune's ``hyperopt_conditional_search_space_example.py`` after the import change: a
-HyperOpt space written with ``hp`` expressions, where ``mult`` exists only for ``relu``.
+"""The experiment of Ray Tune's ``hyperopt_conditional_search_space_example.py``, written
+for tunesmith: a HyperOpt space written with ``hp`` expressions, where ``mult`` exists only
+for ``relu``.
 
 HyperOpt samples ``mult`` only when the ``relu`` branch is chosen, and models the two
 branches apart.

@@ -1,5 +1,6 @@
-"""Tune a small Keras network on the 8x8 digits that ship with scikit-learn (Ray Tune's
-``tune_mnist_keras.py``, after the import change, on data that needs no download).
+"""Tune a small Keras network on the 8x8 digits that ship with scikit-learn (the experiment
+of Ray Tune's ``tune_mnist_keras.py``, written for tunesmith, on data that needs no
+download).
 
 Each epoch reports ``mean_accuracy`` (Keras's ``val_accuracy``) and saves the model;
 ASHA stops the worst trials early, and the best model is loaded back at the end.

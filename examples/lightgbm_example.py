@@ -1,5 +1,6 @@
-"""Ray Tune's ``lightgbm_example.py`` after the import change: tune a LightGBM classifier on
-the breast-cancer data that ships with scikit-learn, with ASHA stopping bad trials early.
+"""The experiment of Ray Tune's ``lightgbm_example.py``, written for tunesmith: tune a
+LightGBM classifier on the breast-cancer data that ships with scikit-learn, with ASHA
+stopping bad trials early.
 
 Needs: pip install "tunesmith[lightgbm]" scikit-learn
 Run:   python examples/lightgbm_example.py --smoke-test

@@ -1,5 +1,5 @@
-"""Ray Tune's ``logging_example.py`` after the import change: a custom logger callback,
-custom trial names and folders, and a search over five samples.
+"""The experiment of Ray Tune's ``logging_example.py``, written for tunesmith: a custom
+logger callback, custom trial names and folders, and a search over five samples.
 
 Run: python examples/logging_example.py --smoke-test
 """

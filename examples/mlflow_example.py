@@ -1,5 +1,6 @@
-"""Ray Tune's ``mlflow_example.py`` after the import change: log trials to MLflow with
-``MLflowLoggerCallback`` on the driver, then with ``setup_mlflow`` inside the trainable.
+"""The experiment of Ray Tune's ``mlflow_example.py``, written for tunesmith: log trials to
+MLflow with ``MLflowLoggerCallback`` on the driver, then with ``setup_mlflow`` inside the
+trainable.
 
 Run: python examples/mlflow_example.py --smoke-test
      python examples/mlflow_example.py --tracking-uri http://127.0.0.1:5000

@@ -1,6 +1,6 @@
-"""Ray Tune's ``nevergrad_example.py`` after the import change: Nevergrad's (1+1) evolution
-strategy searches width/height/activation, four trials at a time, with ASHA stopping the
-worst trials early.
+"""The experiment of Ray Tune's ``nevergrad_example.py``, written for tunesmith: Nevergrad's
+(1+1) evolution strategy searches width/height/activation, four trials at a time, with ASHA
+stopping the worst trials early.
 
 ``import nevergrad`` fails next to bayesian-optimization >= 2 (nevergrad 1.0 imports an API
 that bayesian-optimization 2 removed; see docs/compatibility.md), so this example names the

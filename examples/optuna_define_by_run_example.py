@@ -1,5 +1,6 @@
-"""Ray Tune's ``optuna_define_by_run_example.py`` after the import change: the search space
-is a function of the Optuna trial, so which parameters exist depends on earlier choices.
+"""The experiment of Ray Tune's ``optuna_define_by_run_example.py``, written for tunesmith:
+the search space is a function of the Optuna trial, so which parameters exist depends on
+earlier choices.
 
 Run: python examples/optuna_define_by_run_example.py --smoke-test
 Needs: pip install "tunesmith[optuna]"

@@ -1,5 +1,5 @@
-"""Ray Tune's ``optuna_example.py`` after the import change: Optuna's TPE sampler searches
-a width/height/activation space, four trials at a time.
+"""The experiment of Ray Tune's ``optuna_example.py``, written for tunesmith: Optuna's TPE
+sampler searches a width/height/activation space, four trials at a time.
 
 Run: python examples/optuna_example.py --smoke-test
 Needs: pip install "tunesmith[optuna]"

@@ -1,6 +1,6 @@
-"""Ray Tune's ``optuna_multiobjective_example.py`` after the import change: Optuna searches
-for configs that keep ``loss`` low and ``gain`` high at once (a Pareto front); ``hidden``
-is only recorded (mode ``"obs"``).
+"""The experiment of Ray Tune's ``optuna_multiobjective_example.py``, written for tunesmith:
+Optuna searches for configs that keep ``loss`` low and ``gain`` high at once (a Pareto
+front); ``hidden`` is only recorded (mode ``"obs"``).
 
 Run: python examples/optuna_multiobjective_example.py --smoke-test
 Needs: pip install "tunesmith[optuna]"

@@ -1,6 +1,7 @@
-"""Ray Tune's ``pb2_example.py`` after the import change: the toy problem of
-``pbt_function.py`` with PB2, whose explore step is a Gaussian-process bandit over
-``hyperparam_bounds`` instead of random perturbations. Needs ``pip install "tunesmith[pb2]"``.
+"""The experiment of Ray Tune's ``pb2_example.py``, written for tunesmith: the toy problem
+of ``pbt_function.py`` with PB2, whose explore step is a Gaussian-process bandit over
+``hyperparam_bounds`` instead of random perturbations. Needs ``pip install
+"tunesmith[pb2]"``.
 
 Run: python examples/pb2_example.py --smoke-test
 """

@@ -1,5 +1,5 @@
-"""Ray Tune's ``pbt_function.py`` after the import change: population based training of a
-toy problem whose best learning rate changes as training goes on.
+"""The experiment of Ray Tune's ``pbt_function.py``, written for tunesmith: population based
+training of a toy problem whose best learning rate changes as training goes on.
 
 The "accuracy" grows fastest when ``lr`` is close to an optimal rate that rises from
 0.001 to 0.01 while the accuracy climbs to 100, then falls back to 0.001 by 200 (a

@@ -1,5 +1,6 @@
 """Tune a small PyTorch Lightning classifier on the 8x8 digits that ship with scikit-learn
-(Ray Tune's ``mnist_ptl_mini.py``, after the import change, on data that needs no download).
+(the experiment of Ray Tune's ``mnist_ptl_mini.py``, written for tunesmith, on data that
+needs no download).
 
 Every validation run reports ``loss`` and ``mean_accuracy`` and saves a Lightning
 checkpoint; ASHA stops the worst trials early, and the best module is loaded back at the end.

@@ -1,5 +1,5 @@
-"""Ray Tune's ``tune_basic_example.py`` after the import change: a random search that
-reports an intermediate score each step.
+"""The experiment of Ray Tune's ``tune_basic_example.py``, written for tunesmith: a random
+search that reports an intermediate score each step.
 
 Run: python examples/tune_basic_example.py --smoke-test
 """

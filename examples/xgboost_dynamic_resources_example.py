@@ -1,5 +1,5 @@
-"""Ray Tune's ``xgboost_dynamic_resources_example.py`` after the import change: trials get
-more CPUs as other trials finish.
+"""The experiment of Ray Tune's ``xgboost_dynamic_resources_example.py``, written for
+tunesmith: trials get more CPUs as other trials finish.
 
 ``ResourceChangingScheduler`` wraps ASHA. After each result an allocation function may
 give the trial a new resource request; the trial is then paused, restarted from its

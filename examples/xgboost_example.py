@@ -1,6 +1,6 @@
-"""Ray Tune's ``xgboost_example.py`` after the import change: tune an XGBoost classifier on
-the breast-cancer data that ships with scikit-learn, stop bad trials early with ASHA, and
-load the best booster from its checkpoint.
+"""The experiment of Ray Tune's ``xgboost_example.py``, written for tunesmith: tune an
+XGBoost classifier on the breast-cancer data that ships with scikit-learn, stop bad trials
+early with ASHA, and load the best booster from its checkpoint.
 
 Needs: pip install "tunesmith[xgboost]" scikit-learn
 Run:   python examples/xgboost_example.py --smoke-test   (add --use-cv for xgboost.cv)

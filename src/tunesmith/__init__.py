@@ -5,8 +5,9 @@ A Ray Tune program switches by changing its import::
     import tunesmith as tune
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tunesmith._imports import lazy_exports
 
 if TYPE_CHECKING:
     from tunesmith._analysis import ExperimentAnalysis
@@ -119,19 +120,7 @@ _SUBMODULES = frozenset((
 ))
 
 
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"tunesmith.{name}")
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tunesmith' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)
+__getattr__, __dir__ = lazy_exports("tunesmith", globals(), _EXPORTS, _SUBMODULES)
 
 
 __all__ = [

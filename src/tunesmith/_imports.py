@@ -21,7 +21,7 @@ __all__ = ["install_hint", "lazy_exports", "try_import"]
 
 
 def lazy_exports(
-    package: str, namespace: dict[str, Any], exports: Mapping[str, str]
+    package: str, namespace: dict[str, Any], exports: Mapping[str, str], submodules: frozenset[str] = frozenset()
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """A package's module ``__getattr__`` and ``__dir__`` (PEP 562) that import each exported
     name from its module on first use, so importing the package loads none of them.
@@ -30,6 +30,8 @@ def lazy_exports(
         package: The package's name, for the error message (``"tunesmith.search"``).
         namespace: The package's ``globals()``: a name, once imported, is kept there.
         exports: ``{name: module it is defined in}``.
+        submodules: Names of the package's own submodules reachable as attributes
+            (``tune.schedulers``), imported on first use too.
 
     Returns:
         ``(__getattr__, __dir__)``; an unknown name raises ``AttributeError``.
@@ -42,6 +44,8 @@ def lazy_exports(
     """
 
     def __getattr__(name: str) -> Any:
+        if name in submodules:
+            return importlib.import_module(f"{package}.{name}")
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
@@ -50,7 +54,7 @@ def lazy_exports(
         return value
 
     def __dir__() -> list[str]:
-        return sorted(set(namespace) | set(exports))
+        return sorted(set(namespace) | set(exports) | submodules)
 
     return __getattr__, __dir__
 

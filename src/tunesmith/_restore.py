@@ -5,16 +5,29 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-from typing import Any
+from typing import Any, Iterator
 
 import cloudpickle
 
-from tunesmith.experiment._trial import Trial, TrialStatus
+from tunesmith.execution._retired import RetiredTrials, metric_score
+from tunesmith.experiment._trial import FinishedTrial, Trial, TrialStatus
 from tunesmith.storage import ExperimentRecord, ExperimentStorage, OpenedExperiment, open_experiment, rebuild_trial
 from tunesmith.storage._checkpoints import CheckpointBook
+from tunesmith.storage._experiment import fill_book
+from tunesmith.storage._journal import TrialRecord
 from tunesmith.storage._storage import EXPERIMENT_FILE, split_url
 
-__all__ = ["RestoreRequest", "can_restore", "load_experiment", "restored_trials", "saved_spec", "saved_trials"]
+__all__ = [
+    "Endings",
+    "RestoreRequest",
+    "can_restore",
+    "experiment_metric",
+    "ignore_results",
+    "load_experiment",
+    "restored_trials",
+    "saved_spec",
+    "saved_trials",
+]
 
 
 @dataclasses.dataclass
@@ -26,6 +39,9 @@ class RestoreRequest:
     resume_errored: bool
     restart_errored: bool
     changes: dict[str, Any]
+    endings: Endings | None = None  # what the journal said of each finished trial's last result
+    stamp: tuple[int, int] | None = None  # the journal's size and time when it was read
+    released: bool = False
 
     @property
     def storage(self) -> ExperimentStorage:
@@ -33,7 +49,29 @@ class RestoreRequest:
 
     @property
     def record(self) -> ExperimentRecord:
+        if self.released:  # read again, for get_results() after a fit() that failed
+            self.experiment.reread(ignore_results)
+            self.released = False
         return self.experiment.record
+
+    def reread(self, metric: Any) -> None:
+        """Read the journal again (the driver's lock is held: nothing changes it now), keeping of
+        each finished trial's last result what its stand-in needs (:attr:`endings`). A local
+        journal that has not changed since :func:`load_experiment` read it is not read again."""
+        unchanged = (self.experiment.storage.remote_fs is None and not self.released and self.stamp is not None
+                     and self.stamp == self.experiment.journal_stamp())
+        if unchanged and self.endings is not None and self.endings.metric == metric:
+            return
+        self.endings = Endings(metric)
+        self.experiment.reread(self.endings)
+        self.released = False
+
+    def release(self) -> None:
+        """Drop what the journal said of each trial as the controller takes its trials: the
+        stand-ins of 100,000 finished trials need none of it (it is read again if asked)."""
+        self.endings = None
+        self.experiment.record = dataclasses.replace(self.experiment.record, trials={})
+        self.released = True
 
 
 def saved_spec(tuner: Any) -> bytes:
@@ -49,8 +87,10 @@ def saved_spec(tuner: Any) -> bytes:
         return cloudpickle.dumps(spec)
 
 
-def load_experiment(path: str | os.PathLike, storage_filesystem: Any = None) -> tuple[OpenedExperiment, dict[str, Any]]:
-    """Open the experiment at ``path`` (a folder or URL) and read its spec and journal.
+def load_experiment(path: str | os.PathLike, storage_filesystem: Any = None
+                    ) -> tuple[OpenedExperiment, dict[str, Any], Endings, tuple[int, int] | None]:
+    """Open the experiment at ``path`` (a folder or URL) and read its spec and journal:
+    ``(experiment, spec, endings, the journal's stamp when read)``.
 
     A Tuner that was built but never fitted left only its spec: the journal is then empty.
 
@@ -58,9 +98,20 @@ def load_experiment(path: str | os.PathLike, storage_filesystem: Any = None) -> 
         ValueError: ``path`` holds no tunesmith experiment; the message names what is missing.
         ExperimentLockedError: a driver is running the experiment now.
     """
-    experiment = open_experiment(path, storage_filesystem, need=(EXPERIMENT_FILE,))
+    experiment = open_experiment(path, storage_filesystem, need=(EXPERIMENT_FILE,), read=False)
     experiment.storage.lock.probe()
-    return experiment, experiment.spec()
+    spec = experiment.spec()
+    endings = Endings(experiment_metric(spec["tune_config"]))
+    stamp = experiment.journal_stamp()
+    experiment.read(endings)  # what fit() needs of the results, so that it need not read the journal again
+    return experiment, spec, endings, stamp
+
+
+def experiment_metric(tune_config: Any) -> Any:
+    """The metric the experiment schedules and searches on: ``_metric`` when only a mode is given."""
+    if tune_config.mode is not None and tune_config.metric is None:
+        return "_metric"
+    return tune_config.metric
 
 
 def can_restore(path: str | os.PathLike, storage_filesystem: Any = None) -> bool:
@@ -76,19 +127,81 @@ def _book(settings: Any) -> CheckpointBook:
     return CheckpointBook(settings.num_to_keep, settings.checkpoint_score_attribute, settings.checkpoint_score_order)
 
 
-def restored_trials(request: RestoreRequest, trainable: str, settings: Any) -> list[tuple[Trial, CheckpointBook, bool]]:
-    """Trials to hand to the controller: ``(trial, checkpoints, is_new)``."""
-    out = []
-    storage, record = request.storage, request.record
-    for trial_record in record.visible_trials():
+class Endings:
+    """What a restore keeps of each finished trial's last result, as the journal's
+    ``trial_finished`` records carry it: its ``done`` and the experiment's metric (an
+    ``on_result`` for :func:`~tunesmith.storage.replay`), instead of 100,000 result dicts.
+
+    Example:
+        >>> endings = Endings("loss")
+        >>> endings("t1", {"loss": 0.5, "done": True, "training_iteration": 3})
+        >>> endings.of["t1"]
+        (True, 0.5)
+    """
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self.of: dict[str, tuple[bool, Any]] = {}
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> None:
+        self.of[trial_id] = (bool(result.get("done")), metric_score(result, self.metric))
+
+
+def ignore_results(trial_id: str, result: dict[str, Any]) -> None:
+    """An ``on_result`` that keeps nothing (an open that needs no results)."""
+
+
+def restored_trials(request: RestoreRequest, trainable: str, settings: Any,
+                    retired: RetiredTrials | None = None) -> Iterator[tuple[Trial, CheckpointBook, bool]]:
+    """Trials to hand to the controller, one at a time: ``(trial, checkpoints, is_new)``.
+
+    A trial that stays finished becomes a :class:`FinishedTrial` stand-in straight from the
+    journal when ``retired`` is given and the journal carries its last result
+    (``request.endings``): no :class:`Trial` is built and its folder is not read (but for its
+    checkpoints' metrics, if it kept any). The others (to run again, or finished in a journal
+    that does not say how) are rebuilt from their folders. The journal's records are let go
+    as they are used (see :meth:`RestoreRequest.release`), so 100,000 of them and their
+    stand-ins are not all in memory at once.
+    """
+    storage, visible = request.storage, request.record.visible_trials()
+    endings = request.endings.of if retired is not None and request.endings is not None else {}
+    request.release()
+    for i in range(len(visible)):
+        trial_record, visible[i] = visible[i], None
         status = _status_after_restore(trial_record.status, request)
-        rebuilt = rebuild_trial(storage, trial_record, trainable, status, _book(settings))
         if trial_record.status is TrialStatus.ERROR and request.restart_errored and not request.resume_errored:
             # A new trial with the same config; the errored one stays on disk and in the journal.
-            out.append((_restarted(rebuilt.trial, trainable), _book(settings), True))
+            yield _restarted(trial_record, trainable), _book(settings), True
             continue
-        out.append((rebuilt.trial, rebuilt.book, False))
-    return out
+        ending = endings.pop(trial_record.trial_id, None) if status is trial_record.status else None
+        if ending is not None and not _named_by_config(trial_record):
+            yield _stand_in(retired, trial_record, status, ending), _kept_book(storage, trial_record, settings), False
+            continue
+        rebuilt = rebuild_trial(storage, trial_record, trainable, status, _book(settings))
+        yield rebuilt.trial, rebuilt.book, False
+
+
+def _stand_in(retired: RetiredTrials, record: TrialRecord, status: TrialStatus, ending: tuple[bool, Any]) -> Trial:
+    done, score = ending
+    return FinishedTrial.restored(retired, trial_id=record.trial_id, dirname=record.dirname, status=status,
+                                  experiment_tag=record.tag, num_failures=record.num_failures,
+                                  attempt=record.attempts - 1, resources=record.resources,
+                                  param_names=tuple(record.params), done=done, score=score)
+
+
+def _named_by_config(record: TrialRecord) -> bool:
+    """Whether the trial's name comes from its config (an ``env`` string, as Ray Tune names
+    RLlib trials); the journal decodes such a config as it reads it (see ``_encoded_config``)."""
+    config = record.encoded_config
+    return isinstance(config, dict) and isinstance(config.get("env"), str)
+
+
+def _kept_book(storage: ExperimentStorage, record: TrialRecord, settings: Any) -> CheckpointBook:
+    """The finished trial's checkpoint book: empty (its folder unread) unless it kept checkpoints."""
+    book = _book(settings)
+    if record.checkpoints or record.borrowed:
+        fill_book(book, storage, record)
+    return book
 
 
 def saved_trials(request: RestoreRequest, trainable: str, settings: Any) -> list[tuple[Trial, CheckpointBook]]:
@@ -108,8 +221,8 @@ def _status_after_restore(status: TrialStatus, request: RestoreRequest) -> Trial
     return TrialStatus.PENDING if request.resume_unfinished else TrialStatus.TERMINATED
 
 
-def _restarted(old: Trial, trainable: str) -> Trial:
-    trial = Trial(trainable, trial_id=secrets.token_hex(4), config=old.config, experiment_tag=old.experiment_tag,
-                  evaluated_params=old.evaluated_params, resources=old.resources)
+def _restarted(old: TrialRecord, trainable: str) -> Trial:
+    trial = Trial(trainable, trial_id=secrets.token_hex(4), config=old.config, experiment_tag=old.tag,
+                  evaluated_params=old.params, resources=old.resources)
     trial.restarted_from = old.trial_id
     return trial

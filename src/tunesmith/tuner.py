@@ -148,7 +148,7 @@ class Tuner:
         Raises:
             ValueError: ``path`` is not an experiment, or the trainable or space differ.
         """
-        experiment, spec = _restore.load_experiment(path, storage_filesystem)
+        experiment, spec, endings, stamp = _restore.load_experiment(path, storage_filesystem)
         storage = experiment.storage
         name = trainable_name(trainable) if not isinstance(trainable, str) else trainable
         if name != spec["trainable_name"]:
@@ -180,7 +180,8 @@ class Tuner:
         tuner = cls.__new__(cls)
         tuner._configure(trainable, param_space or spec["param_space"], tune_config, run_config)
         tuner._name = storage.name
-        tuner._restore = _restore.RestoreRequest(experiment, resume_unfinished, resume_errored, restart_errored, changes)
+        tuner._restore = _restore.RestoreRequest(experiment, resume_unfinished, resume_errored, restart_errored, changes,
+                                                 endings, stamp)
         return tuner
 
     @classmethod
@@ -212,9 +213,7 @@ class _Experiment:
     def __init__(self, tuner: Tuner) -> None:
         self.tuner = tuner
         tc, rc = tuner.tune_config, tuner.run_config
-        self.metric, self.mode = tc.metric, tc.mode
-        if self.mode is not None and self.metric is None:
-            self.metric = "_metric"
+        self.metric, self.mode = _restore.experiment_metric(tc), tc.mode
         self.storage = self.storage_for(tuner)
         self.name = self.storage.name
         # Pickled before the searcher takes the param space, so a restore starts it afresh.
@@ -244,7 +243,7 @@ class _Experiment:
         tuner, tc, rc = self.tuner, self.tuner.tune_config, self.tuner.run_config
         self.storage.prepare()  # from here on this driver holds the folder
         if tuner._restore is not None:
-            tuner._restore.experiment.reread()  # what the journal says now that no other driver can change it
+            tuner._restore.reread(self.metric)  # what the journal says now that no other driver can change it
         self.server = TrialServer(self.executor.driver_host(), tls=self.executor.trial_tls())
         self.executor.start(self.server.address, self.server.token, reuse_processes=tuner.tune_config.reuse_actors,
                             certificate=self.server.certificate)
@@ -291,7 +290,8 @@ class _Experiment:
         new_total = request.changes.get("num_samples")
         if new_total is not None:
             _grow_samples(self.search_alg, self.tuner.param_space, new_total)
-        for trial, book, is_new in _restore.restored_trials(request, settings.trainable_name, settings):
+        for trial, book, is_new in _restore.restored_trials(request, settings.trainable_name, settings,
+                                                             controller.retired):
             if is_new:
                 self.storage.journal.trial_added(trial)
             controller.adopt(trial, book)

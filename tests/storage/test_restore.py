@@ -236,3 +236,94 @@ def test_get_results_before_fit_shows_errored_trials_whatever_the_flags(run, fla
     saved = tune.Tuner.restore(first.experiment_path, counting, **flags).get_results()
     assert len(saved) == 2 and saved.num_errors == 1 and saved.num_terminated == 1
     assert [str(e) for e in saved.errors] == ["fails at 4"]
+
+
+_OPENED: list[str] | None = None  # paths opened or listed in this process while a test records them
+
+
+def _audit(event, args):
+    if _OPENED is not None and event in ("open", "os.listdir", "os.scandir") and args and isinstance(args[0], str):
+        _OPENED.append(os.path.abspath(args[0]))
+
+
+def _record_opens():
+    """Start recording the paths this process opens or lists (one audit hook for the session)."""
+    global _OPENED
+    if _OPENED is None and not getattr(sys, "_tunesmith_test_audit", False):
+        sys.addaudithook(_audit)  # hooks cannot be removed: it records only while _OPENED is a list
+        sys._tunesmith_test_audit = True
+    _OPENED = []
+
+
+def _stop_recording():
+    global _OPENED
+    opened, _OPENED = _OPENED, None
+    return opened
+
+
+def ends_once_allowed(config):
+    if config["x"] == 3 and not os.path.exists(config["allowed"]):
+        raise ValueError("not allowed yet")
+    return {"x": config["x"], "score": float(config["x"])}
+
+
+@pytest.mark.parametrize("journal_has_results", [True, False])
+def test_restore_reads_only_the_folders_of_trials_that_run_again(run, tmp_path, journal_has_results):
+    allowed = str(tmp_path / "allowed")
+    first = run(ends_once_allowed, {"x": tune.grid_search(list(range(8))), "allowed": allowed}, metric="score",
+                mode="max")
+    assert first.num_errors == 1
+    path = first.experiment_path
+    if not journal_has_results:  # as a journal written before trial_finished carried the last result
+        journal = os.path.join(path, "journal.jsonl")
+        records = [json.loads(line) for line in open(journal)]
+        with open(journal, "w") as f:
+            f.writelines(json.dumps({k: v for k, v in r.items() if k != "result"}) + "\n" for r in records)
+    folders = {os.path.abspath(r.path) for r in first}
+    errored = next(os.path.abspath(r.path) for r in first if r.error is not None)
+    open(allowed, "w").close()
+
+    _record_opens()
+    try:
+        tuner = tune.Tuner.restore(path, ends_once_allowed, resume_errored=True)
+        results = tuner.fit()
+    finally:
+        opened = _stop_recording()
+
+    read = {folder for folder in folders if any(p == folder or p.startswith(folder + os.sep) for p in opened)}
+    # Finished trials become stand-ins from the journal; the errored one is rebuilt and runs
+    # again. From a journal without the last results, each folder is read, as before.
+    assert len(folders) == 8 and read == ({errored} if journal_has_results else folders)
+    assert results.num_errors == 0 and results.num_terminated == 8
+    assert sorted(r.metrics["x"] for r in results) == list(range(8))
+    assert results.get_best_result().config["x"] == 7
+    # done as the trial ended (the journal's result); result.json's last row was written before
+    assert all(r.metrics["done"] for r in results) == journal_has_results
+    frame = results.get_dataframe()
+    assert sorted(frame["score"]) == [float(x) for x in range(8)]
+    assert all(len(r.metrics_dataframe) == 1 for r in results)
+
+
+class _KeepFirstSearchState(tune.Callback):
+    """Copies the searcher's state file as saved before the first trial was created."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def on_step_begin(self, iteration, trials, **info):
+        source = os.path.join(self.folder, "basic-variant-state-latest.json")
+        if iteration == 1 and not os.path.exists(source + ".first"):
+            shutil.copy(source, source + ".first")
+
+
+def test_restore_with_a_search_state_older_than_its_finished_trials_ends(run, storage):
+    # As after a kill -9 before the searcher's state was saved again: the restored search makes
+    # the finished trials again and, with max_concurrent_trials, waited for them for ever.
+    folder = os.path.join(storage, "exp")
+    first = run(ends_once_allowed, {"x": tune.grid_search(list(range(5))), "allowed": ""}, max_concurrent_trials=2,
+                run_config={"callbacks": [_KeepFirstSearchState(folder)]})
+    assert first.num_errors == 1  # x=3
+    state = os.path.join(folder, "basic-variant-state-latest.json")
+    os.replace(state + ".first", state)
+    results = tune.Tuner.restore(folder, ends_once_allowed).fit()
+    assert len(results) == 5 and results.num_errors == 1 and results.num_terminated == 4

@@ -27,7 +27,7 @@ from tunesmith.execution._executor import AttemptHandle, Executor
 from tunesmith.execution._retired import RetiredTrials, empty_final_result
 from tunesmith.execution._scheduling import SchedulingCore
 from tunesmith.execution._server import EventKind, TrialEvent, TrialServer
-from tunesmith.experiment._trial import Trial, TrialStatus
+from tunesmith.experiment._trial import FinishedTrial, Trial, TrialStatus
 from tunesmith.schedulers import Decision, TrialScheduler
 from tunesmith.search import SearchAlgorithm
 from tunesmith.storage import ExperimentStorage, checkpoint_exists
@@ -225,9 +225,20 @@ class Controller:
             suggestion = self.search_alg.next_trial()
             if suggestion is None:
                 return
-            if suggestion.trial_id in self._by_id:
-                continue  # a restored search replaying a trial the journal already has
+            known = self._by_id.get(suggestion.trial_id)
+            if known is not None:  # a restored search replaying a trial the journal already has
+                self._replayed(known)
+                continue
             self._add_trial(suggestion)
+
+    def _replayed(self, trial: Trial) -> None:
+        """The restored search made ``trial`` again: its state was saved before the trial was
+        created. If the trial has ended (before the restore, or since), the search is told now,
+        as it was not then; else it would count the trial as running for ever (and with
+        ``max_concurrent_trials`` never create the rest)."""
+        if trial.status.is_finished():
+            flat = flatten_dict(trial.last_result) if trial.last_result else {}
+            self.search_alg.on_trial_complete(trial.trial_id, flat, error=trial.status is TrialStatus.ERROR)
 
     def _add_trial(self, suggestion: Any) -> Trial:
         resources = self.settings.resources_for(suggestion.config)
@@ -258,14 +269,25 @@ class Controller:
         self._save_search_state()
         return trial
 
+    @property
+    def retired(self) -> RetiredTrials | None:
+        """The source of the finished trials' stand-ins; None when the trials' folders do not
+        get their results (no JSON logger), and finished trials stay whole in memory."""
+        return self._retired
+
     def adopt(self, trial: Trial, book: CheckpointBook) -> None:
-        """Take over a trial restored from the journal; PENDING ones are run again."""
-        self._position[trial.trial_id] = len(self.trials)
+        """Take over a trial restored from the journal; PENDING ones are run again. A
+        :class:`FinishedTrial` (made by :attr:`retired`) is kept as it is."""
         self.trials.append(trial)
         self._by_id[trial.trial_id] = trial
-        self._books[trial.trial_id] = book
         for checkpoint, metrics, _ in book.entries:  # every kept one, the latest too
             self._progress_at[checkpoint.url] = metrics
+        if isinstance(trial, FinishedTrial):
+            if book.entries or book.borrowed is not None:  # as _retire_finished keeps books
+                self._books[trial.trial_id] = book
+            return
+        self._position[trial.trial_id] = len(self.trials) - 1
+        self._books[trial.trial_id] = book
         if trial.status is TrialStatus.PENDING:
             self.core.add(trial)
         elif trial.status.is_finished():

@@ -20,7 +20,7 @@ from tunesmith.experiment._trial import FinishedTrial, Trial, TrialStatus
 from tunesmith.storage import ExperimentStorage
 from tunesmith.trainable import _session
 
-__all__ = ["RetiredTrials", "empty_final_result"]
+__all__ = ["RetiredTrials", "empty_final_result", "metric_score"]
 
 _CACHED = 64  # full trials kept after a read: a callback looking at a few recent ones reads each once
 
@@ -53,12 +53,7 @@ class RetiredTrials:
 
     def score(self, last_result: dict[str, Any]) -> Any:
         """The experiment's metric in ``last_result``, if it is a number (else None)."""
-        if self._metric is None or not last_result:
-            return None
-        value = last_result.get(self._metric)
-        if value is None and "/" in self._metric:
-            value = flatten_dict(last_result).get(self._metric)
-        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        return metric_score(last_result, self._metric)
 
     @staticmethod
     def kept(trial: Trial) -> dict[str, Any] | None:
@@ -126,6 +121,16 @@ class RetiredTrials:
         book = self._book_of(stub.trial_id)
         trial.checkpoint = book.latest if book is not None else None
         return trial
+
+
+def metric_score(result: dict[str, Any] | None, metric: Any) -> Any:
+    """``metric`` (``a/b`` for nested) in ``result``, if it is a number (else None)."""
+    if not isinstance(metric, str) or not result:
+        return None
+    value = result.get(metric)
+    if value is None and "/" in metric:
+        value = flatten_dict(result).get(metric)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _json_exact(value: Any) -> bool:

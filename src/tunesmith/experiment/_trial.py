@@ -190,6 +190,24 @@ class FinishedTrial(Trial):
         self._source = source
         self.kept = source.kept(trial)
 
+    @classmethod
+    def restored(cls, source: Any, *, trial_id: str, dirname: str | None, status: TrialStatus, experiment_tag: str,
+                 num_failures: int, attempt: int, resources: dict[str, float], param_names: tuple[str, ...],
+                 done: bool | None, score: Any) -> FinishedTrial:
+        """The stand-in of a trial that had finished when the experiment was restored, made from
+        what the journal says of it (no :class:`Trial` is built, no folder is read).
+
+        Args:
+            done: The ``done`` of its last result; None if it reported nothing.
+            score: The experiment's metric in its last result (None if there is none).
+        """
+        stub = cls.__new__(cls)
+        stub.trial_id, stub.dirname, stub.status, stub.experiment_tag = trial_id, dirname, status, experiment_tag
+        stub.num_failures, stub.attempt = num_failures, attempt
+        stub.resources, stub.param_names = source.shared(resources), source.shared(param_names)
+        stub._name, stub._done, stub._score, stub._source, stub.kept = None, done, score, source, None
+        return stub
+
     @property
     def path(self) -> str | None:
         return self._source.trial_path(self.dirname) if self.dirname is not None else None

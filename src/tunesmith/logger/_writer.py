@@ -218,7 +218,8 @@ class LogWriter:
 
     def _gone(self, exc: OSError | None) -> str:
         code = self._process.poll()
-        return (f"the log writer process {self._process.pid} ended unexpectedly (exit code {code}"
+        pid = "" if self._process.pid is None else f" {self._process.pid}"  # None: it ended before its pid came back
+        return (f"the log writer process{pid} ended unexpectedly (exit code {code}"
                 f"{f', {exc.strerror}' if exc is not None and exc.strerror else ''}); the experiment stopped. "
                 "What was recorded so far can be restored with Tuner.restore")
 

@@ -21,7 +21,7 @@ from tunesmith.storage._journal import ExperimentRecord, TrialRecord, iter_journ
 from tunesmith.storage._lock import driver_alive
 from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
 
-__all__ = ["OpenedExperiment", "RebuiltTrial", "last_values", "open_experiment", "rebuild_trial"]
+__all__ = ["OpenedExperiment", "RebuiltTrial", "fill_book", "last_values", "open_experiment", "rebuild_trial"]
 
 
 @dataclasses.dataclass
@@ -40,10 +40,24 @@ class OpenedExperiment:
         with open(os.path.join(self.storage.local_path, EXPERIMENT_FILE), "rb") as f:
             return cloudpickle.load(f)
 
-    def reread(self) -> None:
-        """Read the journal again (after the driver lock was taken: nothing changes it now)."""
+    def reread(self, on_result: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        """Read the journal again (after the driver lock was taken: nothing changes it now);
+        ``on_result`` as for :func:`open_experiment`."""
         self.storage.download()
-        self.record = _replayed(self.storage)
+        self.read(on_result)
+
+    def read(self, on_result: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        """Replay the journal as it is in the (local copy of the) folder now."""
+        self.record = _replayed(self.storage, on_result)
+
+    def journal_stamp(self) -> tuple[int, int] | None:
+        """The local journal's size and modification time (None without one): unchanged, the
+        journal has not been written since."""
+        try:
+            stat = os.stat(self.storage.journal_path)
+        except OSError:
+            return None
+        return stat.st_size, stat.st_mtime_ns
 
 
 @dataclasses.dataclass
@@ -56,7 +70,8 @@ class RebuiltTrial:
 
 
 def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tuple[str, ...] = (JOURNAL_FILE,),
-                    on_result: Callable[[str, dict[str, Any]], None] | None = None) -> OpenedExperiment:
+                    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+                    read: bool = True) -> OpenedExperiment:
     """Open the experiment at ``path``: a folder, its ``journal.jsonl``, or an fsspec URL.
 
     Args:
@@ -64,6 +79,7 @@ def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tu
         filesystem: An fsspec filesystem for the URL; inferred when omitted.
         need: The files the folder must have.
         on_result: Takes each finished trial's last result from the journal (see :func:`replay`).
+        read: False: the journal is not read yet (``record`` is empty until :meth:`OpenedExperiment.read`).
 
     Raises:
         ValueError: ``path`` is not a tunesmith experiment folder; names what is missing.
@@ -85,7 +101,8 @@ def open_experiment(path: str | os.PathLike, filesystem: Any = None, *, need: tu
             f"{url!r} is not a tunesmith experiment folder: it has no {' or '.join(missing)}. "
             "Pass the folder printed as 'Results: ...' at the end of a run"
         )
-    return OpenedExperiment(storage, _replayed(storage, on_result))
+    record = _replayed(storage, on_result) if read else ExperimentRecord({}, {}, False, False)
+    return OpenedExperiment(storage, record)
 
 
 def _replayed(storage: ExperimentStorage, on_result: Any = None) -> ExperimentRecord:
@@ -132,13 +149,17 @@ def rebuild_trial(storage: ExperimentStorage, record: TrialRecord, trainable: st
     for row in rows:
         trial.update_metric_analysis(flatten_dict(row))
     book = book if book is not None else CheckpointBook()
-    _fill_book(book, storage, record, rows)
+    fill_book(book, storage, record, rows)
     trial.checkpoint = book.latest
     return RebuiltTrial(trial, book, rows)
 
 
-def _fill_book(book: CheckpointBook, storage: ExperimentStorage, record: TrialRecord, rows: list[dict[str, Any]]) -> None:
-    """The checkpoints the journal says are kept, oldest first, with the metrics reported with each."""
+def fill_book(book: CheckpointBook, storage: ExperimentStorage, record: TrialRecord,
+              rows: list[dict[str, Any]] | None = None) -> None:
+    """The checkpoints the journal says are kept, oldest first, with the metrics reported with
+    each (from ``rows``, the trial's results; read from its folder when not given)."""
+    if rows is None:
+        rows = storage.trial_files(record.dirname).rows() if record.dirname and record.checkpoints else []
     by_iteration = {row.get("training_iteration"): row for row in rows}
     for entry in record.checkpoints:
         url = f"{storage.trial_url(record.dirname)}/{entry['path']}"

@@ -442,5 +442,8 @@ def _encoded_config(record: dict[str, Any]) -> Any:
     """The record's config, left pickled (decoded when the trial's ``config`` is read)."""
     blob = record.get("config_pkl")
     if blob and isinstance(blob, str):
+        view = record.get("config")
+        if type(view) is dict and isinstance(view.get("env"), str):  # part of the trial's name: read now
+            return _Pickled(blob).decode(record.get("trial_id", ""))
         return _Pickled(blob)
     return record.get("config", {})
