@@ -86,11 +86,15 @@ class _Process:
         is watched too: through a pidfd (no wake-ups while it runs: a worker may wait on
         hundreds at once), else by looking every half second.
         """
-        exit_fd = self._exit_fd()
+        exit_fd = None
         try:
             while True:
+                if exit_fd is None:
+                    exit_fd = self._exit_fd()
                 watched = [self.acks] if exit_fd is None else [self.acks, exit_fd]
-                ready = select.select(watched, [], [], 0.5 if exit_fd is None else None)[0]
+                # Until the template has said which pid its fork got, look again soon.
+                timeout = None if exit_fd is not None else 0.5 if self.popen.pid is not None else 0.02
+                ready = select.select(watched, [], [], timeout)[0]
                 if self.acks in ready:
                     return self.acks.read(1) == b"\n"
                 if exit_fd in ready or not self.alive():
@@ -101,15 +105,9 @@ class _Process:
 
     def _exit_fd(self) -> int | None:
         """A pidfd that becomes readable when the process ends; None where there are none,
-        or if it has ended already."""
-        if not hasattr(os, "pidfd_open"):
-            return None
-        while self.popen.pid is None and self.popen.returncode is None:  # a fork the template has not confirmed
-            try:
-                self.popen.wait(0.05)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.popen.returncode is not None:
+        if it has ended already, or if its pid is not known yet (never waited for here: a
+        wait for the template's reply would hold its socket from the other threads)."""
+        if not hasattr(os, "pidfd_open") or self.popen.pid is None:
             return None
         try:
             return os.pidfd_open(self.popen.pid)
