@@ -1,5 +1,6 @@
 """The fork server: a warm template process that forks the local executor's trial processes."""
 
+import json
 import os
 import signal
 import subprocess
@@ -177,3 +178,29 @@ def test_the_executor_reads_the_fork_servers_exit_codes_once_per_poll_however_ma
     assert results.num_errors == 1 and "exited with code 3" in str(results.errors[0])
     assert max(busy for busy, _ in busy_in_poll) >= 5  # it polled while many trials ran
     assert all(pumps <= 1 for _, pumps in busy_in_poll)
+
+
+_BARE_FORK = """
+import json, os, random, sys, threading
+from tunesmith.execution._forkserver import fork
+if sys.argv[1] == "thread":
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+r, w = os.pipe()
+pid = fork(bare=True, with_parent=False)
+if pid == 0:
+    os.write(w, json.dumps([random.random(), threading.active_count()]).encode())
+    os._exit(0)
+os.close(w)
+child_draw, child_threads = json.loads(os.read(r, 1000))
+os.waitpid(pid, 0)
+print(json.dumps({"same_draw": child_draw == random.random(), "child_threads": child_threads}))
+"""
+
+
+@pytest.mark.parametrize("threads", ["none", "thread"])
+def test_a_bare_fork_reseeds_random_and_falls_back_to_os_fork_with_another_thread(threads):
+    """Without Python's after-fork work the child still draws its own numbers; a process
+    with another thread gets os.fork, whose after-fork work leaves the child one thread."""
+    out = subprocess.run([sys.executable, "-c", _BARE_FORK, threads], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert json.loads(out) == {"same_draw": False, "child_threads": 1}

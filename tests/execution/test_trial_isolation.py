@@ -169,3 +169,64 @@ def test_each_trial_unpickles_the_trainable_in_its_own_process(run, tmp_path, re
     else:
         assert unpickled == sorted(f"unpickled-{r['pid']}" for r in rows) and len(unpickled) == 4
         assert [r["calls"] for r in rows] == [1, 1, 1, 1]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc (Linux)")
+def test_a_worker_forks_each_trial_with_no_other_thread(run):
+    """The worker beats for its child from its wait loop, not from a thread, so the child
+    is forked from a single-threaded process (see _forkserver.fork)."""
+    def train(config):
+        return {"worker_threads": len(os.listdir(f"/proc/{os.getppid()}/task"))}
+
+    results = run(train, {"i": tune.grid_search([0, 1, 2])})
+    assert [r.metrics["worker_threads"] for r in results] == [1, 1, 1]
+
+
+def draws(config):
+    import random
+
+    import numpy as np
+
+    return {"random": random.random(), "numpy": float(np.random.rand())}
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_each_trial_draws_its_own_random_numbers(run, reuse):
+    """The worker has ``random`` imported before it forks; each child still draws its own
+    numbers (Python's after-fork reseed, done by hand where the fork skips it)."""
+    tune.init(num_cpus=1)  # one worker forks every trial
+    rows = _rows(run(draws, {"i": tune.grid_search([0, 1, 2, 3])}, reuse_actors=reuse))
+    assert len({r["random"] for r in rows}) == 4 and len({r["numpy"] for r in rows}) == 4
+
+
+def _uses_the_runtime(config):
+    """Threads, a thread pool, a subprocess, a signal handler, a fork-based multiprocessing pool."""
+    import concurrent.futures
+    import multiprocessing
+    import signal
+    import subprocess
+
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(threading.current_thread() is not threading.main_thread()))
+    thread.start()
+    thread.join()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        squares = sum(pool.map(lambda x: x * x, range(10)))
+    echoed = subprocess.run(["echo", "hi"], capture_output=True, text=True, check=True).stdout.strip()
+    caught = []
+    signal.signal(signal.SIGUSR1, lambda *_: caught.append(1))
+    os.kill(os.getpid(), signal.SIGUSR1)
+    with multiprocessing.get_context("fork").Pool(2) as processes:
+        total = sum(processes.map(abs, [-1, -2, -3]))
+    return {"thread": seen == [True], "squares": squares, "echoed": echoed == "hi", "caught": len(caught),
+            "processes": total, "main": threading.current_thread() is threading.main_thread()}
+
+
+def test_a_trial_in_a_forked_child_can_use_threads_subprocesses_signals_and_multiprocessing(run):
+    """The child is forked without Python's after-fork work where the worker allows it (one
+    thread, no trial code run): the runtime must still be whole in it."""
+    results = run(_uses_the_runtime, {"i": tune.grid_search([0, 1])})
+    assert results.num_errors == 0, [r.error for r in results]
+    for result in results:
+        assert {k: result.metrics[k] for k in ("thread", "squares", "echoed", "caught", "processes", "main")} == {
+            "thread": True, "squares": 285, "echoed": True, "caught": 1, "processes": 6, "main": True}

@@ -1,14 +1,17 @@
-"""The trial side of liveness: a thread that says "still here" to the driver.
+"""The trial side of liveness: a thread (or a loop) that says "still here" to the driver.
 
 A trial process on a hung or cut-off host sends no EOF, so the driver would wait on it
 forever. Every trial process therefore sends a HEARTBEAT frame on its connection when it
 has sent nothing else for ``interval_s``, from a daemon thread, whatever the user's code is
 doing; the controller declares a running attempt lost once it has been silent for the
-heartbeat timeout. A trial that reports at least every ``interval_s`` sends no heartbeats
-(with 1,000 trials reporting once a second, the driver reads 1,000 frames a second, not
-2,000), and a connection is never silent for more than about twice ``interval_s``.
+heartbeat timeout. A worker waiting for the child it forked for an attempt beats for it
+from its own wait loop instead (:meth:`Heartbeat.beat_if_due`), so that it has no other
+thread when it forks (see :func:`tunesmith.execution._forkserver.fork`). A trial that
+reports at least every ``interval_s`` sends no heartbeats (with 1,000 trials reporting
+once a second, the driver reads 1,000 frames a second, not 2,000), and a connection is
+never silent for more than about twice ``interval_s``.
 
-The same thread notices a driver that has gone away: when a heartbeat cannot be sent,
+The same thread (or loop) notices a driver that has gone away: when a heartbeat cannot be sent,
 the process ends, so no trial runs on unsupervised after its driver died.
 """
 
@@ -74,6 +77,18 @@ class Heartbeat:
         self._thread.start()
         return self
 
+    @property
+    def started(self) -> bool:
+        """Whether the thread was started (a process whose loop calls :meth:`beat_if_due` has none)."""
+        return self._thread.ident is not None
+
+    def beat_if_due(self) -> None:
+        """Beat now unless paused or a frame went out in the last ``interval_s``: for a
+        caller that wakes every ``interval_s`` in a loop of its own instead of the thread
+        (a worker waiting for its forked child, which then forks with no other thread)."""
+        if not self._beat():
+            self._on_driver_gone()
+
     def stop(self) -> None:
         """Send no more heartbeats; call before closing the connection."""
         self._stopped.set()
@@ -82,11 +97,17 @@ class Heartbeat:
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval_s):
-            if self.paused or _wire.seconds_since_send() < self.interval_s:
-                continue  # a frame that went out since the last wake-up said as much
-            try:
-                _wire.send_frame(self.sock, _HEARTBEAT)
-            except OSError:
+            if not self._beat():
                 if not self._stopped.is_set():
                     self._on_driver_gone()
                 return
+
+    def _beat(self) -> bool:
+        """Send a heartbeat if one is due; False when the driver is gone."""
+        if self.paused or _wire.seconds_since_send() < self.interval_s:
+            return True  # a frame that went out since the last wake-up said as much
+        try:
+            _wire.send_frame(self.sock, _HEARTBEAT)
+        except OSError:
+            return False
+        return True

@@ -13,8 +13,9 @@ driver; ``{"disconnect": true}`` closes it between experiments. The process exit
 stdin closes, when a connected driver goes away, or when its parent dies, at once (a thread
 a trial left running does not keep it alive). The trial's own stdin is ``/dev/null``. With
 ``TUNESMITH_ACK_FD`` set (cluster executors), the process writes one byte to that file
-descriptor as each attempt ends, so its parent knows it is free again. A heartbeat thread
-(:mod:`tunesmith.execution._heartbeat`) runs while the process is connected.
+descriptor as each attempt ends, so its parent knows it is free again. Heartbeats
+(:mod:`tunesmith.execution._heartbeat`) come from a thread while the process runs an
+attempt itself, and from its wait loop while a child it forked runs one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import contextlib
 import json
 import mmap
 import os
+import select
 import signal
 import socket
 import struct
@@ -39,6 +41,11 @@ from tunesmith.execution._heartbeat import Heartbeat
 from tunesmith.execution._runner import run_attempt
 
 __all__ = ["main"]
+
+# Whether this process ran a trial itself (reuse_actors), in any experiment: then its
+# children are forked with Python's after-fork work (see _forkserver.fork).
+_ran_trial_code = [False]
+
 
 def connect(address: str, token: str | None, certificate: str | None = None) -> socket.socket:
     """A blocking connection to the driver; over TLS, trusting only ``certificate``, when given."""
@@ -190,15 +197,21 @@ class _Connection:
         self.sock = connect(self.address, self.token, self.certificate)
         self.heartbeat = Heartbeat(self.sock, _settings.heartbeat_interval_s())
         self.attempts.channel = _wire.Channel(self.sock)
-        if self.token:
+        if not self.token:  # the first frame must be the HELLO with its ticket
+            self.attempts.after_hello = self._start_heartbeat
+
+    def _start_heartbeat(self) -> None:
+        """Beat from a thread from now on: this process runs attempts itself."""
+        if not self.heartbeat.started:
             self.heartbeat.start()
-        else:  # the first frame must be the HELLO with its ticket
-            self.attempts.after_hello = self.heartbeat.start
 
     def run_here(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
         """Run the attempt in this process (``reuse_actors``), so that it may leave state for the next."""
         if self.sock is None:
             self._open()
+        if self.attempts.after_hello is None:  # else it starts once the HELLO is out
+            self._start_heartbeat()
+        _ran_trial_code[0] = True  # it may leave threads or at-fork hooks for this process's life
         self.attempts.run(trial_id, attempt, ticket)
 
     def run_in_child(self, trial_id: str, attempt: int, ticket: str | None = None) -> None:
@@ -206,19 +219,21 @@ class _Connection:
         ``os.environ``, threads) reaches a later attempt; this process stays as it was.
 
         The child inherits the connection. Once the connection carries heartbeats, this
-        process's heartbeat thread beats on for the child, paused while the child is stopped
-        (no thread to stop, start and end per attempt: a child starts none); frames stay whole
-        through :func:`_wire.share_sends_with_children`. Before that (the first frame must be
-        the child's HELLO with its ticket) the child beats itself. A child that dies without
-        ending as trials end takes this process with it, by the same exit code or signal, as
-        if the attempt had run here; a driver that has gone away ends this process, and so
-        the child.
+        process beats for the child while it waits for it (:meth:`_wait_for_child`: no
+        thread here, and none to start in each child), and not while the child is stopped;
+        frames stay whole through :func:`_wire.share_sends_with_children`. Before that (the
+        first frame must be the child's HELLO with its ticket) the child beats itself. A
+        child that dies without ending as trials end takes this process with it, by the same
+        exit code or signal, as if the attempt had run here; a driver that has gone away
+        ends this process, and so the child.
         """
         child_beats = self.attempts.after_hello is not None or bool(self.certificate)
         if not child_beats:
             _wire.share_sends_with_children()
         self.attempts.pickles.lend()
-        pid = fork()  # the child's collections skip, and do not copy, what this process holds
+        # The child's collections skip, and do not copy, what this process holds; a worker
+        # that never ran a trial itself forks without Python's after-fork work (see fork).
+        pid = fork(bare=not _ran_trial_code[0])
         if pid == 0:
             self.attempts.pickles.out = self.attempts.pickles.spare
             if self.certificate:
@@ -235,7 +250,7 @@ class _Connection:
                 traceback.print_exc()
                 code = 1
             _exit(code)
-        code = self._wait_for_child(pid)
+        code = self._wait_for_child(pid, beats=not child_beats)
         if code < 0:  # killed by a signal: so is this process
             with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep their default
                 signal.signal(-code, signal.SIG_DFL)
@@ -246,18 +261,49 @@ class _Connection:
         self.attempts.pickles.take_back()
         if child_beats and not self.certificate:  # the child sent the HELLO here: this process beats from now on
             self.attempts.after_hello = None
-            self.heartbeat.start()
 
-    def _wait_for_child(self, pid: int) -> int:
-        """The child's exit code (negative: the signal that ended it); no heartbeats while it
-        is stopped, as if it beat itself."""
+    def _wait_for_child(self, pid: int, beats: bool) -> int:
+        """The child's exit code (negative: the signal that ended it), beating for it (when
+        ``beats``) every heartbeat interval, but not while it is stopped, as if it beat itself.
+
+        The child's pidfd wakes this process when the child ends; a stop or a continue
+        shows at the next wake-up, before the heartbeat is due. Without pidfds (not Linux)
+        the heartbeat thread beats instead, paused while the child is stopped.
+        """
+        pidfd = None
+        if beats and not self.heartbeat.started:
+            try:
+                pidfd = os.pidfd_open(pid)
+            except (AttributeError, OSError):
+                self.heartbeat.start()
+        try:
+            while True:
+                if pidfd is not None and not select.select([pidfd], [], [], self.heartbeat.interval_s)[0]:
+                    code = self._child_status(pid, os.WNOHANG)
+                    if code is None and not self.heartbeat.paused:
+                        self.heartbeat.beat_if_due()
+                else:
+                    code = self._child_status(pid, 0)
+                if code is not None:
+                    return code
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def _child_status(self, pid: int, flags: int) -> int | None:
+        """Take the child's status changes (``flags``: 0 waits for one); its exit code once
+        it has ended, else None. The heartbeat pauses while the child is stopped."""
+        flags |= os.WUNTRACED | os.WCONTINUED
         while True:
-            _, status = os.waitpid(pid, os.WUNTRACED | os.WCONTINUED)
+            taken, status = os.waitpid(pid, flags)
+            if taken == 0:  # WNOHANG, and no change
+                return None
             stopped = os.WIFSTOPPED(status)
             if self.heartbeat is not None:  # None over TLS: the child beats on its own connection
                 self.heartbeat.paused = stopped
             if not stopped and not os.WIFCONTINUED(status):
                 return os.waitstatus_to_exitcode(status)
+            flags |= os.WNOHANG  # one change taken: take the rest without waiting
 
     def close(self) -> None:
         try:
