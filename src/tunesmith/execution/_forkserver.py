@@ -12,9 +12,10 @@ environment and working folder the request names; the experiment's log writer
 The driver talks to the server over a Unix ``SOCK_SEQPACKET`` pair, one JSON message per
 packet. Requests: ``{"op": "fork", "env", "cwd", "main", "args", "ack"}`` with the read end
 of the child's stdin pipe attached (and, for the log writer, the write end of its stdout
-pipe; for a worker of a cluster executor, ``"ack"``, its acknowledgement pipe), and ``{"op": "kill", "pid"}``. Replies: ``["forked", pid]`` (in the order
-of the requests) and ``["exited", pid, code]`` (``code`` as ``Popen.returncode`` gives
-it, negative for a signal). The server watches its children with pidfds, so an exit is
+pipe; for a worker of a cluster executor, ``"ack"``, its acknowledgement pipe), and
+``{"op": "kill", "pid"}``. Replies: ``["forked", pid]`` (in the order of the requests)
+and ``["exited", pid, code]`` (``code`` as ``Popen.returncode`` gives it, negative for a
+signal). The server watches its children with pidfds, so an exit is
 reported at once, and it alone reaps them, so a kill never reaches a reused pid.
 
 The server dies with the driver, and its trial processes die with it
