@@ -12,8 +12,9 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
                    the driver's peak RSS must not grow with the finished trials (goal: < 200 MB)
     analysis100000 ``ExperimentAnalysis`` over a 100,000-trial folder (``--short``: 20,000), built
                    once by a tunesmith run and kept under /tmp: open time, then
-                   ``ResultGrid(analysis).get_best_result`` and ``analysis.dataframe()``, peak RSS,
-                   in a fresh process (goal: open < 3 s, < 200 MB)
+                   ``ResultGrid(analysis).get_best_result``, ``analysis.dataframe()`` and
+                   ``ResultGrid(analysis).get_dataframe()``, time and peak RSS after each, in a
+                   fresh process (goal: open < 3 s, < 200 MB)
     restore100000  ``Tuner.restore`` + ``fit()`` of a finished 100,000-trial folder (``--short``: 20,000),
                    built once like analysis100000's and kept under /tmp (its top-level files are put
                    back after each run, so every run restores the same experiment): time, CPU, driver
@@ -28,7 +29,8 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
                    in cores, p50/p99 of the report round trip (measured in the trials), memory per
                    running trial (PSS) at mid-run. ``--engine dask``: the same on a local Dask
                    cluster of 8 worker processes on 127.0.0.1 (``LocalCluster(processes=True)``,
-                   started before the clock; its scheduler runs in the driver and is counted there)
+                   Dask's profiler off, started before the clock; its scheduler runs in the driver
+                   and is counted there)
     asha           ASHA over 64 trials of up to 27 steps of 0.05 s (bench_asha.py's problem); the
                    floor is the steps ASHA ran x 0.05 s / 2 CPUs
 
@@ -106,13 +108,21 @@ found = time.perf_counter()
 best_rss = rss()
 import pandas  # dataframe() needs it; its import alone is ~90 MB of RSS here
 pandas_rss = rss()
+framing, framing_cpu = time.perf_counter(), cpu()
 frame = analysis.dataframe()
-framed = time.perf_counter()
+framed, framed_cpu = time.perf_counter(), cpu()
+frame_rss = rss()  # the whole session: open, best result, pandas, dataframe()
 assert best.config["i"] == {n} - 1 and len(frame) == {n}, (best.config, len(frame))
+del frame
+grid_frame = ResultGrid(analysis).get_dataframe()
+gridded, gridded_cpu = time.perf_counter(), cpu()
+assert len(grid_frame) == {n} and list(grid_frame.columns)[-2:] == ["experiment_tag", "logdir"], grid_frame.columns
 print(json.dumps({{"open_s": opened - start, "open_cpu_s": opened_cpu - start_cpu,
-                  "get_best_result_s": found - opened, "dataframe_s": framed - found,
+                  "get_best_result_s": found - opened, "dataframe_s": framed - framing,
+                  "dataframe_cpu_s": framed_cpu - framing_cpu, "grid_dataframe_s": gridded - framed,
+                  "grid_dataframe_cpu_s": gridded_cpu - framed_cpu,
                   "open_peak_rss_mb": opened_rss, "best_peak_rss_mb": best_rss, "pandas_rss_mb": pandas_rss,
-                  "peak_rss_mb": rss()}}))
+                  "dataframe_peak_rss_mb": frame_rss, "peak_rss_mb": rss()}}))
 """,
     "restore": """
 from tunesmith import Tuner
@@ -228,14 +238,18 @@ def sample_memory():  # at mid-run: every process under the driver but the drive
 EXECUTOR = None  # the default local executor
 if {dask!r}:
     import math
+    import dask
     from distributed import Client, LocalCluster
     from tunesmith.execution import DaskExecutor
     # 8 worker processes; attempts leave the worker's thread pool (they wait on their trial
     # process), so one thread each is enough. Each worker declares the CPU its share of the
-    # trials asks for; the driver's ledger places them.
-    cluster = LocalCluster(n_workers=8, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, memory_limit=0,
-                           resources={{"CPU": math.ceil(N / 8) * 0.002 * 1.001}})
+    # trials asks for; the driver's ledger places them. Dask's profiler is off, as
+    # docs/scaling_out.md advises for hundreds of trials per worker: it samples every thread
+    # (one per running attempt) 100 times a second.
+    with dask.config.set({{"distributed.worker.profile.enabled": False}}):
+        cluster = LocalCluster(n_workers=8, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, memory_limit=0,
+                               resources={{"CPU": math.ceil(N / 8) * 0.002 * 1.001}})
     EXECUTOR = DaskExecutor(Client(cluster), min_workers=8, timeout_s=60)
 
 threading.Thread(target=sample_memory, daemon=True).start()

@@ -15,7 +15,7 @@ import collections
 import logging
 import math
 import os
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 
 from tunesmith._best import best_of, check_scope, metric_value, trial_score
 from tunesmith._checkpoint import Checkpoint
@@ -23,6 +23,8 @@ from tunesmith._config import check_mode
 from tunesmith._flatten import flatten_dict
 from tunesmith.experiment._trial import Trial
 from tunesmith.storage import LastResults, RebuiltTrial, TrialRecord, open_experiment, rebuild_trial
+from tunesmith.storage._last_results import grid_frame, strings_column
+from tunesmith.storage._last_results import rows_frame as _rows_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,6 +131,12 @@ class ExperimentAnalysis:
             return [t.status.value for t in self._given]
         return [self._record.status_of(record).value for record in self._records]
 
+    def _grid_frame(self) -> pd.DataFrame:
+        """``ResultGrid(self).get_dataframe()``, from the last results' columns."""
+        ids = self._ids()
+        tags = [t.experiment_tag for t in self._given] if self._given is not None else [r.tag for r in self._records]
+        return grid_frame(self._last, ids, tags)
+
     def _ids(self) -> list[str]:
         if self._given is not None:
             return [t.trial_id for t in self._given]
@@ -158,53 +166,64 @@ class ExperimentAnalysis:
 
     @property
     def results_df(self) -> pd.DataFrame:
-        """One row per trial (its last result, flattened with ``/``), indexed by ``trial_id``."""
+        """One row per trial (its last result, flattened with ``/``), indexed by ``trial_id``.
+
+        Built column by column from the results the journal carried: no trial folder is read."""
         import pandas as pd
 
         ids = self._ids()
         if not ids:
             return pd.DataFrame(columns=["trial_id"]).set_index("trial_id")
-        frame = self._last.frame(ids)
-        return frame if len(frame) == len(ids) else frame.reindex(pd.Index(ids, name="trial_id"))
+        return self._last.frame(ids, missing=True)
 
     @property
-    def trial_dataframes(self) -> dict[str, pd.DataFrame]:
-        """``{trial_id: every result of the trial, flattened with "/"}``."""
-        import pandas as pd
+    def trial_dataframes(self) -> Mapping[str, pd.DataFrame]:
+        """``{trial_id: every result of the trial, flattened with "/"}``.
 
-        return {trial.trial_id: pd.DataFrame([flatten_dict(row) for row in self._rows_of(trial)])
-                for trial in self.trials}
+        A mapping that reads a trial's results (and builds its frame) when that trial is
+        looked up, so it costs nothing over 100,000 trials until used."""
+        return _TrialFrames(self)
+
+    def _trial_frame(self, trial: Trial) -> pd.DataFrame:
+        return _rows_frame([flatten_dict(row) for row in self._rows_of(trial)])
 
     def get_all_configs(self, prefix: bool = False) -> dict[str, dict[str, Any]]:
         """``{trial id: config}``, as in Ray Tune; ``prefix=True`` flattens each config
-        with ``/`` and names the keys ``config/<key>``."""
-        return {
-            trial.trial_id: (flatten_dict({"config": trial.config}) if prefix else trial.config)
-            for trial in self.trials
-        }
+        with ``/`` and names the keys ``config/<key>``. Read from the journal: no trial
+        folder is read."""
+        if self._given is not None:
+            configs = {trial.trial_id: trial.config for trial in self._given}
+        else:
+            configs = {record.trial_id: record.read_config() for record in self._records}
+        if prefix:
+            return {trial_id: flatten_dict({"config": config}) for trial_id, config in configs.items()}
+        return configs
 
     def dataframe(self, metric: str | None = None, mode: str | None = None) -> pd.DataFrame:
         """One row per trial that reported: its last result, or its best by ``metric`` and ``mode``.
 
         Columns are the flattened result keys (``config/<key>`` included) and ``logdir``,
-        the trial's folder.
+        the trial's folder. The last results come from the journal, column by column.
 
         Raises:
             ValueError: ``mode`` without ``metric``, or a mode other than min/max.
         """
-        import pandas as pd
-
         check_mode(mode)
         if mode is not None and metric is None:
             raise ValueError(f"dataframe(mode={mode!r}) needs the metric to rank rows by: pass metric=...")
         if mode is None and self._given is None:  # the last results: no trial folder is read
-            frame = self._last.frame(self._ids())  # the trials that reported
-            dirnames = [self._records[self._position[t]].dirname for t in frame.index]
-            frame = frame.reset_index(drop=True)
-            frame["logdir"] = [self._storage.trial_local_path(d) if d else None for d in dirnames]
-            return frame
-        rows = []
-        for trial in self.trials:
+            last, storage = self._last, self._storage
+            reported = [record for record in self._records if record.trial_id in last]
+            dirnames = [r.dirname for r in reported]
+            if all(dirnames):  # the folders' paths made and handed to pandas a piece at a time
+                logdirs: Any = strings_column(
+                    lambda part: [storage.trial_local_path(d) for d in dirnames[part]], len(dirnames))
+            else:
+                logdirs = [storage.trial_local_path(d) if d else None for d in dirnames]
+            return last.frame([r.trial_id for r in reported], index=False, extra={"logdir": logdirs},
+                              tail=("logdir",))
+        rows = LastResults(share_strings=False)  # the rows, as columns: no list of 100,000 dicts
+        for i, trial in enumerate(self.trials):
             history = self._rows_of(trial)
             if not history:
                 continue
@@ -212,8 +231,8 @@ class ExperimentAnalysis:
             if mode is not None:
                 scores = [metric_value(r, metric) for r in history]
                 row = best_of(history, scores, mode) or row
-            rows.append({**flatten_dict(row), "logdir": trial.path})
-        return pd.DataFrame(rows)
+            rows.add(i, {**flatten_dict(row), "logdir": trial.path})
+        return rows.frame(range(len(self.trials)), index=False)
 
     # -- the best trial ---------------------------------------------------------------------------
     def get_best_trial(self, metric: str | None = None, mode: str | None = None, scope: str = "last",
@@ -302,7 +321,7 @@ class ExperimentAnalysis:
             import pandas as pd
 
             return pd.DataFrame()
-        return self.trial_dataframes[best.trial_id]
+        return self._trial_frame(best)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def get_trial_checkpoints_paths(self, trial: Trial | str, metric: str = _ITERATION) -> list[tuple[str, Any]]:
@@ -438,6 +457,33 @@ class _Trials(Sequence):
 
     def __repr__(self) -> str:
         return f"<{len(self)} trials of {self._analysis.experiment_path}>"
+
+
+class _TrialFrames(Mapping):
+    """``{trial id: the trial's results as a DataFrame}``, each read and built when looked up."""
+
+    def __init__(self, analysis: ExperimentAnalysis) -> None:
+        self._analysis = analysis
+
+    def __getitem__(self, trial_id: str) -> pd.DataFrame:
+        analysis = self._analysis
+        if analysis._given is not None:
+            trial = next((t for t in analysis._given if t.trial_id == trial_id), None)
+        else:
+            position = analysis._position.get(trial_id)
+            trial = analysis.trials[position] if position is not None else None
+        if trial is None:
+            raise KeyError(trial_id)
+        return analysis._trial_frame(trial)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._analysis._ids())
+
+    def __len__(self) -> int:
+        return len(self._analysis._ids())
+
+    def __repr__(self) -> str:
+        return f"<dataframes of the {len(self)} trials of {self._analysis.experiment_path}>"
 
 
 def _number(value: Any) -> float | None:

@@ -186,7 +186,7 @@ def _stand_in(retired: RetiredTrials, record: TrialRecord, status: TrialStatus, 
     return FinishedTrial.restored(retired, trial_id=record.trial_id, dirname=record.dirname, status=status,
                                   experiment_tag=record.tag, num_failures=record.num_failures,
                                   attempt=record.attempts - 1, resources=record.resources,
-                                  param_names=tuple(record.params), done=done, score=score)
+                                  param_names=record.packed_params[0], done=done, score=score)
 
 
 def _named_by_config(record: TrialRecord) -> bool:

@@ -66,11 +66,10 @@ class Result:
     @property
     def metrics_dataframe(self) -> pd.DataFrame:
         """Every reported row, flattened with ``/`` (needs pandas)."""
-        import pandas as pd
+        from tunesmith.storage._last_results import rows_frame
 
-        if self._metrics_dataframe is None:
-            rows = [flatten_dict(row) for row in _read_rows(self._files)]
-            self._metrics_dataframe = pd.DataFrame(rows)
+        if self._metrics_dataframe is None:  # built column by column
+            self._metrics_dataframe = rows_frame(flatten_dict(row) for row in _read_rows(self._files))
         return self._metrics_dataframe
 
     @classmethod
@@ -179,12 +178,16 @@ class ResultGrid:
 
     def __init__(self, experiment_analysis: Any, trial_ids: list[str] | None = None, experiment_path: str | None = None,
                  metric: Any = None, mode: Any = None, statuses: list[str] | None = None,
-                 last_values: Callable[[str], list[Any]] | None = None) -> None:
+                 last_values: Callable[[str], list[Any]] | None = None,
+                 last_frame: Callable[[], pd.DataFrame] | None = None) -> None:
         # Ray's one argument; Tuner passes its Results and the rest instead
         results = experiment_analysis
         if not isinstance(results, (list, LazyResults)):
             results, trial_ids, experiment_path, metric, mode, statuses = _from_analysis(results)
             last_values = experiment_analysis._last_values
+            last_frame = experiment_analysis._grid_frame
+        # get_dataframe() without a filter, built from the same columns
+        self._last_frame = last_frame
         # Each trial's value of a metric in its last result, without making its Result
         # (a grid over 100,000 trials finds the best from the journal's columns).
         self._last_values = last_values
@@ -265,13 +268,18 @@ class ResultGrid:
 
     def get_dataframe(self, filter_metric: str | None = None, filter_mode: str | None = None) -> pd.DataFrame:
         """One row per trial: its last result, or its best row by ``filter_metric``/``filter_mode``."""
-        import pandas as pd
-
         if (filter_metric is None) != (filter_mode is None):
             raise ValueError("pass both filter_metric and filter_mode, or neither")
         if filter_mode is not None and filter_mode not in ("min", "max"):
             raise ValueError(f"filter_mode must be 'min' or 'max', got {filter_mode!r}")
-        rows = []
+        if filter_metric is None and self._last_frame is not None:  # the last results, as columns
+            return self._last_frame()
+        from tunesmith.storage._last_results import rows_frame
+
+        return rows_frame(self._rows(filter_metric, filter_mode))
+
+    def _rows(self, filter_metric: str | None, filter_mode: str | None) -> Iterator[dict[str, Any]]:
+        """Each trial's row of :meth:`get_dataframe`, flattened, one at a time."""
         for result, trial_id in zip(self._results, self._trial_ids):
             row = result.metrics or {}
             if filter_metric is not None:
@@ -281,8 +289,7 @@ class ResultGrid:
                     row = pick(candidates, key=lambda r: flatten_dict(r)[filter_metric])
             flat = flatten_dict(row)
             flat["logdir"] = trial_id
-            rows.append(flat)
-        return pd.DataFrame(rows)
+            yield flat
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(r) for r in self._results)

@@ -28,7 +28,8 @@ from tunesmith.logger import CSVLoggerCallback, JsonLoggerCallback, LoggerCallba
 from tunesmith.logger._writer import LogWriter
 from tunesmith.schedulers import FIFOScheduler, TrialScheduler
 from tunesmith.search import SearchAlgorithm
-from tunesmith.storage import ExperimentStorage, last_values, unique_name
+from tunesmith.storage import ExperimentStorage, LastResults, last_results, last_values, unique_name
+from tunesmith.storage._last_results import grid_frame
 from tunesmith.storage._storage import EXPERIMENT_FILE, date_str
 from tunesmith.trainable._trainable import Trainable
 from tunesmith.trainable._wrap import check_trainable, resources_for, trainable_name
@@ -555,9 +556,17 @@ def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, me
         return [recorded[t.trial_id] if isinstance(t, FinishedTrial) and t.trial_id in recorded
                 else flatten_dict(t.last_result).get(key) for t in trials]
 
+    def frame() -> Any:
+        # finished trials' last results from the journal, the others' as they are: as columns
+        last = last_results(storage) if any(isinstance(t, FinishedTrial) for t in trials) else LastResults()
+        for t in trials:
+            if not (isinstance(t, FinishedTrial) and t.trial_id in last):
+                last.add(t.trial_id, t.last_result)
+        return grid_frame(last, [t.trial_id for t in trials], [t.experiment_tag for t in trials])
+
     statuses = [t.status.value for t in trials]
     return ResultGrid(LazyResults(trials, result_of), [t.trial_id for t in trials], storage.experiment_path,
-                      metric, mode, statuses, last_values=values_of)
+                      metric, mode, statuses, last_values=values_of, last_frame=frame)
 
 
 def _saved_results(tuner: Tuner) -> ResultGrid:

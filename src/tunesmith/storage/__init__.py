@@ -1,6 +1,13 @@
 """What is remembered: experiment and trial folders, the journal, checkpoints."""
 
-from tunesmith.storage._experiment import OpenedExperiment, RebuiltTrial, last_values, open_experiment, rebuild_trial
+from tunesmith.storage._experiment import (
+    OpenedExperiment,
+    RebuiltTrial,
+    last_results,
+    last_values,
+    open_experiment,
+    rebuild_trial,
+)
 from tunesmith.storage._journal import (
     JOURNAL_VERSION,
     Event,
@@ -32,6 +39,7 @@ __all__ = [
     "TrialFiles",
     "TrialRecord",
     "checkpoint_exists",
+    "last_results",
     "last_values",
     "open_experiment",
     "read_journal",

@@ -18,10 +18,19 @@ from tunesmith._flatten import flatten_dict
 from tunesmith.experiment import Trial, TrialStatus
 from tunesmith.storage._checkpoints import CheckpointBook
 from tunesmith.storage._journal import ExperimentRecord, TrialRecord, iter_journal, replay
+from tunesmith.storage._last_results import LastResults
 from tunesmith.storage._lock import driver_alive
 from tunesmith.storage._storage import EXPERIMENT_FILE, JOURNAL_FILE, ExperimentStorage, split_url
 
-__all__ = ["OpenedExperiment", "RebuiltTrial", "fill_book", "last_values", "open_experiment", "rebuild_trial"]
+__all__ = [
+    "OpenedExperiment",
+    "RebuiltTrial",
+    "fill_book",
+    "last_results",
+    "last_values",
+    "open_experiment",
+    "rebuild_trial",
+]
 
 
 @dataclasses.dataclass
@@ -126,6 +135,15 @@ def last_values(storage: ExperimentStorage, metric: str) -> dict[str, Any]:
     if os.path.exists(storage.journal_path):
         replay(iter_journal(storage.journal_path), keep)
     return values
+
+
+def last_results(storage: ExperimentStorage) -> LastResults:
+    """The last result of each finished trial whose ``trial_finished`` record carries one,
+    as columns: one pass of the journal."""
+    results = LastResults()
+    if os.path.exists(storage.journal_path):
+        replay(iter_journal(storage.journal_path), results.add)
+    return results
 
 
 def rebuild_trial(storage: ExperimentStorage, record: TrialRecord, trainable: str, status: TrialStatus,

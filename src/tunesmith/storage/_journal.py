@@ -185,8 +185,8 @@ class TrialRecord:
 
     trial_id: str
     tag: str
-    encoded_config: Any  # the config, or the journal's base64 cloudpickle of it until .config is read
-    params: dict[str, Any]
+    encoded_config: Any  # the config, or (a str) the journal's base64 cloudpickle of it until .config is read
+    packed_params: tuple[Any, ...]  # (keys, *values), the keys shared by the trials with the same ones
     resources: dict[str, float]
     dirname: str | None = None
     status: TrialStatus = TrialStatus.PENDING
@@ -200,9 +200,19 @@ class TrialRecord:
 
     @property
     def config(self) -> dict[str, Any]:
-        if isinstance(self.encoded_config, _Pickled):
-            self.encoded_config = self.encoded_config.decode(self.trial_id)
+        if isinstance(self.encoded_config, str):
+            self.encoded_config = _unpickle(self.encoded_config, self.trial_id)
         return self.encoded_config
+
+    def read_config(self) -> dict[str, Any]:
+        """The config, decoded afresh if still pickled (and left pickled here)."""
+        config = self.encoded_config
+        return _unpickle(config, self.trial_id) if isinstance(config, str) else config
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The searched parameters (``evaluated_params``)."""
+        return dict(zip(self.packed_params[0], self.packed_params[1:]))
 
     @config.setter
     def config(self, value: dict[str, Any]) -> None:
@@ -213,17 +223,13 @@ class TrialRecord:
         return self.status.is_finished()
 
 
-class _Pickled(str):
-    """A config as the journal holds it (base64 cloudpickle), decoded on first use."""
-
-    __slots__ = ()
-
-    def decode(self, trial_id: str) -> dict[str, Any]:
-        try:
-            return cloudpickle.loads(base64.b64decode(self))
-        except Exception:
-            logger.warning("could not unpickle the config of trial %s; it reads as {}", trial_id)
-            return {}
+def _unpickle(blob: str, trial_id: str) -> dict[str, Any]:
+    """A config as the journal holds it (base64 cloudpickle), decoded."""
+    try:
+        return cloudpickle.loads(base64.b64decode(blob))
+    except Exception:
+        logger.warning("could not unpickle the config of trial %s; it reads as {}", trial_id)
+        return {}
 
 
 @dataclasses.dataclass
@@ -238,6 +244,7 @@ class ExperimentRecord:
     version: int = 1
     driver_gone: bool = False  # unfinished, and no driver holds the folder: it died without a word
     resources: dict[tuple, dict[str, float]] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    param_keys: dict[tuple, tuple] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def status_of(self, trial: TrialRecord) -> TrialStatus:
         """The status to show for ``trial``: once the driver has ended, a trial it was
@@ -317,20 +324,21 @@ def replay(records: Iterable[dict[str, Any]],
     """
     experiment = ExperimentRecord({}, {}, False, False)
     for record in records:
-        event = _EVENTS.get(record.get("event"))
-        if event is None:
+        known = _DISPATCH.get(record.get("event"))
+        if known is None:
             continue
+        event, handle = known
         if event is Event.EXPERIMENT_STARTED:
             experiment = ExperimentRecord(record, {}, False, False, record.get("num_samples"),
                                           record.get("version", 1))
         else:
-            _EXPERIMENT_EVENTS.get(event, _apply_to_trial)(experiment, event, record)
+            handle(experiment, event, record)
             if on_result is not None and event is Event.TRIAL_FINISHED:
                 _hand_over(experiment, record, on_result)
     return experiment
 
 
-_EVENTS = {event.value: event for event in Event}
+_STATUSES = {status.value: status for status in TrialStatus}
 
 
 def _hand_over(experiment: ExperimentRecord, record: dict[str, Any],
@@ -351,9 +359,12 @@ def _trial_added(experiment: ExperimentRecord, event: Event, record: dict[str, A
             resources = shared[()] = shared.setdefault(tuple(sorted(resources.items())), resources)
         except TypeError:  # a value that does not hash: kept as it is
             pass
+    params = record.get("params") or {}
+    keys = tuple(params)
+    keys = experiment.param_keys.setdefault(keys, keys)
     experiment.trials[record["trial_id"]] = TrialRecord(
         record["trial_id"], record.get("tag", ""), _encoded_config(record),
-        record.get("params", {}), resources, restarted_from=record.get("restarted_from"),
+        (keys, *params.values()), resources, restarted_from=record.get("restarted_from"),
     )
 
 
@@ -414,10 +425,8 @@ def _failed(trial: TrialRecord, record: dict[str, Any]) -> None:
 
 
 def _finished(trial: TrialRecord, record: dict[str, Any]) -> None:
-    try:
-        trial.status = TrialStatus(record.get("status") or "TERMINATED")
-    except ValueError:
-        trial.status = TrialStatus.TERMINATED
+    status = record.get("status")  # a dict lookup, not an enum call per trial
+    trial.status = _STATUSES.get(status, TrialStatus.TERMINATED) if type(status) is str else TrialStatus.TERMINATED
     result = record.get("result")
     trial.result = result if isinstance(result, dict) else None
 
@@ -438,12 +447,30 @@ _TRIAL_EVENTS: dict[Event, Callable[[TrialRecord, dict[str, Any]], None]] = {
 }
 
 
+def _on_trial(apply: Callable[[TrialRecord, dict[str, Any]], None]) -> Callable[..., None]:
+    def handle(experiment: ExperimentRecord, event: Event, record: dict[str, Any]) -> None:
+        trial = experiment.trials.get(record.get("trial_id", ""))
+        if trial is not None:
+            apply(trial, record)
+    return handle
+
+
+# An event's name -> (the event, its handler), found by the name: an Enum member hashes in
+# Python, and a 100,000-trial journal has 300,000 records to dispatch.
+_DISPATCH: dict[str, tuple[Event, Callable[[ExperimentRecord, Event, dict[str, Any]], None]]] = {
+    event.value: (event, _EXPERIMENT_EVENTS.get(event) or (
+        _on_trial(_TRIAL_EVENTS[event]) if event in _TRIAL_EVENTS else _apply_to_trial))
+    for event in Event
+}
+
+
 def _encoded_config(record: dict[str, Any]) -> Any:
     """The record's config, left pickled (decoded when the trial's ``config`` is read)."""
     blob = record.get("config_pkl")
     if blob and isinstance(blob, str):
         view = record.get("config")
         if type(view) is dict and isinstance(view.get("env"), str):  # part of the trial's name: read now
-            return _Pickled(blob).decode(record.get("trial_id", ""))
-        return _Pickled(blob)
-    return record.get("config", {})
+            return _unpickle(blob, record.get("trial_id", ""))
+        return blob  # a str: a config itself is a dict
+    config = record.get("config", {})
+    return config if isinstance(config, dict) else {}
