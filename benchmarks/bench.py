@@ -29,7 +29,8 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
                    in cores, p50/p99 of the report round trip (measured in the trials), memory per
                    running trial (PSS) at mid-run. ``--engine dask``: the same on a local Dask
                    cluster of 8 worker processes on 127.0.0.1 (``LocalCluster(processes=True)``,
-                   started before the clock; its scheduler runs in the driver and is counted there)
+                   Dask's profiler off, started before the clock; its scheduler runs in the driver
+                   and is counted there)
     asha           ASHA over 64 trials of up to 27 steps of 0.05 s (bench_asha.py's problem); the
                    floor is the steps ASHA ran x 0.05 s / 2 CPUs
 
@@ -237,14 +238,18 @@ def sample_memory():  # at mid-run: every process under the driver but the drive
 EXECUTOR = None  # the default local executor
 if {dask!r}:
     import math
+    import dask
     from distributed import Client, LocalCluster
     from tunesmith.execution import DaskExecutor
     # 8 worker processes; attempts leave the worker's thread pool (they wait on their trial
     # process), so one thread each is enough. Each worker declares the CPU its share of the
-    # trials asks for; the driver's ledger places them.
-    cluster = LocalCluster(n_workers=8, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, memory_limit=0,
-                           resources={{"CPU": math.ceil(N / 8) * 0.002 * 1.001}})
+    # trials asks for; the driver's ledger places them. Dask's profiler is off, as
+    # docs/scaling_out.md advises for hundreds of trials per worker: it samples every thread
+    # (one per running attempt) 100 times a second.
+    with dask.config.set({{"distributed.worker.profile.enabled": False}}):
+        cluster = LocalCluster(n_workers=8, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, memory_limit=0,
+                               resources={{"CPU": math.ceil(N / 8) * 0.002 * 1.001}})
     EXECUTOR = DaskExecutor(Client(cluster), min_workers=8, timeout_s=60)
 
 threading.Thread(target=sample_memory, daemon=True).start()

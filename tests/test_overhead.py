@@ -110,6 +110,63 @@ def test_the_driver_waits_for_events_while_trials_queue_for_cpus(run):
     assert steps.steps < 600, steps.steps  # about 1.8 s of trials: a step per event or per 0.05 s
 
 
+def _driver_calls(run, n, name):
+    """Python function calls made in the driver's thread while ``n`` trivial trials run."""
+    import sys
+    import threading
+
+    calls = [0]
+    driver = threading.get_ident()
+
+    def count(frame, event, arg):
+        if event in ("call", "c_call") and threading.get_ident() == driver:
+            calls[0] += 1
+
+    sys.setprofile(count)
+    try:
+        results = run(trivial, {"i": tune.grid_search(list(range(n)))}, reuse_actors=True, run_config={"name": name})
+    finally:
+        sys.setprofile(None)
+    assert results.num_errors == 0
+    return calls[0]
+
+
+def test_the_driver_does_the_same_work_for_the_last_trial_as_for_the_first(run):
+    """No work per trial that grows with the trials so far (a scan of every trial, a list
+    that grows): trials 200-400 cost the driver as many calls as trials 40-200.
+    Function calls, not time: about 1,000 per trivial trial here."""
+    tune.init(num_cpus=2)
+    _driver_calls(run, 20, "warm")  # imports, caches
+    counts = [_driver_calls(run, n, f"n{n}") for n in (40, 200, 360)]
+    early, late = (counts[1] - counts[0]) / 160, (counts[2] - counts[1]) / 160
+    assert late < 1.15 * early, f"{early:.0f} calls per trial among trials 40-200, {late:.0f} among 200-360"
+
+
+def test_journal_records_are_written_before_the_driver_waits(run, monkeypatch):
+    """The records of a step may wait for the step's events (one write for both), but
+    never across a wait: a kill -9 during the wait finds them on disk."""
+    from tunesmith.execution import _server
+    from tunesmith.storage import _storage
+
+    made, waits = [], []
+    init, poll = _storage.ExperimentStorage.__init__, _server.TrialServer.poll
+
+    def recording_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    def recording_poll(self, timeout):
+        if timeout is None or timeout > 0:
+            waits.append(any(storage.journal_pending for storage in made))
+        return poll(self, timeout)
+
+    monkeypatch.setattr(_storage.ExperimentStorage, "__init__", recording_init)
+    monkeypatch.setattr(_server.TrialServer, "poll", recording_poll)
+    results = run(trivial, {"i": tune.grid_search(list(range(60)))}, reuse_actors=True)
+    assert results.num_errors == 0
+    assert waits and not any(waits), f"{sum(waits)} of {len(waits)} waits began with records not written"
+
+
 def _restored_bytes(run, storage, name, n):
     """Bytes traced while ``n`` finished trials are restored and fitted (nothing runs again),
     and still held after, with the Tuner and its ResultGrid alive: ``(held, peak)``."""

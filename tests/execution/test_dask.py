@@ -40,8 +40,8 @@ def executor(cluster):
 def _engine_pid():
     """The Dask worker this trial runs under (each attempt runs in a child of a trial process)."""
     process = psutil.Process(os.getppid())
-    while "tunesmith.execution._worker" in " ".join(process.cmdline()):
-        process = process.parent()
+    while any(m in " ".join(process.cmdline()) for m in ("tunesmith.execution._worker", "tunesmith.execution._forkserver")):
+        process = process.parent()  # past the trial process and the template it was forked from
     return process.pid
 
 
@@ -130,6 +130,40 @@ def test_local_cluster_quick_start(run):
         assert not executor.spans_hosts()
     finally:
         executor.close()
+
+
+def _ancestry(config):
+    """Wait until every trial of the run has started (so each holds its own trial process), then
+    report this attempt's trial process, the template it came from and that one's parent."""
+    folder, count = config["folder"], config["count"]
+    open(os.path.join(folder, str(config["i"])), "w").close()
+    deadline = time.time() + 60
+    while len(os.listdir(folder)) < count and time.time() < deadline:
+        time.sleep(0.05)
+    process = psutil.Process(os.getppid())
+    template = process.parent()
+    return {"process": process.pid, "process_cmdline": process.cmdline(), "template": template.pid,
+            "template_cmdline": template.cmdline(), "template_parent": template.ppid(),
+            "all_started": len(os.listdir(folder)) >= count}
+
+
+def test_concurrent_attempts_on_a_worker_are_forks_of_one_template_not_new_pythons(run, tmp_path):
+    executor = DaskExecutor.local(n_workers=1, cpus_per_worker=4)  # the worker is a thread of this process
+    try:
+        results = run(tune.with_resources(_ancestry, {"cpu": 1}),
+                      {"i": tune.grid_search(list(range(4))), "folder": str(tmp_path), "count": 4}, executor=executor)
+    finally:
+        executor.close()
+    rows = [r.metrics for r in results]
+    assert not psutil.pid_exists(rows[0]["template"])  # closing the cluster ended it
+    assert results.num_errors == 0 and all(row["all_started"] for row in rows)
+    assert len({row["process"] for row in rows}) == 4  # four trial processes at once
+    assert len({row["template"] for row in rows}) == 1  # all forked from one template...
+    template = rows[0]
+    assert template["template_parent"] == os.getpid()  # ...which the Dask worker started
+    assert "tunesmith.execution._forkserver" in " ".join(template["template_cmdline"])
+    # A trial process started as a new Python would run `-c "...tunesmith.execution._worker..."`.
+    assert all(row["process_cmdline"] == template["template_cmdline"] for row in rows)
 
 
 # -- bad input ----------------------------------------------------------------------------------------

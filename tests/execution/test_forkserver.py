@@ -104,12 +104,17 @@ def test_the_executor_replaces_a_fork_server_that_was_killed(run):
 
 
 def test_no_fork_server_outlives_its_executor(run):
+    others = set(_fork_servers())  # e.g. the templates of another test's in-process Dask workers
     executor = LocalExecutor(num_cpus=2)
     run(env_and_cwd, executor=executor)
     assert executor.pool._template is None  # a user's executor keeps nothing after its experiment
-    servers = [p for p in psutil.Process().children() if "_forkserver" in _command_line(p)]
+    servers = [p for p in _fork_servers() if p not in others]
     gone, alive = psutil.wait_procs(servers, timeout=5)
     assert not alive
+
+
+def _fork_servers() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children() if "_forkserver" in _command_line(p)]
 
 
 def _command_line(process: psutil.Process) -> str:

@@ -59,7 +59,7 @@ class TrialRunner(WorkerPlugin):
         self.processes: TrialProcesses | None = None
 
     def setup(self, worker: Any) -> None:
-        self.processes = TrialProcesses()
+        self.processes = TrialProcesses(fork_server=True)  # hundreds of attempts at once: forks, not new Pythons
 
     def teardown(self, worker: Any) -> None:
         if self.processes is not None:

@@ -10,11 +10,12 @@ environment and working folder the request names; the experiment's log writer
 (:mod:`tunesmith.logger._writer`) is started the same way.
 
 The driver talks to the server over a Unix ``SOCK_SEQPACKET`` pair, one JSON message per
-packet. Requests: ``{"op": "fork", "env", "cwd", "main", "args"}`` with the read end of the
-child's stdin pipe attached (and, for the log writer, the write end of its stdout pipe),
-and ``{"op": "kill", "pid"}``. Replies: ``["forked", pid]`` (in the order
-of the requests) and ``["exited", pid, code]`` (``code`` as ``Popen.returncode`` gives
-it, negative for a signal). The server watches its children with pidfds, so an exit is
+packet. Requests: ``{"op": "fork", "env", "cwd", "main", "args", "ack"}`` with the read end
+of the child's stdin pipe attached (and, for the log writer, the write end of its stdout
+pipe; for a worker of a cluster executor, ``"ack"``, its acknowledgement pipe), and
+``{"op": "kill", "pid"}``. Replies: ``["forked", pid]`` (in the order of the requests)
+and ``["exited", pid, code]`` (``code`` as ``Popen.returncode`` gives it, negative for a
+signal). The server watches its children with pidfds, so an exit is
 reported at once, and it alone reaps them, so a kill never reaches a reused pid.
 
 The server dies with the driver, and its trial processes die with it
@@ -51,6 +52,9 @@ __all__ = ["ForkServer", "ProcessKind", "available", "die_with_parent", "fork"]
 _COMMAND = "from tunesmith.execution._forkserver import serve; serve({fd})"
 _MAX_MESSAGE = 1 << 20
 _PR_SET_PDEATHSIG = 1
+# Longest wait for the server's next message before looking again: another thread (a Dask
+# worker's) may have taken in the one this thread waits for.
+_PUMP_S = 0.1
 
 
 class ProcessKind(enum.Enum):
@@ -179,15 +183,15 @@ class ForkedProcess:
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.returncode is None:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+            left = _PUMP_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
                 raise subprocess.TimeoutExpired(f"trial process {self.pid}", timeout or 0)
-            self._server.pump(left)
+            self._server.pump(min(left, _PUMP_S))
         return self.returncode
 
     def kill(self) -> None:
         while self.pid is None and self.returncode is None:
-            self._server.pump(None)  # it is being forked
+            self._server.pump(_PUMP_S)  # it is being forked
         if self.returncode is None:
             self._server.request({"op": "kill", "pid": self.pid})
 
@@ -218,7 +222,7 @@ class ForkServer:
         return not self._closed and self._process.poll() is None
 
     def spawn(self, env: dict[str, str], cwd: str, main: ProcessKind | str = ProcessKind.WORKER,
-              args: list | None = None) -> ForkedProcess:
+              args: list | None = None, ack_fd: int | None = None) -> ForkedProcess:
         """A new process; it starts reading its stdin once forked (a few ms, or when the
         server has finished its imports).
 
@@ -227,6 +231,9 @@ class ForkServer:
             cwd: Its working folder.
             main: What it runs: a :class:`ProcessKind` (or its value). A log writer (see
                 :mod:`tunesmith.logger._writer`) gets a stdout pipe too, and ``args``.
+            ack_fd: For a worker: a pipe's write end it acknowledges each attempt on (a
+                copy is passed; ``TUNESMITH_ACK_FD`` names it in the child). The caller
+                keeps and closes its own.
         """
         main = ProcessKind(main)
         stdin_read, stdin_write = os.pipe()
@@ -236,10 +243,12 @@ class ForkServer:
             stdout_read, stdout_write = os.pipe()
             given.append(stdout_write)
         process = ForkedProcess(self, stdin_write, stdout_read)
-        request = {"op": "fork", "env": env, "cwd": cwd, "main": main.value, "args": args or []}
+        request = {"op": "fork", "env": env, "cwd": cwd, "main": main.value, "args": args or [],
+                   "ack": ack_fd is not None}
+        passed = given if ack_fd is None else [*given, ack_fd]
         with self._lock:
             try:
-                self._send(lambda: socket.send_fds(self._sock, [json.dumps(request).encode()], given))
+                self._send(lambda: socket.send_fds(self._sock, [json.dumps(request).encode()], passed))
             except OSError:
                 process.returncode = -signal.SIGKILL  # the server is gone: so is the child it would have made
             else:
@@ -382,7 +391,10 @@ def serve(fd: int) -> None:
                 sock.close()
                 for pidfd in pidfds.values():
                     os.close(pidfd)
-                _become_child(fds, request["env"], request["cwd"])
+                env = request["env"]
+                if request.get("ack"):  # the last fd: kept as it is, named by the environment
+                    env = dict(env, TUNESMITH_ACK_FD=str(fds.pop()))
+                _become_child(fds, env, request["cwd"])
                 if log_writer:
                     _writer.main(*request["args"])  # its files are closed when it returns
                     # No interpreter teardown of this copy of a warm process: it took 50-270 ms,

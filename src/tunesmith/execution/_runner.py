@@ -146,7 +146,11 @@ def run_attempt(channel: Any, assignment: _protocol.Assignment, trainable: Any, 
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         message = _error_frame(exc)
     finally:
+        held = session.take_held()
+        if held and _session.has_attempt_end_hooks():  # the driver hears of the result before they run
+            channel.send_frames(held)
+            held = []
         _session.run_attempt_end_hooks(failed=isinstance(message, _protocol.Error))  # in the trial's folder still
         _session._set_session(None)
         os.chdir(original_cwd)
-    channel.send(message)
+    channel.send_frames([*held, message])  # a function's return value and DONE: one write

@@ -21,7 +21,7 @@ from typing import IO, Any
 from tunesmith import _protocol
 
 __all__ = ["Channel", "ConnectionClosed", "FrameBuffer", "FrameTooLarge", "OutBuffer", "decision_frame", "frame_bytes",
-           "frame_parts", "recv_frame", "seconds_since_send", "send_frame"]
+           "frame_parts", "recv_frame", "seconds_since_send", "send_frame", "send_frames"]
 
 _HEADER = struct.Struct("!I")
 
@@ -140,7 +140,12 @@ def _mark_sent() -> None:
 
 def send_frame(sock: socket.socket, frame: Any) -> None:
     """Send one frame on a blocking socket (the trial's side)."""
-    data = frame_bytes(frame)
+    send_frames(sock, [frame])
+
+
+def send_frames(sock: socket.socket, frames: list[Any]) -> None:
+    """Send ``frames`` on a blocking socket in one write (the trial's side)."""
+    data = b"".join(part for frame in frames for part in frame_parts(frame))
     with _send_lock:
         if _process_lock is None:
             sock.sendall(data)
@@ -250,6 +255,10 @@ class Channel:
 
     def send(self, frame: Any) -> None:
         send_frame(self.sock, frame)
+
+    def send_frames(self, frames: list[Any]) -> None:
+        """Send ``frames`` in one write: the driver reads them with one wake-up."""
+        send_frames(self.sock, frames)
 
     def recv(self) -> Any:
         return recv_frame(self.sock)

@@ -217,6 +217,11 @@ class ExperimentStorage:
             self._defer_journal = False
             self.flush_journal()
 
+    @property
+    def journal_pending(self) -> bool:
+        """Whether records wait for the end of a :meth:`deferred_journal` block (for tests)."""
+        return bool(self._journal_pending)
+
     def attach_log_writer(self, writer: Any) -> None:
         """Hand ``writer`` (a :class:`tunesmith.logger._writer.LogWriter`) its operations
         before each journal write, so the trial files never lag behind the journal."""

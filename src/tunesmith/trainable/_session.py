@@ -58,6 +58,7 @@ class _Session:
         self.checkpoint_index: int = assignment.checkpoint_index
         self.attempt: int = assignment.attempt
         self.decisions: bool = assignment.decisions
+        self.held: list[Any] = []  # the final result, sent with the attempt's last frame
         self.seq = 0
         self.save_requested = False
         self.iterations_since_restore = 0
@@ -128,11 +129,19 @@ class _Session:
 
     def send_result(self, result: dict[str, Any], checkpoint_dir_name: str | None, final: bool = False) -> None:
         """Send a result and wait for the driver's decision; a ``final`` one (the trial
-        ends right after) is not answered, nor is any when the driver makes no decisions."""
+        ends right after) is not answered, nor is any when the driver makes no decisions.
+
+        A ``final`` result is held, and goes out with the attempt's DONE in one write
+        (:meth:`take_held`): one wake-up of the driver per short trial, not two.
+        """
         self.seq += 1
         encoded = _protocol.encode_result(result, _warned_keys)
-        self.channel.send(_protocol.Result(self.seq, encoded, checkpoint_dir_name, final))
-        if final or not self.decisions:
+        frame = _protocol.Result(self.seq, encoded, checkpoint_dir_name, final)
+        if final:
+            self.held.append(frame)
+            return
+        self.channel.send(frame)
+        if not self.decisions:
             return
         while True:
             message = self.channel.recv()
@@ -141,6 +150,11 @@ class _Session:
         self.save_requested = message.save
         if message.decision in ("STOP", "PAUSE"):
             raise TrialInterrupt(message.decision)
+
+    def take_held(self) -> list[Any]:
+        """The frames held back to go out with the next one (see :meth:`send_result`)."""
+        held, self.held = self.held, []
+        return held
 
     def send_checkpoint(self, name: str) -> None:
         """Tell the driver about checkpoint ``name``, saved outside a result."""
@@ -178,6 +192,11 @@ def at_attempt_end(hook: Callable[[bool], None]) -> None:
     (and experiments), so "at exit" would be too late. Outside a trial, does nothing."""
     if _session is not None:
         _attempt_end_hooks.append(hook)
+
+
+def has_attempt_end_hooks() -> bool:
+    """Whether hooks wait for the end of the attempt (see :func:`at_attempt_end`)."""
+    return bool(_attempt_end_hooks)
 
 
 def run_attempt_end_hooks(failed: bool) -> None:
