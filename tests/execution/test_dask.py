@@ -66,6 +66,42 @@ def test_trials_spread_over_workers_and_never_overcommit_one(run, executor):
         assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(intervals, intervals[1:]))
 
 
+def test_polling_looks_at_the_attempts_that_ended_not_at_every_running_one(run, executor, monkeypatch):
+    """Each loop step polls the executor; with 1,000 running attempts a look at each per step
+    was a fifth of the driver's CPU. Ended tasks are queued by their done-callbacks, and every
+    attempt is looked at only when the workers are refreshed (once a second)."""
+    calls = {"poll": 0, "exited": 0, "refresh": 0}
+    poll, exited, refresh = DaskExecutor.poll, DaskExecutor._exited, DaskExecutor._refresh_nodes
+
+    def counting_poll(self):
+        calls["poll"] += 1
+        return poll(self)
+
+    def counting_exited(self, handle):
+        calls["exited"] += 1
+        return exited(self, handle)
+
+    def counting_refresh(self, force=False):
+        did = refresh(self, force)
+        calls["refresh"] += did
+        return did
+
+    monkeypatch.setattr(DaskExecutor, "poll", counting_poll)
+    monkeypatch.setattr(DaskExecutor, "_exited", counting_exited)
+    monkeypatch.setattr(DaskExecutor, "_refresh_nodes", counting_refresh)
+
+    def train(config):
+        for i in range(40):
+            time.sleep(0.01)
+            tune.report({"i": i})
+
+    results = run(train, {"t": tune.grid_search(list(range(6)))}, executor=executor,
+                  run_config={"stop": {"i": 1000}})  # a stopper: every report is a loop step
+    assert results.num_errors == 0
+    assert calls["poll"] > 100, calls
+    assert calls["exited"] <= 3 * calls["refresh"], calls  # 3 workers of 1 CPU: at most 3 running
+
+
 def test_fractional_and_whole_gpus_get_the_workers_device_ids(run, executor):
     def train(config):
         time.sleep(0.4)

@@ -13,6 +13,7 @@ and keeps its own ledger, with GPU slots that the worker's ``GpuSlots`` plugin n
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import logging
@@ -47,8 +48,10 @@ class _Task:
     future: Any
     worker: str
     key: str
+    attempt: tuple[str, int] = ("", 0)  # (trial_id, attempt)
     exit_code: int | None = None
     ended: threading.Event = dataclasses.field(default_factory=threading.Event)
+    done: collections.deque | None = None  # where it goes once ended, for the executor's poll
 
     def record(self, future: Any) -> None:
         """Done-callback (a Dask thread): keep the exit code, so polling never blocks.
@@ -65,6 +68,8 @@ class _Task:
         else:  # the worker died ("error": KilledWorker) or the task was cancelled
             self.exit_code = _KILLED
         self.ended.set()
+        if self.done is not None:
+            self.done.append(self)
 
 
 class DaskExecutor(Executor):
@@ -143,6 +148,7 @@ class DaskExecutor(Executor):
         self._background = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="tunesmith-dask")
         self._run_id = ""
         self._nodes_at = 0.0
+        self._done: collections.deque[_Task] = collections.deque()  # tasks ended since the last poll
         self._hosts: dict[str, str] = {}  # worker address -> host
         self._closed = False
 
@@ -282,7 +288,7 @@ class DaskExecutor(Executor):
                     ticket=ticket, gpu_slots=handle.allocation.gpu_ids)
         future = self.client.submit(run_attempt, spec, key=key, workers=[worker], allow_other_workers=False,
                                     pure=False, retries=0)
-        task = _Task(future, worker, key)
+        task = _Task(future, worker, key, (handle.trial_id, handle.attempt), done=self._done)
         self._live.add(task)
         future.add_done_callback(task.record)
         handle.engine_ref = task
@@ -311,8 +317,22 @@ class DaskExecutor(Executor):
         return task.exit_code
 
     def poll(self) -> list[tuple[AttemptHandle, int | None]]:
-        self._refresh_nodes()
-        return super().poll()
+        """The attempts whose task ended since the last poll, from their done-callbacks; every
+        attempt once a second, when the workers are refreshed (one may have left). Not a look
+        at each of 1,000 running attempts per loop step."""
+        if self._refresh_nodes():
+            self._done.clear()  # the scan sees these: each task is queued after it has ended
+            return super().poll()
+        ended = []
+        while self._done:
+            task = self._done.popleft()
+            handle = self._handles.get(task.attempt)
+            if handle is None or handle.engine_ref is not task or task.exit_code is None:
+                continue  # killed or finished already, or its process lives on (no exit to report)
+            del self._handles[task.attempt]
+            self._ledger.release(handle.allocation)
+            ended.append((handle, task.exit_code))
+        return ended
 
     def _shutdown(self) -> None:
         # Trial processes end right after their DONE; wait a moment so their tasks finish
@@ -362,12 +382,12 @@ class DaskExecutor(Executor):
                 del self._tasks[worker]
         return set(self._tasks)
 
-    def _refresh_nodes(self, force: bool = False) -> None:
-        """Add workers that joined and drop those that left (at most once a second)."""
+    def _refresh_nodes(self, force: bool = False) -> bool:
+        """Add workers that joined and drop those that left (at most once a second); whether it did."""
         now = time.monotonic()
         ledger = self._ledger
         if ledger is None or (not force and now - self._nodes_at < _NODE_REFRESH_S):
-            return
+            return False
         self._nodes_at = now
         self._live = {t for t in self._live if not t.ended.is_set()}
         workers = self._workers()
@@ -379,6 +399,7 @@ class DaskExecutor(Executor):
             if address not in ledger.nodes:
                 ledger.add_node(address, _worker_ledger(info))
             self._hosts[address] = str(info.get("host", ""))
+        return True
 
     def _worker_hosts(self) -> dict[str, str]:
         if not self._hosts:
