@@ -30,7 +30,9 @@ Workloads (default: all), 2 CPUs, one CPU per trial unless stated:
                    running trial (PSS) at mid-run. ``--engine dask``: the same on a local Dask
                    cluster of 8 worker processes on 127.0.0.1 (``LocalCluster(processes=True)``,
                    Dask's profiler off, started before the clock; its scheduler runs in the driver
-                   and is counted there)
+                   and is counted there). ``--engine dask-cli``: the same 8 workers and the
+                   scheduler as ``dask worker``/``dask scheduler`` processes, as on a real
+                   cluster; the scheduler's CPU is reported apart from the driver's
     asha           ASHA over 64 trials of up to 27 steps of 0.05 s (bench_asha.py's problem); the
                    floor is the steps ASHA ran x 0.05 s / 2 CPUs
 
@@ -236,7 +238,34 @@ def sample_memory():  # at mid-run: every process under the driver but the drive
                   driver_rss_mb=psutil.Process().memory_info().rss / 2**20)
 
 EXECUTOR = None  # the default local executor
-if {dask!r}:
+SCHEDULER = None  # dask-cli: the scheduler's process
+CLUSTER = []  # dask-cli: the scheduler and worker processes we started
+if {dask!r} == "dask-cli":
+    import math
+    import subprocess
+    import tempfile
+    from distributed import Client
+    from tunesmith.execution import DaskExecutor
+    folder = tempfile.mkdtemp()
+    scheduler_file = os.path.join(folder, "scheduler.json")
+    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False")
+    def start(module, *args):
+        process = subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        CLUSTER.append(process)
+        return process
+    SCHEDULER = psutil.Process(start("distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+                                     "--no-dashboard", "--scheduler-file", scheduler_file).pid)
+    while not os.path.exists(scheduler_file):
+        time.sleep(0.05)
+    for i in range(8):
+        start("distributed.cli.dask_worker", "--scheduler-file", scheduler_file, "--host", "127.0.0.1",
+              "--no-dashboard", "--nthreads", "1", "--memory-limit", "0", "--name", f"w{{i}}",
+              "--resources", f"CPU={{math.ceil(N / 8) * 0.002 * 1.001}}")
+    client = Client(scheduler_file=scheduler_file)
+    client.wait_for_workers(8, timeout=120)
+    EXECUTOR = DaskExecutor(client, min_workers=8, timeout_s=60)
+elif {dask!r} == "dask":
     import math
     import dask
     from distributed import Client, LocalCluster
@@ -254,6 +283,7 @@ if {dask!r}:
 
 threading.Thread(target=sample_memory, daemon=True).start()
 cpu_before = psutil.Process().cpu_times()
+scheduler_before = SCHEDULER.cpu_times() if SCHEDULER else None
 start = time.perf_counter()
 results = tune.Tuner(tune.with_resources(train, {{"cpu": 0.002}}), param_space={{"t": tune.grid_search(list(range(N)))}},
                      tune_config=tune.TuneConfig(executor=EXECUTOR),
@@ -262,6 +292,11 @@ results = tune.Tuner(tune.with_resources(train, {{"cpu": 0.002}}), param_space={
 elapsed = time.perf_counter() - start
 cpu_after = psutil.Process().cpu_times()
 driver_cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+extra = {{}}
+if SCHEDULER:
+    scheduler_after = SCHEDULER.cpu_times()
+    scheduler_cpu = (scheduler_after.user - scheduler_before.user) + (scheduler_after.system - scheduler_before.system)
+    extra = dict(scheduler_cpu_s=scheduler_cpu, scheduler_cores=scheduler_cpu / elapsed)
 trips = []
 for r in results:
     with open(os.path.join(r.path, "result.json")) as f:
@@ -273,10 +308,20 @@ finish(start, results, results_reported=n_results, driver_cpu_s=driver_cpu, driv
        p99_ms=1000 * trips[int(len(trips) * 0.99)], max_ms=1000 * trips[-1],
        trial_processes=memory.get("processes", 0), pss_per_trial_mb=memory.get("pss_mb", 0) / N,
        rss_per_trial_mb=memory.get("rss_mb", 0) / N, driver_rss_mb=memory.get("driver_rss_mb", 0),
-       load_average=os.getloadavg()[0])
+       load_average=os.getloadavg()[0], **extra)
 if EXECUTOR is not None:
     EXECUTOR.close()
-    cluster.close()
+    if CLUSTER:
+        client.close()
+        for process in reversed(CLUSTER):  # the workers, then the scheduler, by pid
+            process.terminate()
+        for process in CLUSTER:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    else:
+        cluster.close()
 """,
     "asha": """
 import math
@@ -342,7 +387,7 @@ def _workload(name: str, engine: str, python: str, args: argparse.Namespace) -> 
     if name == "trivial100000" and args.short:
         n = 20_000
     code = PRELUDE.format(imports=IMPORTS[engine]) + WORKLOADS[kind].format(
-        n=n or 0, seconds=seconds, dask=args.engine == "dask", reuse=reuse)
+        n=n or 0, seconds=seconds, dask=args.engine, reuse=reuse)
     return _run_program(python, code, engine)
 
 
@@ -428,8 +473,10 @@ def main() -> None:
                         "analysis100000 and restore100000: 20,000 trials (a quick check)")
     parser.add_argument("--trials", type=int, default=None, help="concurrent: this many trials")
     parser.add_argument("--seconds", type=int, default=None, help="concurrent: this many reports, one a second")
-    parser.add_argument("--engine", choices=["local", "dask"], default="local",
-                        help="concurrent: the local executor, or a local Dask cluster of 8 worker processes")
+    parser.add_argument("--engine", choices=["local", "dask", "dask-cli"], default="local",
+                        help="concurrent: the local executor, or a local Dask cluster of 8 worker processes "
+                             "(dask: LocalCluster, its scheduler in the driver; dask-cli: dask scheduler/worker "
+                             "processes)")
     parser.add_argument("--ray", default=None, help="a Python interpreter that can import ray.tune")
     parser.add_argument("--ray-repeat", type=int, default=None, help="repeats for Ray Tune (default: --repeat)")
     args = parser.parse_args()
