@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import inspect
 import logging
@@ -550,39 +551,28 @@ def _result_grid(trials: list[Trial], books: Any, storage: ExperimentStorage, me
         return Result(metrics=metrics, checkpoint=book.latest, error=trial.error, path=path,
                       best_checkpoints=book.best_checkpoints(), _local_path=trial.path, _config=trial.config)
 
-    last = _GridLastResults(trials, storage)
+    ids = [t.trial_id for t in trials]
+
+    @functools.cache
+    def columns() -> LastResults:
+        """Each trial's last result as columns, made when first needed: the finished trials'
+        from one pass of the journal (whose ``trial_finished`` records carry them), the
+        others' (a handful) as they are. The grid's calls then read these, not the journal."""
+        last = last_results(storage) if any(isinstance(t, FinishedTrial) for t in trials) else LastResults()
+        for t in trials:
+            if not (isinstance(t, FinishedTrial) and t.trial_id in last):
+                last.add(t.trial_id, t.last_result)
+        return last
 
     def values_of(key: str) -> list[Any]:
-        return last.columns().values(key, [t.trial_id for t in trials])
+        return columns().values(key, ids)
 
     def frame() -> Any:
-        return grid_frame(last.columns(), [t.trial_id for t in trials], [t.experiment_tag for t in trials])
+        return grid_frame(columns(), ids, [t.experiment_tag for t in trials])
 
     statuses = [t.status.value for t in trials]
-    return ResultGrid(LazyResults(trials, result_of), [t.trial_id for t in trials], storage.experiment_path,
+    return ResultGrid(LazyResults(trials, result_of), ids, storage.experiment_path,
                       metric, mode, statuses, last_values=values_of, last_frame=frame)
-
-
-class _GridLastResults:
-    """The last result of each of a grid's trials, as columns, made when first needed and
-    then kept: the finished trials' from one pass of the journal (whose ``trial_finished``
-    records carry them), the others' (a handful) as they are. ``get_best_result``,
-    ``get_dataframe`` and the rest then read the columns, not the journal again."""
-
-    def __init__(self, trials: list[Trial], storage: ExperimentStorage) -> None:
-        self._trials = trials
-        self._storage = storage
-        self._last: LastResults | None = None
-
-    def columns(self) -> LastResults:
-        if self._last is None:
-            trials = self._trials
-            last = last_results(self._storage) if any(isinstance(t, FinishedTrial) for t in trials) else LastResults()
-            for t in trials:
-                if not (isinstance(t, FinishedTrial) and t.trial_id in last):
-                    last.add(t.trial_id, t.last_result)
-            self._last = last
-        return self._last
 
 
 def _saved_results(tuner: Tuner) -> ResultGrid:

@@ -47,7 +47,7 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["ForkServer", "ProcessKind", "available", "die_with_parent", "fork"]
+__all__ = ["ForkServer", "ProcessKind", "available", "die_with_parent", "fork", "open_pidfd"]
 
 _COMMAND = "from tunesmith.execution._forkserver import serve; serve({fd})"
 _MAX_MESSAGE = 1 << 20
@@ -152,6 +152,17 @@ def fork(*, with_parent: bool = True, freeze: bool = True, bare: bool = False) -
     if freeze:
         gc.unfreeze()
     return pid
+
+
+def open_pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when process ``pid`` ends; None where there
+    are no pidfds (not Linux 5.3+) or when the process is gone already."""
+    if not hasattr(os, "pidfd_open"):
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
 
 
 def available() -> bool:

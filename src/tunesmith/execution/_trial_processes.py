@@ -107,12 +107,7 @@ class _Process:
         """A pidfd that becomes readable when the process ends; None where there are none,
         if it has ended already, or if its pid is not known yet (never waited for here: a
         wait for the template's reply would hold its socket from the other threads)."""
-        if not hasattr(os, "pidfd_open") or self.popen.pid is None:
-            return None
-        try:
-            return os.pidfd_open(self.popen.pid)
-        except OSError:  # gone already: alive() says so
-            return None
+        return None if self.popen.pid is None else _forkserver.open_pidfd(self.popen.pid)
 
     def kill(self) -> None:
         self.popen.kill()

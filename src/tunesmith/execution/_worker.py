@@ -36,7 +36,7 @@ import cloudpickle
 
 from tunesmith import _protocol, _settings
 from tunesmith.execution import _wire
-from tunesmith.execution._forkserver import die_with_parent, fork
+from tunesmith.execution._forkserver import die_with_parent, fork, open_pidfd
 from tunesmith.execution._heartbeat import Heartbeat
 from tunesmith.execution._runner import run_attempt
 
@@ -272,9 +272,8 @@ class _Connection:
         """
         pidfd = None
         if beats and not self.heartbeat.started:
-            try:
-                pidfd = os.pidfd_open(pid)
-            except (AttributeError, OSError):
+            pidfd = open_pidfd(pid)
+            if pidfd is None:
                 self.heartbeat.start()
         try:
             while True:
